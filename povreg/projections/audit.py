@@ -1,0 +1,288 @@
+"""The audit trail and its integrity chain.
+
+``proj_audit`` has one row per household event (and per division or policy
+version): both times, the actor, reason, evidence, the data, and for
+corrections and retractions what they changed — the target's fields before and
+after, and the household's status timeline as known just before and just after
+(computed with the domain fold when the correction is projected). Each row
+carries its ``event_hash`` and the household's chain head.
+
+``proj_chain`` has one row per notification of the whole log (tokens and
+indexes included): the stored row's ``raw_hash`` and the global chain. See
+:mod:`povreg.projections.integrity` for the definitions and
+:mod:`povreg.projections.verify` for the check.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+from povreg.domain.events import EventCorrected, EventRetracted, event_json
+from povreg.domain.fold import intervals, replay
+from povreg.domain.history import Actor, RecordedEvent, effective_events
+from povreg.projections.db import Tx, from_us, to_us
+from povreg.projections.households import dumps
+from povreg.projections.integrity import (
+    GENESIS,
+    event_record,
+    link,
+    moment_text,
+    raw_hash,
+    record_hash,
+)
+from povreg.projections.log import Entry
+from povreg.projections.schema import AUDIT, CHAIN
+
+
+def division_record(e: Entry) -> dict[str, Any]:
+    d = e.division
+    assert d is not None
+    return {
+        "event_id": f"{e.originator_id}#{e.originator_version}",
+        "household_id": None,
+        "version": e.originator_version,
+        "type": "DivisionRegistered" if d.registered else "DivisionUpdated",
+        "effective_date": d.effective_date.isoformat(),
+        "recorded_at": moment_text(d.recorded_at),
+        "recorded_by": None,
+        "data": {
+            "code": d.code,
+            "name": d.name,
+            "rural_population": d.rural_population,
+            "effective_date": d.effective_date.isoformat(),
+        },
+    }
+
+
+def policy_record(e: Entry) -> dict[str, Any]:
+    p = e.policy
+    assert p is not None
+    return {
+        "event_id": f"{e.originator_id}#{e.originator_version}",
+        "household_id": None,
+        "version": e.originator_version,
+        "type": "PolicyVersionRecorded",
+        "effective_date": p.version.effective_date.isoformat(),
+        "recorded_at": moment_text(p.recorded_at),
+        "recorded_by": None,
+        "data": p.version.model_dump(mode="json"),
+    }
+
+
+def entry_record(e: Entry) -> dict[str, Any] | None:
+    """The audited record of a notification (None for tokens, indexes, idempotency records)."""
+    if e.household is not None:
+        return event_record(e.household)
+    if e.division is not None:
+        return division_record(e)
+    if e.policy is not None:
+        return policy_record(e)
+    return None
+
+
+def _interval_json(steps: Sequence[Any]) -> list[dict[str, Any]]:
+    return [
+        {"status": i.status.value, "from": i.start.isoformat(), "to": i.end.isoformat() if i.end else None}
+        for i in intervals(steps)
+    ]
+
+
+def describe_change(before: Sequence[RecordedEvent], meta: RecordedEvent) -> dict[str, Any]:
+    """What a correction or retraction changed, by folding the history without and with it."""
+    body = meta.body
+    assert isinstance(body, EventCorrected | EventRetracted)
+    hid = meta.household_id
+    after = [*before, meta]
+    target = next((e for e in before if e.event_id == body.target_event_id), None)
+    base_id = body.target_event_id
+    if target is not None and isinstance(target.body, EventCorrected):
+        base_id = target.body.target_event_id  # retracting a correction restores its target
+    eff_before = {e.event_id: e for e in effective_events(before)}
+    eff_after = {e.event_id: e for e in effective_events(after)}
+    was = eff_before.get(base_id)
+    now = eff_after.get(base_id)
+    was_fields = event_json(was.body) if was else {}
+    now_fields = event_json(now.body) if now else {}
+    fields = {
+        k: {"before": was_fields.get(k), "after": now_fields.get(k)}
+        for k in sorted(set(was_fields) | set(now_fields))
+        if was_fields.get(k) != now_fields.get(k)
+    }
+    if isinstance(body, EventRetracted):
+        effect = "correction_retracted" if base_id != body.target_event_id else "event_retracted"
+    else:
+        effect = "event_corrected"
+    return {
+        "effect": effect,
+        "target_event_id": body.target_event_id,
+        "target_type": target.type if target else None,
+        "event_id": base_id,
+        "event_type": was.body.type if was else (now.body.type if now else None),
+        "fields": fields,
+        "timeline_before": _interval_json(replay(effective_events(before), hid)),
+        "timeline_after": _interval_json(replay(effective_events(after), hid)),
+    }
+
+
+def audit_row_event(row: Sequence[Any]) -> RecordedEvent:
+    """A RecordedEvent back from a ``proj_audit`` row (event_id, household_id, version, type,
+    recorded_us, actor_name, actor_role, actor_division, data)."""
+    from povreg.domain.events import EVENT_TYPES
+
+    event_id, household_id, version, type_, recorded_us, name, role, division, data = row
+    return RecordedEvent(
+        event_id=event_id,
+        household_id=household_id,
+        version=version,
+        recorded_at=from_us(recorded_us),
+        recorded_by=Actor(name, role, division or ""),
+        body=EVENT_TYPES[type_].model_validate_json(data),
+    )
+
+
+class AuditProjection:
+    """Maintains ``proj_audit`` and ``proj_chain``."""
+
+    name = "audit"
+    tables = (CHAIN, AUDIT)
+
+    def __init__(self, cache_size: int = 0) -> None:
+        self.cache_size = cache_size
+        self._heads: OrderedDict[str, tuple[int, str]] = OrderedDict()
+        self._chain_head: tuple[int, str] | None = None
+
+    def reset(self) -> None:
+        self._heads.clear()
+        self._chain_head = None
+
+    def apply(self, tx: Tx, entries: Sequence[Entry], suffix: str = "") -> int:
+        if not entries:
+            return 0
+        try:
+            return self._apply(tx, entries, suffix)
+        except BaseException:
+            self.reset()
+            raise
+
+    def _apply(self, tx: Tx, entries: Sequence[Entry], suffix: str) -> int:
+        chain_rows: list[tuple[Any, ...]] = []
+        audit_rows: list[tuple[Any, ...]] = []
+        head = self._chain_head if self.cache_size else None
+        if head is None:
+            row = tx.one(f"SELECT position, chain FROM {CHAIN.name}{suffix} ORDER BY position DESC LIMIT 1")
+            head = (row[0], row[1]) if row else (0, GENESIS)
+        heads = self._household_heads(tx, {e.household.household_id for e in entries if e.household}, suffix)
+        # For describing corrections: each household's events committed before this
+        # batch (loaded on demand) and those earlier in this batch.
+        stored: dict[str, list[RecordedEvent]] = {}
+        in_batch: dict[str, list[RecordedEvent]] = {}
+        chain = head[1]
+        for e in entries:
+            if e.position <= head[0]:
+                continue  # already chained
+            record = entry_record(e)
+            event_hash = record_hash(record) if record is not None else None
+            r_hash = raw_hash(e.originator_id, e.originator_version, e.topic, e.state)
+            chain = link(chain, r_hash, event_hash)
+            chain_rows.append((e.position, e.originator_id, e.originator_version, e.topic, r_hash, event_hash, chain))
+            if record is None:
+                continue
+            assert event_hash is not None
+            household_chain = None
+            changes = None
+            actor: dict[str, str] = record["recorded_by"] or {}
+            division_code = record["data"].get("division_code") if e.household else None
+            if e.household is not None:
+                ev = e.household
+                _, previous = heads.get(ev.household_id, (0, GENESIS))
+                household_chain = link(previous, event_hash)
+                heads[ev.household_id] = (ev.version, household_chain)
+                if isinstance(ev.body, EventCorrected | EventRetracted):
+                    if ev.household_id not in stored:
+                        stored[ev.household_id] = self._history(tx, ev.household_id, suffix)
+                    before = stored[ev.household_id] + in_batch.get(ev.household_id, [])
+                    changes = dumps(describe_change(before, ev))
+                in_batch.setdefault(ev.household_id, []).append(ev)
+            elif e.division is not None:
+                division_code = e.division.code
+            elif e.policy is not None:
+                division_code = e.policy.version.jurisdiction
+            data = record["data"]
+            audit_rows.append(
+                (
+                    e.position,
+                    record["household_id"],
+                    record["version"],
+                    record["event_id"],
+                    record["type"],
+                    record["effective_date"],
+                    record["recorded_at"],
+                    to_us(e.household.recorded_at) if e.household else _record_us(e),
+                    actor.get("name"),
+                    actor.get("role"),
+                    actor.get("division"),
+                    division_code,
+                    data.get("reason") if e.household else None,
+                    dumps(data.get("evidence", [])) if e.household else "[]",
+                    dumps(data),
+                    changes,
+                    event_hash,
+                    household_chain,
+                )
+            )
+        tx.insert(CHAIN.name + suffix, CHAIN.column_names, chain_rows)
+        tx.insert(AUDIT.name + suffix, AUDIT.column_names, audit_rows)
+        if chain_rows:
+            head = (chain_rows[-1][0], chain)
+        if self.cache_size:
+            self._chain_head = head
+            for hid, value in heads.items():
+                self._heads[hid] = value
+                self._heads.move_to_end(hid)
+            while len(self._heads) > self.cache_size:
+                self._heads.popitem(last=False)
+        return len(chain_rows)
+
+    def _household_heads(self, tx: Tx, household_ids: set[str], suffix: str) -> dict[str, tuple[int, str]]:
+        heads: dict[str, tuple[int, str]] = {}
+        missing = []
+        for hid in household_ids:
+            if hid in self._heads:
+                heads[hid] = self._heads[hid]
+            else:
+                missing.append(hid)
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for hid, version, chain in tx.query(
+                f"SELECT household_id, version, household_chain FROM {AUDIT.name}{suffix} "
+                f"WHERE household_id IN ({marks}) ORDER BY household_id, version",
+                chunk,
+            ):
+                heads[hid] = (version, chain)
+        return heads
+
+    @staticmethod
+    def _history(tx: Tx, household_id: str, suffix: str) -> list[RecordedEvent]:
+        return [
+            audit_row_event(row)
+            for row in tx.query(
+                "SELECT event_id, household_id, version, type, recorded_us, actor_name, actor_role, "
+                f"actor_division, data FROM {AUDIT.name}{suffix} WHERE household_id = ? ORDER BY version",
+                (household_id,),
+            )
+        ]
+
+
+def _record_us(e: Entry) -> int:
+    if e.division is not None:
+        return to_us(e.division.recorded_at)
+    assert e.policy is not None
+    return to_us(e.policy.recorded_at)
+
+
+def parse_row_json(value: str | None) -> Any:
+    return json.loads(value) if value else None

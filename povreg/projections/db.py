@@ -1,0 +1,193 @@
+"""The read models' own connection to the event store's database.
+
+Projections live in the same database as the events, in tables of their own
+(``proj_*``). On SQLite that is the same file, opened with the stdlib
+:mod:`sqlite3` in WAL mode (readers never block the writer); on PostgreSQL it
+is psycopg 3 with the registry's conninfo and ``search_path`` set to the
+configured schema.
+
+All SQL in this package is written once, with ``?`` placeholders, and runs on
+both backends: :class:`Tx` converts placeholders for psycopg. Dates are stored
+as ISO text (``YYYY-MM-DD``, which sorts correctly) and moments as integer
+microseconds since the Unix epoch (exact, index-friendly, no time zone to get
+wrong); :func:`to_us` and :func:`from_us` convert.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from povreg.config import Settings
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_US = timedelta(microseconds=1)
+#: ``valid_to`` of an interval that is still open (valid time).
+OPEN_DATE = "9999-12-31"
+#: ``known_to`` of a row still believed (transaction time).
+OPEN_US = 2**62
+
+
+def to_us(moment: datetime) -> int:
+    """Microseconds since the epoch of an aware datetime (exact integer arithmetic)."""
+    if moment.tzinfo is None:
+        raise ValueError("moments must be timezone-aware")
+    return (moment - EPOCH) // ONE_US
+
+
+def from_us(us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=us)
+
+
+def known_us(known_at: datetime | None) -> int:
+    """The transaction-time bound of a query: ``known_from <= K < known_to``."""
+    return OPEN_US - 1 if known_at is None else to_us(known_at)
+
+
+class Tx:
+    """One transaction: ``execute``/``query`` with ``?`` placeholders on either backend."""
+
+    def __init__(self, conn: Any, dialect: str) -> None:
+        self.conn = conn
+        self.dialect = dialect
+        self._pg = dialect == "postgres"
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self._pg else sql
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.conn.execute(self._sql(sql), params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        if self._pg:
+            with self.conn.cursor() as cur:
+                cur.executemany(self._sql(sql), rows)
+        else:
+            self.conn.executemany(sql, rows)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self.conn.execute(self._sql(sql), params).fetchall()]
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        row = self.conn.execute(self._sql(sql), params).fetchone()
+        return tuple(row) if row is not None else None
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.one(sql, params)
+        return row[0] if row else None
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Bulk insert: COPY on PostgreSQL, executemany on SQLite."""
+        if not rows:
+            return
+        cols = ", ".join(columns)
+        if self._pg:
+            with self.conn.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" * len(columns))
+            self.conn.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
+
+    def table_exists(self, name: str) -> bool:
+        if self._pg:
+            return bool(self.scalar("SELECT to_regclass(?) IS NOT NULL", (name,)))
+        return self.one("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)) is not None
+
+
+class Database:
+    """Connections for the read models: thread-local on SQLite, a pool on PostgreSQL."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.dialect = settings.backend
+        self._local = threading.local()
+        self._sqlite_conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._pool: Any = None
+        if self.dialect == "postgres":
+            from psycopg_pool import ConnectionPool
+
+            params = settings.postgres_params()
+            kwargs: dict[str, Any] = {"autocommit": True}
+            if params.get("schema"):
+                kwargs["options"] = f"-c search_path={params['schema']}"
+            self.schema = params.get("schema") or "public"
+            self._pool = ConnectionPool(
+                settings.postgres_conninfo(), min_size=1, max_size=8, kwargs=kwargs, open=True
+            )
+        else:
+            self.schema = "main"
+
+    # ---------------------------------------------------------------- sqlite
+
+    def _sqlite(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.settings.sqlite_path, timeout=60, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=60000")
+            self._local.conn = conn
+            with self._lock:
+                self._sqlite_conns.append(conn)
+        return conn
+
+    # ----------------------------------------------------------- transactions
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """A write transaction. On SQLite it takes the database's write lock at once
+        (``BEGIN IMMEDIATE``), so writers serialise across threads and processes."""
+        if self._pool is not None:
+            with self._pool.connection() as pg:
+                yield from self._transaction(pg, "BEGIN", "postgres")
+            return
+        yield from self._transaction(self._sqlite(), "BEGIN IMMEDIATE", "sqlite")
+
+    @staticmethod
+    def _transaction(conn: Any, begin: str, dialect: str) -> Iterator[Tx]:
+        conn.execute(begin)
+        try:
+            yield Tx(conn, dialect)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """A read-only transaction that sees one snapshot for all its queries."""
+        if self._pool is not None:
+            with self._pool.connection() as pg:
+                pg.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                try:
+                    yield Tx(pg, "postgres")
+                finally:
+                    pg.execute("ROLLBACK")
+            return
+        conn = self._sqlite()
+        conn.execute("BEGIN")
+        try:
+            yield Tx(conn, "sqlite")
+        finally:
+            conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        with self._lock:
+            for conn in self._sqlite_conns:
+                conn.close()
+            self._sqlite_conns.clear()
+        self._local = threading.local()

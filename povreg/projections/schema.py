@@ -1,0 +1,162 @@
+"""The read models' tables, declared once for SQLite and PostgreSQL.
+
+Each projection owns a set of tables. Live tables have their plain names;
+a rebuild fills the same tables under the suffix ``_new`` and swaps them in by
+renaming, in one transaction (:mod:`povreg.projections.rebuild`). Index names
+carry a random token so that a rebuilt table's indexes never collide with the
+live table's.
+
+``proj_tracking`` is shared and never swapped: one row per projection (its
+last applied notification position) plus one per running rebuild.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from povreg.projections.db import OPEN_US, Tx
+
+#: abstract column type → (SQLite, PostgreSQL)
+TYPES = {
+    "text": ("TEXT", "TEXT"),
+    # Division codes are compared as byte strings (prefix ranges), whatever the locale.
+    "code": ("TEXT", 'TEXT COLLATE "C"'),
+    "int": ("INTEGER", "INTEGER"),
+    "bigint": ("INTEGER", "BIGINT"),
+}
+
+
+@dataclass(frozen=True)
+class Index:
+    columns: str
+    where: str | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    primary_key: str
+    indexes: tuple[Index, ...] = ()
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c for c, _ in self.columns)
+
+    def create(self, tx: Tx, suffix: str = "") -> None:
+        name = self.name + suffix
+        pg = tx.dialect == "postgres"
+        cols = ", ".join(f"{c} {TYPES[t][1 if pg else 0]}" for c, t in self.columns)
+        tx.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols}, PRIMARY KEY ({self.primary_key}))")
+        token = secrets.token_hex(3)
+        for i, index in enumerate(self.indexes):
+            where = f" WHERE {index.where}" if index.where else ""
+            tx.execute(f"CREATE INDEX IF NOT EXISTS ix_{self.name}_{i}_{token} ON {name} ({index.columns}){where}")
+
+
+TRACKING = Table(
+    "proj_tracking",
+    (("name", "text"), ("position", "bigint"), ("updated_us", "bigint")),
+    "name",
+)
+
+EVENTS = Table(
+    "proj_events",
+    (
+        ("household_id", "text"),
+        ("version", "int"),
+        ("position", "bigint"),
+        ("event_id", "text"),
+        ("type", "text"),
+        ("effective_date", "text"),
+        ("recorded_us", "bigint"),
+        ("recorded_by", "text"),
+        ("body", "text"),
+    ),
+    "household_id, version",
+    (Index("position"),),
+)
+
+TIMELINE = Table(
+    "proj_timeline",
+    (
+        ("household_id", "text"),
+        ("valid_from", "text"),
+        ("valid_to", "text"),
+        ("known_from", "bigint"),
+        ("known_to", "bigint"),
+        ("status", "text"),
+        ("division_code", "code"),
+        ("attribute", "text"),
+        ("main_cause", "text"),
+        ("persons", "int"),
+        ("exit_pathway", "text"),
+        ("card", "text"),
+    ),
+    "household_id, known_from, valid_from",
+    (
+        Index("division_code, valid_from, valid_to"),
+        # Most questions are "as now known": a smaller index for them.
+        Index("division_code, valid_from, valid_to", where=f"known_to = {OPEN_US}"),
+    ),
+)
+
+DIVISIONS = Table(
+    "proj_divisions",
+    (
+        ("code", "code"),
+        ("position", "bigint"),
+        ("name", "text"),
+        ("rural_population", "bigint"),
+        ("effective_date", "text"),
+        ("recorded_us", "bigint"),
+    ),
+    "code, position",
+)
+
+POLICIES = Table(
+    "proj_policies",
+    (("position", "bigint"), ("recorded_us", "bigint"), ("version", "text")),
+    "position",
+)
+
+CHAIN = Table(
+    "proj_chain",
+    (
+        ("position", "bigint"),
+        ("originator_id", "text"),
+        ("originator_version", "bigint"),
+        ("topic", "text"),
+        ("raw_hash", "text"),
+        ("event_hash", "text"),
+        ("chain", "text"),
+    ),
+    "position",
+)
+
+AUDIT = Table(
+    "proj_audit",
+    (
+        ("position", "bigint"),
+        ("household_id", "text"),
+        ("version", "int"),
+        ("event_id", "text"),
+        ("type", "text"),
+        ("effective_date", "text"),
+        ("recorded_at", "text"),
+        ("recorded_us", "bigint"),
+        ("actor_name", "text"),
+        ("actor_role", "text"),
+        ("actor_division", "text"),
+        ("division_code", "code"),
+        ("reason", "text"),
+        ("evidence", "text"),
+        ("data", "text"),
+        ("changes", "text"),
+        ("event_hash", "text"),
+        ("household_chain", "text"),
+    ),
+    "position",
+    (Index("household_id, version"), Index("actor_name, position"), Index("division_code, position")),
+)
