@@ -38,6 +38,7 @@ from povreg.domain.events import (
     EventBody,
     IdentificationProposed,
     MembersChanged,
+    event_json,
     parse_event,
 )
 from povreg.domain.fold import Interval, Step, decide, intervals, replay
@@ -273,6 +274,9 @@ class Registry(Application[str]):
         self._log_head: int | None = None
         #: Called after every successful save (the embedded mode's projections).
         self.after_save: list[Callable[[], None]] = []
+
+    def construct_recorder(self) -> Any:
+        return _fast_insert(super().construct_recorder())
 
     # ------------------------------------------------------------------ time
 
@@ -645,7 +649,7 @@ class Registry(Application[str]):
             household = Household.start(candidate)
             uow.add(household)
         else:
-            household.append(candidate)
+            _append(household, candidate)
         self._cache.steps[household_id] = (household.version, new_steps)
         receipt = Receipt(
             household_id=household_id,
@@ -926,6 +930,69 @@ class Registry(Application[str]):
     def close(self) -> None:
         self.gate.close()
         super().close()
+
+
+def _append(household: Household, candidate: RecordedEvent) -> None:
+    """``household.append(candidate)`` without parsing the body back from JSON.
+
+    The library's ``trigger_event`` builds the stored event and then applies it to
+    the aggregate, and applying validates the body dict into the model that
+    ``candidate`` already holds (~30 µs an event). This does the same steps —
+    the next event in the aggregate's sequence, the history, version and
+    modification time, the pending list — with the candidate itself.
+    """
+    version = household.version + 1
+    assert candidate.version == version, "events are recorded in version order"
+    event = Household.Recorded(
+        originator_id=household.id,
+        originator_version=version,
+        timestamp=candidate.recorded_at,
+        event_id=candidate.event_id,
+        body=event_json(candidate.body),
+        recorded_by=candidate.recorded_by.as_dict(),
+    )
+    household.history.append(candidate)
+    household.version = version
+    household.modified_on = candidate.recorded_at
+    household.pending_events.append(event)
+
+
+def _fast_insert(recorder: Any) -> Any:
+    """The library's PostgreSQL recorder, inserting stored events as four binary arrays.
+
+    ``PostgresApplicationRecorder`` passes one array of a composite type, which
+    psycopg dumps in Python (~80 µs an event on the benchmark machine, most of a
+    batched save); four arrays of ``text``, ``bigint``, ``text`` and ``bytea`` in
+    binary cost a sixth of that. Locking, notification, the returned
+    notification ids and everything else stay the library's.
+    """
+    if type(recorder).__name__ != "PostgresApplicationRecorder":
+        return recorder
+    from psycopg.sql import SQL, Identifier
+
+    base = type(recorder)
+
+    class FastInsertRecorder(base):  # type: ignore[valid-type,misc]
+        def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **_: Any) -> None:
+            self._lock_table(curs)
+            self._notify_channel(curs)
+            curs.execute(
+                self.povreg_insert,
+                (
+                    [e.originator_id for e in stored_events],
+                    [e.originator_version for e in stored_events],
+                    [e.topic for e in stored_events],
+                    [e.state for e in stored_events],
+                ),
+                binary=True,
+            )
+
+    recorder.__class__ = FastInsertRecorder
+    recorder.povreg_insert = SQL(
+        "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
+        "SELECT * FROM unnest(%b::text[], %b::bigint[], %b::text[], %b::bytea[]) RETURNING notification_id"
+    ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
+    return recorder
 
 
 def to_recorded_event(ev: Any) -> RecordedEvent:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from povreg.cli import admin, demo, households, projections, serve
+from povreg.cli import admin, demo, households, projections, serve, simulate
 
 app = typer.Typer(
     name="povreg",
@@ -20,3 +20,4 @@ app.add_typer(admin.policy_app, name="policy", help="Policy versions by jurisdic
 app.command("serve")(serve.serve)
 app.add_typer(demo.app, name="demo", help="A small demo county to try the API on.")
 projections.register(app)  # read models and their queries
+simulate.register(app)  # a synthetic county, for load and benches

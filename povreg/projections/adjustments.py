@@ -29,7 +29,7 @@ The rows come from the timeline projection as known at ``known_at``;
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -58,6 +58,7 @@ class Stock:
     persons: int
     attribute: str
     main_cause: str
+    households: int = 1
 
 
 @dataclass(frozen=True)
@@ -191,19 +192,99 @@ class _Summary:
 
 def report(contributions: Iterable[Contribution]) -> dict[str, Any]:
     """Opening, inflows, outflows, closing (households, persons, breakdowns) and the check."""
+    openings: list[Stock] = []
+    closings: list[Stock] = []
+    flows: list[Flow] = []
+    for c in contributions:
+        if c.opening:
+            openings.append(c.opening)
+        if c.closing:
+            closings.append(c.closing)
+        flows.extend(c.flows)
+    return _report(openings, closings, flows)
+
+
+@dataclass(frozen=True)
+class Group:
+    """Timeline rows as the database groups them for a report (one row of its query)."""
+
+    opening: int  # the rows cover the cycle's start
+    closing: int  # … its end
+    flow: int  # … start in (start, end]: a change
+    status: str
+    attribute: str
+    main_cause: str
+    exit_pathway: str | None
+    in_prefix: int
+    prev_status: str | None
+    prev_attribute: str | None
+    prev_main_cause: str | None
+    prev_in_prefix: int
+    persons_sign: int
+    rows: int
+    persons: int
+    prev_persons: int
+
+
+def report_from_groups(groups: Iterable[Group]) -> dict[str, Any]:
+    """The report from grouped timeline rows: each row is an interval with the one before it,
+    so its flow (if any) is named here exactly as :func:`contribution` names it."""
+    openings: list[Stock] = []
+    closings: list[Stock] = []
+    flows: list[Flow] = []
+    for g in groups:
+        now = g.status in COUNTED and bool(g.in_prefix)
+        if now and g.opening:
+            openings.append(Stock(g.persons, g.attribute, g.main_cause, g.rows))
+        if now and g.closing:
+            closings.append(Stock(g.persons, g.attribute, g.main_cause, g.rows))
+        if g.flow:
+            flows.extend(_group_flows(g, now))
+    return _report(openings, closings, flows)
+
+
+def _group_flows(g: Group, now: bool) -> Iterator[Flow]:
+    was = g.prev_status in COUNTED and bool(g.prev_in_prefix)
+    prev_attribute, prev_cause = g.prev_attribute or "", g.prev_main_cause or ""
+    if was and now:
+        if (prev_attribute, prev_cause) != (g.attribute, g.main_cause):
+            yield Flow("out", "reclassified", START, g.rows, g.prev_persons, prev_attribute, prev_cause)
+            yield Flow("in", "reclassified", START, g.rows, g.persons, g.attribute, g.main_cause)
+        elif g.persons_sign:
+            delta = g.persons - g.prev_persons
+            kind, direction = ("members_joined", "in") if delta > 0 else ("members_left", "out")
+            yield Flow(direction, kind, START, 0, abs(delta), g.attribute, g.main_cause)
+    elif now:
+        if g.prev_status in COUNTED:
+            kind = "transferred_in"
+        elif g.prev_status == "exited":
+            kind = "returned"
+        else:
+            kind = "identified"
+        yield Flow("in", kind, START, g.rows, g.persons, g.attribute, g.main_cause)
+    elif was:
+        kind = "transferred_out" if g.status in COUNTED else g.status
+        pathway = g.exit_pathway if kind == "exited" else None
+        yield Flow("out", kind, START, g.rows, g.prev_persons, prev_attribute, prev_cause, pathway)
+
+
+#: Aggregated flows have no single date.
+START = date.min
+
+
+def _report(openings: Iterable[Stock], closings: Iterable[Stock], flows: Iterable[Flow]) -> dict[str, Any]:
     opening, closing = _Summary(), _Summary()
     inflows = {k: _Summary() for k in INFLOWS}
     outflows = {k: _Summary(with_pathway=k == "exited") for k in OUTFLOWS}
     in_total, out_total = _Summary(), _Summary()
-    for c in contributions:
-        if c.opening:
-            opening.add(1, c.opening.persons, c.opening.attribute, c.opening.main_cause)
-        if c.closing:
-            closing.add(1, c.closing.persons, c.closing.attribute, c.closing.main_cause)
-        for f in c.flows:
-            target, total = (inflows, in_total) if f.direction == "in" else (outflows, out_total)
-            target.setdefault(f.kind, _Summary()).add(f.households, f.persons, f.attribute, f.main_cause, f.pathway)
-            total.add(f.households, f.persons, f.attribute, f.main_cause)
+    for stock in openings:
+        opening.add(stock.households, stock.persons, stock.attribute, stock.main_cause)
+    for stock in closings:
+        closing.add(stock.households, stock.persons, stock.attribute, stock.main_cause)
+    for f in flows:
+        target, total = (inflows, in_total) if f.direction == "in" else (outflows, out_total)
+        target.setdefault(f.kind, _Summary()).add(f.households, f.persons, f.attribute, f.main_cause, f.pathway)
+        total.add(f.households, f.persons, f.attribute, f.main_cause)
     checks = _reconcile(opening, in_total, out_total, closing)
     return {
         "counted_statuses": sorted(COUNTED),

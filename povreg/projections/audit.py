@@ -27,7 +27,6 @@ from povreg.projections.db import Tx, from_us, to_us
 from povreg.projections.households import dumps
 from povreg.projections.integrity import (
     GENESIS,
-    event_record,
     link,
     moment_text,
     raw_hash,
@@ -72,10 +71,28 @@ def policy_record(e: Entry) -> dict[str, Any]:
     }
 
 
+def household_record(e: Entry) -> dict[str, Any]:
+    """:func:`~povreg.projections.integrity.event_record` of a household event, read from the
+    stored JSON without validating it into models (the stored body *is* ``event_json``)."""
+    data = e.data
+    body = data["body"]
+    actor = data["recorded_by"]
+    return {
+        "event_id": data["event_id"],
+        "household_id": e.originator_id,
+        "version": e.originator_version,
+        "type": body["type"],
+        "effective_date": body["effective_date"],
+        "recorded_at": moment_text(e.recorded_at),
+        "recorded_by": {"name": actor["name"], "role": actor["role"], "division": actor.get("division", "")},
+        "data": body,
+    }
+
+
 def entry_record(e: Entry) -> dict[str, Any] | None:
     """The audited record of a notification (None for tokens, indexes, idempotency records)."""
-    if e.household is not None:
-        return event_record(e.household)
+    if e.is_household:
+        return household_record(e)
     if e.division is not None:
         return division_record(e)
     if e.policy is not None:
@@ -152,9 +169,13 @@ class AuditProjection:
     def __init__(self, cache_size: int = 0) -> None:
         self.cache_size = cache_size
         self._heads: OrderedDict[str, tuple[int, str]] = OrderedDict()
+        #: True while the cache holds every household of the tables (a rebuild from
+        #: empty tables that evicts nothing): a household not in it has no rows yet.
+        self.complete = False
         self._chain_head: tuple[int, str] | None = None
 
     def reset(self) -> None:
+        self.complete = False
         self._heads.clear()
         self._chain_head = None
 
@@ -174,11 +195,11 @@ class AuditProjection:
         if head is None:
             row = tx.one(f"SELECT position, chain FROM {CHAIN.name}{suffix} ORDER BY position DESC LIMIT 1")
             head = (row[0], row[1]) if row else (0, GENESIS)
-        heads = self._household_heads(tx, {e.household.household_id for e in entries if e.household}, suffix)
+        heads = self._household_heads(tx, {e.originator_id for e in entries if e.is_household}, suffix)
         # For describing corrections: each household's events committed before this
-        # batch (loaded on demand) and those earlier in this batch.
+        # batch (loaded on demand) and those earlier in this batch (decoded on demand).
         stored: dict[str, list[RecordedEvent]] = {}
-        in_batch: dict[str, list[RecordedEvent]] = {}
+        in_batch: dict[str, list[Entry]] = {}
         chain = head[1]
         for e in entries:
             if e.position <= head[0]:
@@ -194,18 +215,20 @@ class AuditProjection:
             household_chain = None
             changes = None
             actor: dict[str, str] = record["recorded_by"] or {}
-            division_code = record["data"].get("division_code") if e.household else None
-            if e.household is not None:
-                ev = e.household
-                _, previous = heads.get(ev.household_id, (0, GENESIS))
+            household = e.is_household
+            division_code = record["data"].get("division_code") if household else None
+            if household:
+                hid = e.originator_id
+                _, previous = heads.get(hid, (0, GENESIS))
                 household_chain = link(previous, event_hash)
-                heads[ev.household_id] = (ev.version, household_chain)
-                if isinstance(ev.body, EventCorrected | EventRetracted):
-                    if ev.household_id not in stored:
-                        stored[ev.household_id] = self._history(tx, ev.household_id, suffix)
-                    before = stored[ev.household_id] + in_batch.get(ev.household_id, [])
-                    changes = dumps(describe_change(before, ev))
-                in_batch.setdefault(ev.household_id, []).append(ev)
+                heads[hid] = (e.originator_version, household_chain)
+                if record["type"] in ("EventCorrected", "EventRetracted"):
+                    if hid not in stored:
+                        stored[hid] = self._history(tx, hid, suffix)
+                    before = stored[hid] + [b.household for b in in_batch.get(hid, []) if b.household]
+                    assert e.household is not None
+                    changes = dumps(describe_change(before, e.household))
+                in_batch.setdefault(hid, []).append(e)
             elif e.division is not None:
                 division_code = e.division.code
             elif e.policy is not None:
@@ -220,13 +243,13 @@ class AuditProjection:
                     record["type"],
                     record["effective_date"],
                     record["recorded_at"],
-                    to_us(e.household.recorded_at) if e.household else _record_us(e),
+                    to_us(e.recorded_at) if household else _record_us(e),
                     actor.get("name"),
                     actor.get("role"),
                     actor.get("division"),
                     division_code,
-                    data.get("reason") if e.household else None,
-                    dumps(data.get("evidence", [])) if e.household else "[]",
+                    data.get("reason") if household else None,
+                    dumps(data.get("evidence", [])) if household else "[]",
                     dumps(data),
                     changes,
                     event_hash,
@@ -244,6 +267,7 @@ class AuditProjection:
                 self._heads.move_to_end(hid)
             while len(self._heads) > self.cache_size:
                 self._heads.popitem(last=False)
+                self.complete = False
         return len(chain_rows)
 
     def _household_heads(self, tx: Tx, household_ids: set[str], suffix: str) -> dict[str, tuple[int, str]]:
@@ -252,7 +276,7 @@ class AuditProjection:
         for hid in household_ids:
             if hid in self._heads:
                 heads[hid] = self._heads[hid]
-            else:
+            elif not self.complete:
                 missing.append(hid)
         for start in range(0, len(missing), 500):
             chunk = missing[start : start + 500]

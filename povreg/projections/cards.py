@@ -85,7 +85,8 @@ class CardEncoder:
     """Serialises cards, re-using the JSON of member, measure and helper tuples that
     successive states of a household share (the fold keeps unchanged tuples)."""
 
-    def __init__(self) -> None:
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
         self._parts: dict[int, tuple[object, str]] = {}
 
     def _part(self, value: tuple[Any, ...], render: Callable[[], list[Any]]) -> str:
@@ -93,7 +94,7 @@ class CardEncoder:
         if hit is not None and hit[0] is value:
             return hit[1]
         text = json.dumps(render(), ensure_ascii=False, separators=(",", ":"))
-        if len(self._parts) > 64:
+        if len(self._parts) > self._size:
             self._parts.clear()
         self._parts[id(value)] = (value, text)
         return text

@@ -96,6 +96,37 @@ class Tx:
             marks = ", ".join("?" * len(columns))
             self.conn.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
 
+    def update_known_to(self, table: str, rows: Sequence[tuple[int, str, int, str]]) -> None:
+        """Close rows: ``(known_to, household_id, known_from, valid_from)`` by primary key.
+
+        On PostgreSQL a batch is one ``UPDATE … FROM unnest(arrays)`` (one statement,
+        not one round trip per row; the planner takes the arrays as a few rows and
+        probes the primary key for each).
+        """
+        if not rows:
+            return
+        if not self._pg:
+            self.executemany(
+                f"UPDATE {table} SET known_to = ? WHERE household_id = ? AND known_from = ? AND valid_from = ?", rows
+            )
+            return
+        columns = list(zip(*rows, strict=True))
+        self.conn.execute(
+            f"UPDATE {table} AS t SET known_to = c.known_to "
+            "FROM unnest(%b::bigint[], %b::text[], %b::bigint[], %b::text[]) "
+            "AS c(known_to, household_id, known_from, valid_from) "
+            "WHERE t.household_id = c.household_id AND t.known_from = c.known_from AND t.valid_from = c.valid_from",
+            [list(c) for c in columns],
+        )
+
+    def columns(self, name: str) -> list[str]:
+        """The table's column names in order (empty when there is no such table)."""
+        if self._pg:
+            return [r[0] for r in self.query(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+                "AND table_name = ? ORDER BY ordinal_position", (name,))]
+        return [r[1] for r in self.query(f"PRAGMA table_info({name})")]
+
     def table_exists(self, name: str) -> bool:
         if self._pg:
             return bool(self.scalar("SELECT to_regclass(?) IS NOT NULL", (name,)))
@@ -163,6 +194,16 @@ class Database:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        """One statement, outside an explicit transaction: a statement sees one snapshot
+        anyway, and a point lookup then costs one round trip instead of three."""
+        if self._pool is not None:
+            with self._pool.connection() as pg:
+                row = pg.execute(sql.replace("?", "%s"), params).fetchone()
+        else:
+            row = self._sqlite().execute(sql, params).fetchone()
+        return tuple(row) if row is not None else None
 
     @contextmanager
     def read(self) -> Iterator[Tx]:

@@ -78,12 +78,25 @@ EVENTS = Table(
     (Index("position"),),
 )
 
+CARDS = Table(
+    "proj_cards",
+    (
+        ("household_id", "text"),
+        ("valid_from", "code"),
+        ("known_from", "bigint"),
+        ("known_to", "bigint"),
+        ("card", "text"),
+    ),
+    # "As of D, known at K": the latest valid_from <= D among this household's rows known at K.
+    "household_id, valid_from, known_from",
+)
+
 TIMELINE = Table(
     "proj_timeline",
     (
         ("household_id", "text"),
-        ("valid_from", "text"),
-        ("valid_to", "text"),
+        ("valid_from", "code"),
+        ("valid_to", "code"),
         ("known_from", "bigint"),
         ("known_to", "bigint"),
         ("status", "text"),
@@ -92,11 +105,19 @@ TIMELINE = Table(
         ("main_cause", "text"),
         ("persons", "int"),
         ("exit_pathway", "text"),
-        ("card", "text"),
+        ("head_name", "text"),
+        ("head_id_number", "text"),
+        # The interval before this one (NULL for a household's first): the adjustment
+        # report's flows are then read row by row, without a self-join.
+        ("prev_status", "text"),
+        ("prev_division_code", "code"),
+        ("prev_attribute", "text"),
+        ("prev_main_cause", "text"),
+        ("prev_persons", "int"),
     ),
     "household_id, known_from, valid_from",
     (
-        Index("division_code, valid_from, valid_to"),
+        Index("division_code, valid_from"),
         # Most questions are "as now known": a smaller index for them.
         Index("division_code, valid_from, valid_to", where=f"known_to = {OPEN_US}"),
     ),

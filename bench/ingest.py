@@ -1,0 +1,211 @@
+"""Benchmark 1 — ingest: household events per second through the application service.
+
+For SQLite and PostgreSQL: the simulated county's stream recorded one command per
+transaction (``Registry.record``, the baseline) and in batches
+(``Registry.record_many``, one transaction per batch); the ratio is batched over
+single. Events/s counts household events recorded; "stored events/s" also counts
+what the registry writes beside them in the same transactions (the person index,
+one event per new ID number). The stream is generated before the clock starts.
+
+Then commands/s through HTTP: the first ``--http-events`` commands of the stream
+posted one by one to a live uvicorn server (``POST /v1/households`` and
+``/v1/households/{id}/events``, bearer token, the embedded mode's read model
+caught up after every write), against the same commands through ``Registry.record``
+in-process (the baseline).
+
+    python -m bench.ingest [--households N] [--batch 1000] [--quick] [--profile FILE] [--no-http]
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from bench.common import (
+    Result,
+    backends,
+    base_parser,
+    county,
+    open_registry,
+    scratch_store,
+    write_json,
+)
+from povreg.simulate import load, put_divisions
+
+HOUSEHOLDS = 20_000
+QUICK_HOUSEHOLDS = 60
+SINGLE_EVENTS = 3_000
+QUICK_SINGLE_EVENTS = 200
+
+
+def run_ingest(backend: str, households: int, batch: int, single_events: int, seed: int = 1,
+               profile: str | None = None) -> dict[str, Any]:
+    c = county(households, seed)
+    figures: dict[str, Any] = {"backend": backend, "households": households, "events": c.events,
+                               "batch_size": batch}
+    # Batched: the whole stream, ``batch`` commands per transaction.
+    with scratch_store(backend) as url:
+        registry, clock = open_registry(url, cache_size=None)
+        try:
+            put_divisions(registry, clock, c.divisions)
+            profiler = _start_profile(profile)
+            started = time.perf_counter()
+            report = load(registry, c.recordings, clock, batch_size=batch, window_days=3650)
+            seconds = time.perf_counter() - started
+            _stop_profile(profiler, profile)
+            stored = registry.recorder.max_notification_id() or 0
+        finally:
+            registry.close()
+    figures["batched"] = {
+        "recorded": report.recorded,
+        "refused": report.refused,
+        "seconds": round(seconds, 2),
+        "events_per_s": round(report.recorded / seconds),
+        "stored_events_per_s": round(stored / seconds),
+    }
+    if report.refusals:
+        figures["batched"]["refusals"] = dict(report.refusals)
+    # Single: the first events of the same stream, one command per transaction.
+    sample = c.recordings[:single_events]
+    with scratch_store(backend) as url:
+        registry, clock = open_registry(url)
+        try:
+            put_divisions(registry, clock, c.divisions)
+            started = time.perf_counter()
+            single = load(registry, sample, clock, batch_size=1, window_days=3650)
+            seconds = time.perf_counter() - started
+        finally:
+            registry.close()
+    figures["single"] = {
+        "recorded": single.recorded,
+        "refused": single.refused,
+        "seconds": round(seconds, 2),
+        "events_per_s": round(single.recorded / seconds),
+    }
+    figures["ratio_batched_over_single"] = round(
+        figures["batched"]["events_per_s"] / max(1, figures["single"]["events_per_s"]), 1
+    )
+    return figures
+
+
+def run_http(backend: str, households: int, events: int, seed: int = 1) -> dict[str, Any]:
+    """Commands/s through the HTTP API versus in-process, for the first ``events`` commands."""
+    import threading
+    from datetime import date
+
+    import httpx
+    import uvicorn
+
+    from povreg.api import create_app
+    from povreg.application import Registry
+    from povreg.config import Settings
+
+    c = county(households, seed)
+    sample = c.recordings[:events]
+    figures: dict[str, Any] = {"backend": backend, "commands": len(sample)}
+    with scratch_store(backend) as url:
+        settings = Settings(database_url=url)
+        setup = Registry(settings)
+        try:
+            for spec in c.divisions:
+                setup.put_division(spec.code, spec.name, spec.rural_population, date(2014, 1, 1))
+            token = setup.create_token("approver", c.divisions[0].code)
+        finally:
+            setup.close()
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        ids: dict[str, str] = {}
+        refused = 0
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60,
+                              headers={"Authorization": f"Bearer {token}"}) as client:
+                started = time.perf_counter()
+                for rec in sample:
+                    payload = dict(rec.command.payload)
+                    for name, key in (rec.refs or {}).items():
+                        payload[name] = ids.get(key, payload[name])
+                    hid = rec.command.household_id
+                    if payload["type"] == "IdentificationProposed":
+                        answer = client.post("/v1/households", json={**payload, "household_id": hid})
+                    else:
+                        answer = client.post(f"/v1/households/{hid}/events", json=payload)
+                    if answer.status_code != 201:
+                        refused += 1
+                    elif rec.key:
+                        ids[rec.key] = answer.json()["event_id"]
+                seconds = time.perf_counter() - started
+        finally:
+            server.should_exit = True
+            thread.join(timeout=30)
+    figures["http"] = {"refused": refused, "seconds": round(seconds, 2),
+                       "commands_per_s": round((len(sample) - refused) / seconds)}
+    with scratch_store(backend) as url:
+        registry, clock = open_registry(url)
+        try:
+            put_divisions(registry, clock, c.divisions)
+            started = time.perf_counter()
+            single = load(registry, sample, clock, batch_size=1, window_days=3650)
+            seconds = time.perf_counter() - started
+        finally:
+            registry.close()
+    figures["in_process"] = {"refused": single.refused, "seconds": round(seconds, 2),
+                             "commands_per_s": round(single.recorded / seconds)}
+    figures["ratio_http_over_in_process"] = round(
+        figures["http"]["commands_per_s"] / max(1, figures["in_process"]["commands_per_s"]), 2)
+    return figures
+
+
+def _start_profile(path: str | None) -> Any:
+    if not path:
+        return None
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    return profiler
+
+
+def _stop_profile(profiler: Any, path: str | None) -> None:
+    if profiler is None or path is None:
+        return
+    profiler.disable()
+    profiler.dump_stats(path)
+    print(f"profile written to {path} (python -m pstats {path})")
+
+
+def main(argv: list[str] | None = None) -> list[Result]:
+    parser = base_parser(__doc__ or "", HOUSEHOLDS, QUICK_HOUSEHOLDS)
+    parser.add_argument("--batch", type=int, default=1000, help="commands per transaction when batched")
+    parser.add_argument("--profile", default=None, help="cProfile the batched load into this file")
+    parser.add_argument("--http-events", type=int, default=1500, help="commands posted through HTTP")
+    parser.add_argument("--no-http", action="store_true", help="skip the HTTP figures")
+    args = parser.parse_args(argv)
+    households = args.households or (QUICK_HOUSEHOLDS if args.quick else HOUSEHOLDS)
+    single = QUICK_SINGLE_EVENTS if args.quick else SINGLE_EVENTS
+    results = []
+    c = county(households, args.seed)
+    print(f"simulated {households} households: {c.events} events in {c.seconds:.1f} s "
+          f"({c.events / c.seconds:,.0f} events/s generated)")
+    for backend in backends(args.backend):
+        result = Result(f"ingest/{backend}", run_ingest(backend, households, args.batch, single, args.seed,
+                                                        args.profile))
+        result.notes.append("baseline: one command per transaction (Registry.record); "
+                            "batched: Registry.record_many")
+        result.print()
+        results.append(result)
+        if not args.no_http:
+            http = Result(f"ingest-http/{backend}",
+                          run_http(backend, households, 150 if args.quick else args.http_events, args.seed))
+            http.notes.append("baseline: the same commands through Registry.record in-process (no read model)")
+            http.print()
+            results.append(http)
+    write_json(args.json, results)
+    return results
+
+
+if __name__ == "__main__":
+    main()

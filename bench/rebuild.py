@@ -1,0 +1,89 @@
+"""Benchmark 4 — projection rebuild from the full log: events per second.
+
+In a store holding the simulated county: ``ProjectionStore.rebuild`` of every
+projection (households, reference, audit) into fresh tables, swapped in at the
+end — the whole log, in pages of 5,000 notifications, each page's rows and the
+rebuild's tracking position in one transaction. Also each projection alone, when
+asked (``--each``).
+
+The baseline, in the same process: the same rebuild one notification per
+transaction (what the library's ``ProjectionRunner`` does), over the first
+``--baseline-events`` notifications only; the ratio is rebuild over baseline.
+
+    python -m bench.rebuild [--households N] [--url URL] [--each]
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from bench.common import Result, add_arguments, backend_of, backends, base_parser, county_store, write_json
+from povreg.application import Registry
+from povreg.config import Settings
+from povreg.projections.store import ProjectionStore
+
+HOUSEHOLDS = 2_000
+QUICK_HOUSEHOLDS = 60
+
+
+def rebuild_rate(url: str, names: list[str] | None = None) -> dict[str, Any]:
+    registry = Registry(Settings(database_url=url, inline_projections=False))
+    store = ProjectionStore(registry)
+    try:
+        started = time.perf_counter()
+        events = store.rebuild(names)
+        seconds = time.perf_counter() - started
+    finally:
+        store.close()
+        registry.close()
+    return {"projections": names or "all", "events": events, "seconds": round(seconds, 1),
+            "events_per_s": round(events / seconds)}
+
+
+def baseline_rate(url: str, events: int) -> dict[str, Any]:
+    """One notification per transaction, stopped after ``events`` (the new tables are dropped
+    by the next rebuild)."""
+    registry = Registry(Settings(database_url=url, inline_projections=False))
+    store = ProjectionStore(registry, page_size=1)
+    store.rebuild_page_size = 1
+    try:
+        started = time.perf_counter()
+        done = store.rebuild(stop_after_pages=events)
+        seconds = time.perf_counter() - started
+    finally:
+        store.close()
+        registry.close()
+    return {"events": done, "seconds": round(seconds, 1), "events_per_s": round(done / seconds)}
+
+
+def main(argv: list[str] | None = None) -> list[Result]:
+    parser = base_parser(__doc__ or "", HOUSEHOLDS, QUICK_HOUSEHOLDS)
+    add_arguments(parser)
+    parser.add_argument("--each", action="store_true", help="also rebuild each projection alone")
+    parser.add_argument("--baseline-events", type=int, default=3000)
+    parser.set_defaults(backend="postgres")
+    args = parser.parse_args(argv)
+    households = args.households or (QUICK_HOUSEHOLDS if args.quick else HOUSEHOLDS)
+    results = []
+    for backend in [backend_of(args.url)] if args.url else backends(args.backend):
+        with county_store(backend, households, args.seed, args.url) as url:
+            figures: dict[str, Any] = {"backend": backend}
+            figures["baseline_one_per_transaction"] = baseline_rate(url, 300 if args.quick else args.baseline_events)
+            figures["rebuild"] = rebuild_rate(url)
+            if args.each:
+                for name in ("households", "audit", "reference"):
+                    figures[f"rebuild/{name}"] = rebuild_rate(url, [name])
+            figures["ratio_rebuild_over_baseline"] = round(
+                figures["rebuild"]["events_per_s"] / max(1, figures["baseline_one_per_transaction"]["events_per_s"]), 1
+            )
+        result = Result(f"rebuild/{backend}", figures)
+        result.notes.append("baseline: the same rebuild, one notification per transaction (first events only)")
+        result.print()
+        results.append(result)
+    write_json(args.json, results)
+    return results
+
+
+if __name__ == "__main__":
+    main()
