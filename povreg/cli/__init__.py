@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from povreg.cli import admin, demo, households, projections, serve, simulate
+from povreg.cli import admin, demo, households, projections, relay, serve, simulate
 
 app = typer.Typer(
     name="povreg",
@@ -20,4 +20,5 @@ app.add_typer(admin.policy_app, name="policy", help="Policy versions by jurisdic
 app.command("serve")(serve.serve)
 app.add_typer(demo.app, name="demo", help="A small demo county to try the API on.")
 projections.register(app)  # read models and their queries
+relay.register(app)  # Kafka: the relay and the subscribers
 simulate.register(app)  # a synthetic county, for load and benches

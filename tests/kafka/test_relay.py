@@ -1,0 +1,156 @@
+"""The relay publishes the notification log: everything, once per run, in order per household."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+from typer.testing import CliRunner
+
+from povreg.application import Registry
+from povreg.cli import app
+from povreg.config import Settings
+from povreg.consumers.messages import item_from_notification, value_from_notification
+from povreg.consumers.metrics import MetricsServer
+from povreg.consumers.relay import Relay, RelayConfig, RelayConfigError
+from povreg.feed import feed_item
+from tests.kafka.conftest import assert_order_per_household, household_events, topic_items
+from tests.kafka.workload import StepClock, setup_divisions, write_households
+from tests.kafka_broker import TansuBroker
+
+pytestmark = pytest.mark.kafka
+
+
+def test_message_value_is_the_feed_item(settings: Settings, clock) -> None:
+    """The relay's fast encoding equals feed_item() of the decoded event, for every event type."""
+    for cipher in (None, "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="):
+        url = settings.database_url
+        if cipher and url.startswith("sqlite:///"):
+            url = url.removesuffix(".db") + "-cipher.db"
+        elif cipher:
+            continue  # the cipher path is the same code on PostgreSQL
+        step = StepClock()
+        registry = Registry(Settings(database_url=url, cipher_key=cipher), clock=step)
+        try:
+            setup_divisions(registry, step)
+            write_households(registry, step, "M", 12)
+            notifications = registry.recorder.select_notifications(start=1, limit=10_000)
+            by_position = {n.id: n for n in notifications}
+            feed = household_events(registry)
+            types = {event.type for _, event in feed}
+            assert {"IdentificationProposed", "ExitConfirmed", "ReturnedToPoverty", "EventCorrected"} <= types
+            for position, event in feed:
+                expected = json.loads(json.dumps(feed_item(position, event)))
+                assert item_from_notification(by_position[position], registry.mapper) == expected
+                assert json.loads(value_from_notification(by_position[position], registry.mapper)) == expected
+        finally:
+            registry.close()
+
+
+def test_relay_publishes_every_event_keyed_and_in_order(store, kafka_settings: Settings, broker: TansuBroker,
+                                                         topic: str) -> None:
+    registry, clock = store
+    write_households(registry, clock, "R", 150)
+    feed = household_events(registry)
+    relay = Relay(kafka_settings, RelayConfig(bootstrap=broker.bootstrap, topic=topic, page_size=200))
+    try:
+        relay.drain()
+        head = registry.recorder.max_notification_id()
+        assert relay.position == head and relay.lag == 0
+        assert relay.published_total == len(feed)
+    finally:
+        relay.close()
+
+    items = topic_items(broker, topic, expect=len(feed))
+    assert len(items) == len(feed)  # no failure: each exactly once
+    expected = {p: json.loads(json.dumps(feed_item(p, e))) for p, e in feed}
+    for record, item in items:
+        assert item == expected[item["position"]]
+        assert dict(record.headers)["position"] == str(item["position"]).encode()
+    assert_order_per_household(items)
+
+    # The position survived: a new relay publishes only what is new.
+    write_households(registry, clock, "S", 5, corrections=False)
+    relay = Relay(kafka_settings, RelayConfig(bootstrap=broker.bootstrap, topic=topic))
+    try:
+        assert relay.position == head
+        relay.drain()
+        assert relay.published_total == len(household_events(registry))
+    finally:
+        relay.close()
+    assert len(topic_items(broker, topic, expect=len(household_events(registry)))) == len(household_events(registry))
+
+
+def test_sharded_relays_split_the_partitions(store, kafka_settings: Settings, broker: TansuBroker,
+                                             topic: str) -> None:
+    """Two relays, shards 0/2 and 1/2, each publish their partitions' events; together each event once.
+    A relay of another shape (here unsharded) starts from the lowest recorded position: nothing skipped."""
+    registry, clock = store
+    write_households(registry, clock, "SH", 40, corrections=False)
+    for index in (0, 1):
+        relay = Relay(kafka_settings, RelayConfig(bootstrap=broker.bootstrap, topic=topic, shard=(index, 2)),
+                      registry=registry)
+        try:
+            relay.drain()
+            assert relay.config.tracking_name == f"{topic}#{index}/2"
+        finally:
+            relay.close()
+    feed = household_events(registry)
+    items = topic_items(broker, topic, expect=len(feed))
+    assert sorted(item["position"] for _, item in items) == [p for p, _ in feed]  # each exactly once
+    assert {r.partition % 2 for r, _ in items} == {0, 1}
+    assert_order_per_household(items)
+
+    head = registry.recorder.max_notification_id()
+    write_households(registry, clock, "SI", 5, corrections=False)
+    relay = Relay(kafka_settings, RelayConfig(bootstrap=broker.bootstrap, topic=topic), registry=registry)
+    try:
+        assert relay.position == head  # both shards published everything up to there
+        relay.drain()
+        assert relay.published_total == len(household_events(registry)) - len(feed)
+    finally:
+        relay.close()
+    with pytest.raises(RelayConfigError):
+        Relay(kafka_settings, RelayConfig(bootstrap=broker.bootstrap, topic=topic, shard=(2, 2)), registry=registry)
+
+
+def test_relay_metrics_endpoint(tmp_path, broker: TansuBroker, topic: str) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'm.db'}", kafka_bootstrap=broker.bootstrap,
+                        kafka_topic=topic)
+    step = StepClock()
+    registry = Registry(settings, clock=step)
+    setup_divisions(registry, step)
+    write_households(registry, step, "X", 3, corrections=False)
+    relay = Relay(settings, RelayConfig(bootstrap=broker.bootstrap, topic=topic), registry=registry)
+    server = MetricsServer("relay", relay.stats, 0, "127.0.0.1", labels={"topic": topic}).start()
+    try:
+        relay._update_max(force=True)
+        status, health = get_json(f"http://127.0.0.1:{server.port}/health")
+        assert status == 200 and health["healthy"]
+        assert health["lag"] == registry.recorder.max_notification_id() and health["position"] == 0
+        relay.drain()
+        status, health = get_json(f"http://127.0.0.1:{server.port}/health")
+        assert health["lag"] == 0 and health["published_total"] == len(household_events(registry))
+        text = urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics").read().decode()
+        assert "povreg_relay_lag{" in text and "povreg_relay_published_total{" in text
+    finally:
+        server.stop()
+        relay.close()
+        registry.close()
+
+
+def get_json(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_relay_command_needs_kafka(tmp_path) -> None:
+    result = CliRunner().invoke(app, ["relay"], env={"POVREG_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+                                                     "POVREG_KAFKA_BOOTSTRAP": ""})
+    assert result.exit_code == 2
+    assert "POVREG_KAFKA_BOOTSTRAP" in result.output
