@@ -17,6 +17,8 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+import orjson
+
 from povreg.domain.errors import DomainError
 from povreg.domain.events import parse_event
 from povreg.domain.history import Actor, RecordedEvent
@@ -42,32 +44,61 @@ def item_from_stored(position: int, ev: Any) -> dict[str, Any]:
 
 
 def item_from_notification(notification: Any, mapper: Any) -> dict[str, Any]:
-    """The feed item of a stored household notification.
+    """The feed item of a stored household notification."""
+    item = _plain_item(notification, mapper)
+    return item if item is not None else item_from_stored(notification.id, mapper.to_domain_event(notification))
 
-    Without a cipher or compressor the stored state is plain JSON and is read
-    with :func:`json.loads` (three times faster than the library's transcoder,
-    which calls a hook on every object); otherwise through the mapper.
+
+def value_from_notification(notification: Any, mapper: Any) -> bytes:
+    """The message value of a stored household notification (the relay's hot path).
+
+    What orjson read from the stored JSON it writes back exactly, several times
+    faster than :mod:`json`; anything else goes through the mapper and :func:`encode_value`.
     """
-    if mapper.cipher is None and mapper.compressor is None:
-        state = json.loads(notification.state)
-        stamp = state.get("timestamp")
-        body = state.get("body")
-        if isinstance(stamp, dict) and stamp.get("_type_") == "datetime_iso" and isinstance(body, dict):
-            return {
-                "position": notification.id,
-                "event_id": state["event_id"],
-                "household_id": notification.originator_id,
-                "version": notification.originator_version,
-                "type": body["type"],
-                "effective_date": body["effective_date"],
-                "recorded_at": _iso_micro(stamp["_data_"]),
-                "recorded_by": state["recorded_by"],
-                "data": body,
-            }
-    return item_from_stored(notification.id, mapper.to_domain_event(notification))
+    item = _plain_item(notification, mapper)
+    if item is None:
+        return encode_value(item_from_stored(notification.id, mapper.to_domain_event(notification)))
+    return orjson.dumps(item)
+
+
+def _plain_item(notification: Any, mapper: Any) -> dict[str, Any] | None:
+    """The feed item read straight from the stored JSON, or None where that shortcut is not exact.
+
+    It needs plain JSON (no cipher, no compressor). It bypasses the library's
+    transcoder (which calls a hook on every object). orjson refuses NaN/Infinity
+    (None: the mapper reads them) and would read an integer beyond 64 bits as a
+    float; such an integer can only be in the free-form ``changes`` of a
+    correction (every other integer field is bounded), so corrections take the
+    mapper's path too.
+    """
+    if mapper.cipher is not None or mapper.compressor is not None:
+        return None
+    try:
+        state = orjson.loads(notification.state)
+    except orjson.JSONDecodeError:
+        return None
+    stamp = state.get("timestamp")
+    body = state.get("body")
+    if not (isinstance(stamp, dict) and stamp.get("_type_") == "datetime_iso" and isinstance(body, dict)
+            and body.get("type") != "EventCorrected"):
+        return None
+    return {
+        "position": notification.id,
+        "event_id": state["event_id"],
+        "household_id": notification.originator_id,
+        "version": notification.originator_version,
+        "type": body["type"],
+        "effective_date": body["effective_date"],
+        "recorded_at": _iso_micro(stamp["_data_"]),
+        "recorded_by": state["recorded_by"],
+        "data": body,
+    }
 
 
 def _iso_micro(value: str) -> str:
+    """``value`` with its microseconds always written (``isoformat()`` leaves them out when zero)."""
+    if len(value) > 19 and value[19] == ".":  # "YYYY-MM-DDTHH:MM:SS.ffffff…" already
+        return value
     return datetime.fromisoformat(value).isoformat(timespec="microseconds")
 
 
@@ -78,11 +109,6 @@ _dumps = _ENCODER.encode
 
 def encode_value(item: dict[str, Any]) -> bytes:
     return _dumps(item).encode()
-
-
-def value_from_notification(notification: Any, mapper: Any) -> bytes:
-    """The message value of a stored household notification (the relay's hot path)."""
-    return encode_value(item_from_notification(notification, mapper))
 
 
 class PoisonMessage(Exception):
