@@ -62,7 +62,7 @@ def relay(
     ] = 0.5,
     linger_ms: Annotated[int, typer.Option(min=0, help="producer linger: wait this long to fill batches")] = 50,
     compression: Annotated[
-        str, typer.Option(help="producer compression: none, gzip (lz4, snappy, zstd need their packages)")
+        str, typer.Option(help="producer compression: none, gzip, snappy, lz4 or zstd")
     ] = "none",
     shard: Annotated[
         str | None, typer.Option(help="INDEX/COUNT: publish only partitions p with p % COUNT == INDEX "
@@ -92,9 +92,7 @@ def relay(
         shard_of = parse_shard(shard) if shard else None
     except RelayConfigError as exc:
         raise typer.BadParameter(str(exc), param_hint="'--shard'") from None
-    producer: dict[str, Any] = {"linger_ms": linger_ms}
-    if compression != "none":
-        producer["compression_type"] = compression
+    producer: dict[str, Any] = {"linger.ms": linger_ms, "compression.type": compression}
     config = RelayConfig(bootstrap=settings.kafka_bootstrap, topic=settings.kafka_topic, page_size=page_size,
                          poll_interval=poll_interval, commit_interval=commit_interval, log_interval=log_interval,
                          producer=producer, shard=shard_of)

@@ -2,35 +2,37 @@
 
 The notification log is the outbox. The relay reads it after its own tracked
 position, publishes every household event to the topic (key = household_id,
-value = the feed item JSON, header ``position``) with an idempotent producer
-(``acks=all``, one request in flight, so a retry cannot reorder a partition),
-and records a position only once every event up to it was acknowledged by the
-broker. The position lives in its own table in the store's database
-(``povreg_relay_tracking``), so a restart — after kill -9, a crash or a broker
-outage — resumes from the last acknowledged event: at-least-once, never a gap.
-Events acknowledged but not yet recorded when the relay died are published
-again; subscribers de-duplicate them by ``event_id`` (consumers/base.py).
+value = the feed item JSON, header ``position``) with librdkafka's idempotent
+producer (``acks=all``; sequence numbers keep each partition in order, retries
+included), and records a position only once every event up to it was
+acknowledged by the broker. The position lives in its own table in the store's
+database (``povreg_relay_tracking``), so a restart — after kill -9, a crash or a
+broker outage — resumes from the last acknowledged event: at-least-once, never
+a gap. Events acknowledged but not yet recorded when the relay died are
+published again; subscribers de-duplicate them by ``event_id`` (consumers/base.py).
 
 Any producer failure (broker down, request timeout, an expired or rejected
-batch) drops the producer, waits with exponential backoff (with jitter), and
-starts again from the last acknowledged position with a new producer.
+message, a fatal idempotence error) drops the producer, waits with exponential
+backoff (with jitter), and starts again from the last acknowledged position
+with a new producer.
 
-Throughput: events are sent as they are read, many pages in flight, and the
-acknowledged watermark is advanced from the futures in log order; the position
-is written at most every ``commit_interval`` seconds. The partition is computed
-here (Kafka's murmur2 of the key, cached per household) because kafka-python's
-pure-Python partitioner is a third of the send cost. Batches are large (1 MiB,
-``linger_ms`` 50) and uncompressed by default: with the C CRC32C of
-``kafka-python[crc32c]`` compression costs more CPU than it saves (measured in
-bench/relay.py; docs/kafka.md has the figures). Without that package every
-record batch is checksummed in pure Python, several times slower: the relay
-says so in its log.
+Throughput: events are sent as they are read, many pages in flight; each
+delivery report (served in this thread) names its event's position, and the
+acknowledged position is the one before the oldest event still unacknowledged
+(partitions answer independently, so a report may come before an older
+event's). It is written at most every
+``commit_interval`` seconds. The partition is computed here (Kafka's murmur2 of
+the key, cached per household) because sharding needs it. The producer is
+confluent-kafka (librdkafka, C): kafka-python spent ~50 µs of Python per record,
+librdkafka ~5; what is left in Python is reading the log and the JSON of each
+message (messages.py). Batches are large (1 MiB, ``linger.ms`` 50) and
+uncompressed by default: on a local network compression costs more CPU than it
+saves.
 
-Scaling out: kafka-python spends ~50 µs of Python per record, so one relay
-process tops out near 10–15,000 events/s. ``shard=(i, N)`` makes a relay publish
-only the partitions p with p % N == i; N relays (i = 0 … N-1) each read the log
-and send their share in parallel, each with its own tracking row. A household
-still has one partition, hence one relay: its order holds.
+Scaling out: ``shard=(i, N)`` makes a relay publish only the partitions p with
+p % N == i; N relays (i = 0 … N-1) each read the log and send their share in
+parallel, each with its own tracking row. A household still has one partition,
+hence one relay: its order holds.
 """
 
 from __future__ import annotations
@@ -44,11 +46,12 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from povreg.application import HOUSEHOLD_TOPIC_PREFIX, Registry
 from povreg.config import Settings
-from povreg.consumers.clients import close_now
+from povreg.consumers.clients import abandon
 from povreg.consumers.db import Database, schema_lock, transient_db_errors
 from povreg.consumers.messages import POSITION_HEADER, value_from_notification
 
@@ -78,6 +81,8 @@ class RelayConfig:
     commit_interval: float = 0.5
     log_interval: float = 10.0
     flush_timeout: float = 5.0
+    #: seconds between checks of the topic's partition count
+    metadata_interval: float = 5.0
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
     producer: dict[str, Any] = field(default_factory=dict)
@@ -184,58 +189,51 @@ def covered_position(rows: dict[tuple[int, int], int], shard: tuple[int, int]) -
 def transient_errors() -> tuple[type[BaseException], ...]:
     """What the relay waits out and retries: the broker's and the database's failures. Anything else
     is a bug or a misconfiguration, and stops the relay (its supervisor restarts it, visibly)."""
+    from confluent_kafka import KafkaException
     from eventsourcing.persistence import InterfaceError, OperationalError
-    from kafka.errors import KafkaError
 
-    return (KafkaError, RelayError, OSError, InterfaceError, OperationalError, *transient_db_errors())
-
-
-def native_crc32c() -> bool:
-    """Whether kafka-python checksums record batches in C (the ``crc32c`` package) or in Python."""
-    try:
-        from kafka.record import util
-
-        return getattr(util, "crc32c_c", None) is not None
-    except ImportError:  # pragma: no cover
-        return False
+    return (KafkaException, RelayError, OSError, InterfaceError, OperationalError, *transient_db_errors())
 
 
 def murmur2_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives ``key`` (the Java client's, and the consumers')."""
     from kafka.partitioner.default import murmur2
 
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
-def check_compression(codec: str | None) -> None:
-    """Refuse a compression codec whose library is missing (kafka-python would fail only once connected)."""
-    if codec in (None, "none"):
-        return
-    from kafka import codec as codecs
+#: librdkafka has every codec built in.
+COMPRESSION_CODECS = ("none", "gzip", "snappy", "lz4", "zstd")
 
-    available = {"gzip": codecs.has_gzip, "lz4": codecs.has_lz4, "snappy": codecs.has_snappy,
-                 "zstd": codecs.has_zstd}
-    if codec not in available:
-        raise RelayConfigError(f"unknown compression {codec!r}: none, gzip, lz4, snappy or zstd")
-    if not available[codec]():
-        raise RelayConfigError(f"compression {codec!r} needs its library (pip install kafka-python[{codec}])")
+
+def check_compression(codec: str | None) -> None:
+    """Refuse an unknown compression codec before anything is written."""
+    if codec is not None and codec not in COMPRESSION_CODECS:
+        raise RelayConfigError(f"unknown compression {codec!r}: {', '.join(COMPRESSION_CODECS)}")
 
 
 def producer_settings(bootstrap: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The librdkafka producer configuration of the relay (``overrides`` use librdkafka's names)."""
     settings: dict[str, Any] = {
-        "bootstrap_servers": bootstrap,
-        "client_id": "povreg-relay",
+        "bootstrap.servers": bootstrap,
+        "client.id": "povreg-relay",
         "acks": "all",
-        "enable_idempotence": True,
-        # One request in flight per connection: a retried batch can never overtake a later one.
-        "max_in_flight_requests_per_connection": 1,
-        "linger_ms": 50,
-        "batch_size": 1024 * 1024,
-        "max_request_size": 8 * 1024 * 1024,
-        "request_timeout_ms": 10_000,
-        "delivery_timeout_ms": 30_000,
-        "max_block_ms": 10_000,
-        "reconnect_backoff_ms": 100,
-        "reconnect_backoff_max_ms": 2_000,
+        # Idempotence: librdkafka keeps each partition in order, retries included, with up to
+        # 5 requests in flight (a retried batch cannot overtake a later one), and reports
+        # deliveries in that order.
+        "enable.idempotence": True,
+        "max.in.flight.requests.per.connection": 5,
+        "linger.ms": 50,
+        "batch.size": 1024 * 1024,
+        "message.max.bytes": 8 * 1024 * 1024,
+        "compression.type": "none",
+        "request.timeout.ms": 10_000,
+        "message.timeout.ms": 30_000,
+        "reconnect.backoff.ms": 100,
+        "reconnect.backoff.max.ms": 2_000,
+        # Far more than max_pending plus a page: a full queue would block the relay's sends.
+        "queue.buffering.max.messages": 1_000_000,
+        "logger": logging.getLogger("povreg.relay.librdkafka"),
     }
     settings.update(overrides or {})
     return settings
@@ -262,7 +260,12 @@ class Relay:
         self._producer: Any = None
         self._partitions: dict[bytes, int] = {}
         self._partition_count = 0
-        self._lock = threading.Lock()
+        self._partitions_checked = 0.0
+        #: the positions sent and not yet acknowledged, in log order; and those acknowledged out of turn
+        self._unacked: deque[int] = deque()
+        self._acked_early: set[int] = set()
+        self._acked = 0
+        self._delivery_error: Any = None
         self.position, self.published_total = self.tracking.load()
         self.recorded_position = self.position
         self.read_position = self.position
@@ -310,21 +313,51 @@ class Relay:
     # --------------------------------------------------------------- producer
 
     def _new_producer(self) -> Any:
-        settings = producer_settings(self.config.bootstrap, self.config.producer)
-        from kafka import KafkaProducer
-        from kafka.errors import KafkaConfigurationError
+        from confluent_kafka import KafkaError, KafkaException, Producer
 
-        factory = self._producer_factory or KafkaProducer
+        settings = producer_settings(self.config.bootstrap, self.config.producer)
+        settings["error_cb"] = self._client_error
+        factory = self._producer_factory or Producer
         try:
-            return factory(**settings)
-        except (KafkaConfigurationError, ValueError, TypeError) as exc:
+            return factory(settings)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if isinstance(error, KafkaError) and error.code() == KafkaError._INVALID_ARG:
+                raise RelayConfigError(f"the producer refuses its configuration: {error.str()}") from exc
+            raise
+        except (ValueError, TypeError) as exc:
             raise RelayConfigError(f"the producer refuses its configuration: {exc}") from exc
 
     def _drop_producer(self) -> None:
         producer, self._producer = self._producer, None
         self.connected = False
         if producer is not None:
-            close_now(producer)
+            abandon(producer)
+
+    def _client_error(self, err: Any) -> None:
+        """librdkafka's errors outside a delivery: a fatal one ends the session; others (a broker
+        down, all brokers down) it retries itself, so they only mark the relay disconnected."""
+        if err.fatal():
+            self._delivery_error = self._delivery_error or err
+        else:
+            self.connected = False
+            log.debug("relay: %s", err.str())
+
+    def _delivered(self, position: int, err: Any, _msg: Any) -> None:
+        """Delivery report of the event at ``position`` (served by poll/flush, in the relay's thread).
+        Partitions answer independently, so reports arrive out of log order: an event acknowledged
+        before an older one waits in ``_acked_early``."""
+        if err is not None:
+            self._delivery_error = self._delivery_error or err
+            return
+        self._acked += 1
+        unacked, early = self._unacked, self._acked_early
+        if unacked[0] != position:
+            early.add(position)
+            return
+        unacked.popleft()
+        while unacked and unacked[0] in early:
+            early.remove(unacked.popleft())
 
     def _partition(self, key: bytes) -> int:
         part = self._partitions.get(key)
@@ -332,15 +365,20 @@ class Relay:
             part = self._partitions[key] = murmur2_partition(key, self._partition_count)
         return part
 
-    def _refresh_partitions(self) -> None:
-        parts = self._producer.partitions_for(self.config.topic)
-        count = len(parts) if parts else 0
+    def _refresh_partitions(self, force: bool = False) -> None:
+        """The topic's partition count, asked of the broker at most every ``metadata_interval`` s."""
+        now = time.monotonic()
+        if not force and now - self._partitions_checked < self.config.metadata_interval:
+            return
+        topic = self.config.topic
+        metadata = self._producer.list_topics(topic, timeout=self.config.flush_timeout).topics.get(topic)
+        count = len(metadata.partitions) if metadata is not None and metadata.error is None else 0
         if count == 0:
-            raise RelayError(f"no partitions for topic {self.config.topic}")
+            raise RelayError(f"no partitions for topic {topic}" + (f": {metadata.error}" if metadata else ""))
+        self._partitions_checked = now
         if count != self._partition_count:
             if self._partition_count:
-                log.warning("topic %s now has %d partitions (was %d)", self.config.topic, count,
-                            self._partition_count)
+                log.warning("topic %s now has %d partitions (was %d)", topic, count, self._partition_count)
             self._partition_count = count
             self._partitions.clear()
 
@@ -351,9 +389,6 @@ class Relay:
         stop = stop or threading.Event()
         log.info("relay starting at position %d → topic %s on %s", self.position, self.config.topic,
                  self.config.bootstrap)
-        if not native_crc32c():
-            log.warning("kafka-python computes CRC32C in pure Python here: install kafka-python[crc32c] "
-                        "(the crc32c package) for several times the throughput")
         while not stop.is_set():
             try:
                 if self._session(stop, until):
@@ -397,35 +432,26 @@ class Relay:
     def _session(self, stop: threading.Event, until: int | None) -> bool:
         """One producer's life; returns True when done (``until`` reached), raises on any failure."""
         cfg = self.config
-        self._producer = self._new_producer()
-        self._refresh_partitions()
+        self._delivery_error, self._acked = None, 0
+        self.read_position = self.position  # read again from what the broker acknowledged
+        self._producer = producer = self._new_producer()
+        self._refresh_partitions(force=True)
+        self._unacked, self._acked_early = deque(), set()
         self.connected = True
-        producer, topic = self._producer, cfg.topic
-        recorder, mapper = self.registry.recorder, self.registry.mapper
-        pending: deque[tuple[int, Any]] = deque()
-        shard_index, shard_count = cfg.shard or (0, 1)
+        recorder = self.registry.recorder
         next_start = self.position + 1
         while not stop.is_set():
             page: Sequence[Any] = []
-            if len(pending) < cfg.max_pending:
+            if len(producer) < cfg.max_pending:
                 page = recorder.select_notifications(start=next_start, limit=cfg.page_size)
             if page:
                 self._refresh_partitions()
-                for n in page:
-                    future = None
-                    if n.topic.startswith(HOUSEHOLD_TOPIC_PREFIX):
-                        key = n.originator_id.encode()
-                        partition = self._partition(key)
-                        if shard_count == 1 or partition % shard_count == shard_index:
-                            future = producer.send(
-                                topic, key=key, value=value_from_notification(n, mapper),
-                                headers=[(POSITION_HEADER, str(n.id).encode())], partition=partition,
-                            )
-                    pending.append((n.id, future))
+                self._send(producer, page)
                 next_start = page[-1].id + 1
                 self.read_position = page[-1].id
                 self.max_position = max(self.max_position, self.read_position)
-            elif pending:
+                producer.poll(0)  # serve the delivery reports that arrived meanwhile
+            elif len(producer):
                 self._wait_for_acks(producer)
             else:
                 self._update_max()
@@ -434,50 +460,65 @@ class Relay:
                     return True
                 self._commit()
                 stop.wait(cfg.poll_interval)
-            self._advance(pending)
+            self._advance()
             self._commit()
             self._update_max()
             self._maybe_log()
         # Stopping: give in-flight events a last chance to be acknowledged.
-        if pending:
-            try:
-                producer.flush(timeout=cfg.flush_timeout)
-            except Exception:
-                log.warning("relay: %d events not acknowledged at shutdown; they will be re-sent", len(pending))
-            with contextlib.suppress(RelayError):
-                self._advance(pending)
+        if len(producer) and producer.flush(cfg.flush_timeout):
+            log.warning("relay: %d events not acknowledged at shutdown; they will be re-sent", len(producer))
+        with contextlib.suppress(RelayError):
+            self._advance()
         return True
 
-    def _wait_for_acks(self, producer: Any) -> None:
-        from kafka.errors import KafkaTimeoutError
+    def _send(self, producer: Any, page: Sequence[Any]) -> None:
+        """Send the page's household events of this relay's partitions; note each as unacknowledged."""
+        topic, unacked, delivered = self.config.topic, self._unacked, self._delivered
+        mapper = self.registry.mapper
+        shard_index, shard_count = self.config.shard or (0, 1)
+        for n in page:
+            if not n.topic.startswith(HOUSEHOLD_TOPIC_PREFIX):
+                continue
+            key = n.originator_id.encode()
+            partition = self._partition(key)
+            if shard_count != 1 and partition % shard_count != shard_index:
+                continue
+            value = value_from_notification(n, mapper)
+            headers = [(POSITION_HEADER, str(n.id).encode())]
+            while True:
+                try:
+                    producer.produce(topic, value, key, partition=partition, headers=headers,
+                                     on_delivery=partial(delivered, n.id))
+                    break
+                except BufferError:  # librdkafka's queue is full: let acknowledgements make room
+                    self._wait_for_acks(producer)
+                    self._raise_delivery_error()
+            unacked.append(n.id)
 
-        try:
-            producer.flush(timeout=self.config.flush_timeout)
-        except KafkaTimeoutError:
+    def _wait_for_acks(self, producer: Any) -> None:
+        if producer.flush(self.config.flush_timeout):  # some still unacknowledged: the broker is slow or gone
             self.connected = False
             self.last_error = f"no acknowledgement from the broker within {self.config.flush_timeout}s"
             self.last_error_at = time.time()
             self._update_max(force=True)
             log.warning("relay: waiting for the broker (position %d, lag %d)", self.position, self.lag)
 
-    def _advance(self, pending: deque[tuple[int, Any]]) -> None:
-        """Move the acknowledged position over every leading event the broker has confirmed."""
-        acknowledged = False
-        while pending:
-            position, future = pending[0]
-            if future is not None:
-                if not future.is_done:
-                    break
-                if future.failed():
-                    raise RelayError(f"event at position {position} was not acknowledged: {future.exception!r}")
-                self.published_total += 1
-                acknowledged = True
-            pending.popleft()
-            self.position = position
-        if acknowledged:  # the broker answered: healthy again
+    def _raise_delivery_error(self) -> None:
+        err = self._delivery_error
+        if err is not None:
+            raise RelayError(f"an event after position {self.position} was not acknowledged: {err.str()}")
+
+    def _advance(self) -> None:
+        """Move the acknowledged position up to the first event still unacknowledged (or all read)."""
+        self._raise_delivery_error()
+        if self._acked:  # the broker answered: healthy again
+            self.published_total += self._acked
+            self._acked = 0
             self.last_ack_at = time.time()
             self.connected = True
             self._backoff = self.config.backoff_initial
+        unacked = self._unacked
+        self.position = max(self.position, unacked[0] - 1) if unacked else self.read_position
 
     def _commit(self, force: bool = False) -> None:
         if self.position == self.recorded_position:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,16 @@ from tests.kafka_broker import TansuBroker
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 HOUSEHOLDS = 1400  # ≈ 8,000 household events
+
+
+def quarters(registry: Registry, start: int, end: int, chunk: int = 2000) -> int:
+    """Write quarters ``start`` … ``end`` - 1 of the workload's households (each quarter its own prefix,
+    recorded after the previous one); returns the log's head."""
+    quarter = HOUSEHOLDS // 4
+    for q in range(start, end):
+        bulk_households(registry, f"K{q}", quarter, chunk=chunk,
+                        start=datetime(2019, 1, 1, tzinfo=UTC) + timedelta(days=q))
+    return registry.recorder.max_notification_id() or 0
 
 
 def tracked(db: Database, topic: str) -> int:
@@ -93,23 +105,38 @@ def test_kill_9_relay_mid_publish_then_restart(kafka_settings: Settings, broker:
     threads = [run_subscriber(r) for r in runners]
     log = tmp_path / "relay.log"
     try:
-        bulk_households(registry, "K", HOUSEHOLDS)
-        feed = household_events(registry)
-        head = registry.recorder.max_notification_id() or 0
-        assert len(feed) > 8_000
+        # The relay publishes the first quarter, then follows the log while the next two are written in
+        # small transactions, and is killed 0.1 s after it recorded a position among them: mid-publish,
+        # with events acknowledged by the broker but not yet recorded (the restart publishes them again).
+        # The last quarter is written only after the kill, so the kill is before the end whatever the
+        # relay's speed.
+        killed = threading.Event()
 
-        # The first relay records its position every 0.25 s; killed 0.1 s after a record, it leaves
-        # events acknowledged by the broker but not recorded: the restart publishes them again.
+        def write_the_rest() -> None:
+            quarters(registry, 1, 3, chunk=50)
+            killed.wait(120)
+            quarters(registry, 3, 4)
+
+        first_head = quarters(registry, 0, 1)
+        writer = threading.Thread(target=write_the_rest, daemon=True)
         first = povreg_process(kafka_settings, ["relay", "--page-size", "500", "--commit-interval", "0.25"], log)
         try:
-            wait_for(lambda: tracked(db, topic) > head // 4 or first.poll() is not None, 60,
-                     "the relay to publish a quarter", interval=0.01)
+            wait_for(lambda: tracked(db, topic) == first_head or first.poll() is not None, 60,
+                     "the relay to publish the first quarter", interval=0.01)
+            writer.start()
+            wait_for(lambda: tracked(db, topic) > first_head or first.poll() is not None, 60,
+                     "the relay to publish while the log is written", interval=0.01)
             time.sleep(0.1)
         finally:
             os.kill(first.pid, signal.SIGKILL)
             first.wait(10)
+            killed.set()
         at_kill = tracked(db, topic)
-        assert 0 < at_kill < head, f"the relay was killed at {at_kill} of {head}: not mid-publish"
+        writer.join(120)
+        feed = household_events(registry)
+        head = registry.recorder.max_notification_id() or 0
+        assert len(feed) > 8_000
+        assert first_head < at_kill < head, f"the relay was killed at {at_kill} of {head}: not mid-publish"
 
         second = povreg_process(kafka_settings, ["relay"], log)
         try:

@@ -154,3 +154,20 @@ def test_relay_command_needs_kafka(tmp_path) -> None:
                                                      "POVREG_KAFKA_BOOTSTRAP": ""})
     assert result.exit_code == 2
     assert "POVREG_KAFKA_BOOTSTRAP" in result.output
+
+
+def test_relay_refuses_bad_options(tmp_path, broker: TansuBroker, topic: str) -> None:
+    """A codec or producer setting librdkafka does not know stops the relay at once (exit 2), never retried."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'o.db'}", kafka_bootstrap=broker.bootstrap,
+                        kafka_topic=topic)
+    env = {"POVREG_DATABASE_URL": settings.database_url, "POVREG_KAFKA_BOOTSTRAP": broker.bootstrap}
+    for option in (["--compression", "brotli"], ["--shard", "3/2"]):
+        result = CliRunner().invoke(app, ["relay", *option], env=env)
+        assert result.exit_code == 2, (option, result.output)
+    relay = Relay(settings, RelayConfig(bootstrap=broker.bootstrap, topic=topic, producer={"no.such.setting": 1}))
+    try:
+        with pytest.raises(RelayConfigError, match="no.such.setting"):
+            relay.run()
+        assert relay.failures_total == 0
+    finally:
+        relay.close()
