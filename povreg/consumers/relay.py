@@ -239,6 +239,36 @@ def producer_settings(bootstrap: str, overrides: dict[str, Any] | None = None) -
     return settings
 
 
+class AckWindow:
+    """The events sent and not yet acknowledged, in log order.
+
+    Partitions are acknowledged independently, so an event may be acknowledged
+    before an older one of another partition: it waits in ``early`` until every
+    older one is, and only then does the acknowledged position move past it.
+    """
+
+    def __init__(self) -> None:
+        self.unacked: deque[int] = deque()
+        self.early: set[int] = set()
+
+    def sent(self, position: int) -> None:
+        self.unacked.append(position)
+
+    def acked(self, position: int) -> None:
+        unacked, early = self.unacked, self.early
+        if not unacked or unacked[0] != position:
+            early.add(position)
+            return
+        unacked.popleft()
+        while unacked and unacked[0] in early:
+            early.remove(unacked.popleft())
+
+    def acknowledged_through(self, read_position: int) -> int:
+        """The last position up to which every event sent is acknowledged (``read_position``, the last
+        one read, when nothing is outstanding)."""
+        return self.unacked[0] - 1 if self.unacked else read_position
+
+
 class Relay:
     """Publishes the notification log to Kafka; :meth:`run` until stopped."""
 
@@ -261,9 +291,7 @@ class Relay:
         self._partitions: dict[bytes, int] = {}
         self._partition_count = 0
         self._partitions_checked = 0.0
-        #: the positions sent and not yet acknowledged, in log order; and those acknowledged out of turn
-        self._unacked: deque[int] = deque()
-        self._acked_early: set[int] = set()
+        self._window = AckWindow()
         self._acked = 0
         self._delivery_error: Any = None
         self.position, self.published_total = self.tracking.load()
@@ -344,20 +372,12 @@ class Relay:
             log.debug("relay: %s", err.str())
 
     def _delivered(self, position: int, err: Any, _msg: Any) -> None:
-        """Delivery report of the event at ``position`` (served by poll/flush, in the relay's thread).
-        Partitions answer independently, so reports arrive out of log order: an event acknowledged
-        before an older one waits in ``_acked_early``."""
+        """Delivery report of the event at ``position`` (served by poll/flush, in the relay's thread)."""
         if err is not None:
             self._delivery_error = self._delivery_error or err
             return
         self._acked += 1
-        unacked, early = self._unacked, self._acked_early
-        if unacked[0] != position:
-            early.add(position)
-            return
-        unacked.popleft()
-        while unacked and unacked[0] in early:
-            early.remove(unacked.popleft())
+        self._window.acked(position)
 
     def _partition(self, key: bytes) -> int:
         part = self._partitions.get(key)
@@ -436,7 +456,7 @@ class Relay:
         self.read_position = self.position  # read again from what the broker acknowledged
         self._producer = producer = self._new_producer()
         self._refresh_partitions(force=True)
-        self._unacked, self._acked_early = deque(), set()
+        self._window = AckWindow()
         self.connected = True
         recorder = self.registry.recorder
         next_start = self.position + 1
@@ -473,7 +493,7 @@ class Relay:
 
     def _send(self, producer: Any, page: Sequence[Any]) -> None:
         """Send the page's household events of this relay's partitions; note each as unacknowledged."""
-        topic, unacked, delivered = self.config.topic, self._unacked, self._delivered
+        topic, sent, delivered = self.config.topic, self._window.sent, self._delivered
         mapper = self.registry.mapper
         shard_index, shard_count = self.config.shard or (0, 1)
         for n in page:
@@ -493,7 +513,7 @@ class Relay:
                 except BufferError:  # librdkafka's queue is full: let acknowledgements make room
                     self._wait_for_acks(producer)
                     self._raise_delivery_error()
-            unacked.append(n.id)
+            sent(n.id)
 
     def _wait_for_acks(self, producer: Any) -> None:
         if producer.flush(self.config.flush_timeout):  # some still unacknowledged: the broker is slow or gone
@@ -517,8 +537,7 @@ class Relay:
             self.last_ack_at = time.time()
             self.connected = True
             self._backoff = self.config.backoff_initial
-        unacked = self._unacked
-        self.position = max(self.position, unacked[0] - 1) if unacked else self.read_position
+        self.position = max(self.position, self._window.acknowledged_through(self.read_position))
 
     def _commit(self, force: bool = False) -> None:
         if self.position == self.recorded_position:

@@ -14,7 +14,7 @@ from povreg.cli import app
 from povreg.config import Settings
 from povreg.consumers.messages import item_from_notification, value_from_notification
 from povreg.consumers.metrics import MetricsServer
-from povreg.consumers.relay import Relay, RelayConfig, RelayConfigError
+from povreg.consumers.relay import AckWindow, Relay, RelayConfig, RelayConfigError
 from povreg.feed import feed_item
 from tests.kafka.conftest import assert_order_per_household, household_events, topic_items
 from tests.kafka.workload import StepClock, setup_divisions, write_households
@@ -166,8 +166,23 @@ def test_relay_refuses_bad_options(tmp_path, broker: TansuBroker, topic: str) ->
         assert result.exit_code == 2, (option, result.output)
     relay = Relay(settings, RelayConfig(bootstrap=broker.bootstrap, topic=topic, producer={"no.such.setting": 1}))
     try:
-        with pytest.raises(RelayConfigError, match="no.such.setting"):
+        with pytest.raises(RelayConfigError, match=r"no\.such\.setting"):
             relay.run()
         assert relay.failures_total == 0
     finally:
         relay.close()
+
+
+def test_acknowledged_position_waits_for_every_older_event() -> None:
+    """Partitions acknowledge independently: the position moves only past events all acknowledged."""
+    window = AckWindow()
+    for position in (3, 4, 7, 9):
+        window.sent(position)
+    assert window.acknowledged_through(9) == 2
+    window.acked(7)  # another partition answered first
+    window.acked(4)
+    assert window.acknowledged_through(9) == 2
+    window.acked(3)
+    assert window.acknowledged_through(9) == 8  # 3, 4 and 7 done; 9 outstanding
+    window.acked(9)
+    assert window.acknowledged_through(12) == 12  # all acknowledged: up to the last position read
