@@ -38,7 +38,6 @@ from povreg.domain.events import (
     EventBody,
     IdentificationProposed,
     MembersChanged,
-    event_json,
     parse_event,
 )
 from povreg.domain.fold import Interval, Step, decide, intervals, replay
@@ -649,7 +648,7 @@ class Registry(Application[str]):
             household = Household.start(candidate)
             uow.add(household)
         else:
-            _append(household, candidate)
+            household.append(candidate)
         self._cache.steps[household_id] = (household.version, new_steps)
         receipt = Receipt(
             household_id=household_id,
@@ -930,31 +929,6 @@ class Registry(Application[str]):
     def close(self) -> None:
         self.gate.close()
         super().close()
-
-
-def _append(household: Household, candidate: RecordedEvent) -> None:
-    """``household.append(candidate)`` without parsing the body back from JSON.
-
-    The library's ``trigger_event`` builds the stored event and then applies it to
-    the aggregate, and applying validates the body dict into the model that
-    ``candidate`` already holds (~30 µs an event). This does the same steps —
-    the next event in the aggregate's sequence, the history, version and
-    modification time, the pending list — with the candidate itself.
-    """
-    version = household.version + 1
-    assert candidate.version == version, "events are recorded in version order"
-    event = Household.Recorded(
-        originator_id=household.id,
-        originator_version=version,
-        timestamp=candidate.recorded_at,
-        event_id=candidate.event_id,
-        body=event_json(candidate.body),
-        recorded_by=candidate.recorded_by.as_dict(),
-    )
-    household.history.append(candidate)
-    household.version = version
-    household.modified_on = candidate.recorded_at
-    household.pending_events.append(event)
 
 
 def _fast_insert(recorder: Any) -> Any:
