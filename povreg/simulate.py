@@ -1197,7 +1197,7 @@ def load(
                     payload[name] = ids.get(key, payload[name])
                 command = replace(command, payload=payload)
             commands.append(command)
-        results = registry.record_many(commands)
+        results = writer.record_many(commands)
         for rec, result in zip(pending, results, strict=True):
             if isinstance(result, DomainError):
                 report.refused += 1
@@ -1221,6 +1221,8 @@ def load(
         if on_batch:
             on_batch(report, last)
 
+    # Each batch is checked while the previous one is written (Registry.bulk_writer).
+    writer = registry.bulk_writer()
     try:
         for rec in recordings:
             day = _local_date(rec.at).toordinal()
@@ -1235,6 +1237,7 @@ def load(
                 pending_keys.add(rec.key)
         flush()
     finally:
+        writer.close()
         if frozen:
             gc.unfreeze()
             gc.set_threshold(*thresholds)
