@@ -11,9 +11,9 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import os
 import secrets
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -38,6 +38,7 @@ from povreg.domain.errors import (
     VersionConflict,
 )
 from povreg.domain.events import (
+    EVENT_TYPES,
     META_EVENTS,
     EventBody,
     IdentificationProposed,
@@ -636,7 +637,7 @@ class Registry(Application[str]):
 
         recorded_at = uow.stamp()
         candidate = RecordedEvent(
-            event_id=str(uuid.uuid4()),
+            event_id=_new_event_id(),
             household_id=household_id,
             version=version + 1,
             recorded_at=recorded_at,
@@ -1158,10 +1159,20 @@ def to_recorded_event(ev: Any) -> RecordedEvent:
     return holder.history[0]
 
 
+#: The event models that have a ``division_code``.
+_WITH_DIVISION = frozenset(cls for cls in EVENT_TYPES.values() if "division_code" in cls.model_fields)
+
+
 def _division_code_of(body: EventBody) -> str | None:
     """``getattr(body, "division_code", None)``, without pydantic's slow AttributeError
     for the events that have no such field (event models forbid extra fields)."""
-    return body.division_code if "division_code" in type(body).model_fields else None  # type: ignore[attr-defined]
+    return body.division_code if type(body) in _WITH_DIVISION else None  # type: ignore[attr-defined]
+
+
+def _new_event_id() -> str:
+    """``str(uuid.uuid4())`` at a third of its cost: 122 random bits, version 4, RFC 4122 variant."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
 def _active_ids(state: HouseholdState) -> frozenset[str]:
