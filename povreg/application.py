@@ -473,7 +473,7 @@ class Registry(Application[str]):
             step = Step(event, transition(before, event, candidate.household_id))
             check_rules(before, body, policies.resolve(before.division_code, body.effective_date))
             return [*old_steps, step], True
-        return decide(history, candidate, policies, today), False
+        return decide(history, candidate, policies, today, old_steps), False
 
     # -------------------------------------------------------------- commands
 
