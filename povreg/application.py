@@ -466,7 +466,7 @@ class Registry(Application[str]):
             old_steps
             and history
             and body.type not in META_EVENTS
-            and old_steps[-1].event.effective_date <= body.effective_date <= today
+            and old_steps[-1].event.body.effective_date <= body.effective_date <= today
         ):
             before = old_steps[-1].state
             event = EffectiveEvent(candidate, body)

@@ -1134,9 +1134,12 @@ class LoadReport:
         }
 
 
+_CST = timedelta(hours=8)
+_UTC_OFFSET = timedelta(0)
+
+
 def _local_date(at: datetime) -> date:
-    return (at + timedelta(hours=8)).date() if at.utcoffset() == timedelta(0) else (
-        at.astimezone(UTC) + timedelta(hours=8)).date()
+    return (at + _CST).date() if at.utcoffset() == _UTC_OFFSET else (at.astimezone(UTC) + _CST).date()
 
 
 def put_divisions(registry: Registry, clock: SimClock, divisions: Sequence[DivisionSpec]) -> int:
