@@ -1028,8 +1028,8 @@ class BulkWriter:
     def __init__(self, registry: Registry, max_hold: float = 1.0) -> None:
         self.registry = registry
         self.max_hold = max_hold
-        self._pipelined = registry.settings.backend == "postgres" and not registry.after_save
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="povreg-save") if self._pipelined else None
+        pipelined = registry.settings.backend == "postgres" and not registry.after_save
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="povreg-save") if pipelined else None
         self._gate: Any = None
         self._stamp: Callable[[], datetime] | None = None
         self._opened = 0.0
