@@ -9,14 +9,13 @@ version, recording moment, actor) is in :mod:`povreg.domain.history`.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    TypeAdapter,
     ValidationError,
     model_validator,
 )
@@ -249,30 +248,6 @@ class EventRetracted(EventBody):
     reason: Text
 
 
-AnyEvent = Annotated[
-    Union[  # noqa: UP007 - a discriminated union reads best spelled out
-        IdentificationProposed,
-        IdentificationApproved,
-        IdentificationRejected,
-        AssistanceMeasureAssigned,
-        AssistanceMeasureCompleted,
-        HelperAssigned,
-        IncomeAssessed,
-        MembersChanged,
-        ExitProposed,
-        ExitConfirmed,
-        ExitWithdrawn,
-        ReturnedToPoverty,
-        Revisited,
-        RemovedAsIneligible,
-        HouseholdTransferred,
-        HouseholdClosed,
-        EventCorrected,
-        EventRetracted,
-    ],
-    Field(discriminator="type"),
-]
-
 EVENT_TYPES: dict[str, type[EventBody]] = {
     cls.model_fields["type"].default: cls
     for cls in EventBody.__subclasses__()
@@ -281,8 +256,6 @@ EVENT_TYPES: dict[str, type[EventBody]] = {
 META_EVENTS = frozenset({"EventCorrected", "EventRetracted"})
 #: Events that only an approver may submit (API.md, "Auth").
 APPROVAL_EVENTS = frozenset({"IdentificationApproved", "IdentificationRejected", "ExitConfirmed"})
-
-_adapter: TypeAdapter[Any] = TypeAdapter(AnyEvent)
 
 
 def parse_event(data: dict[str, Any]) -> EventBody:
@@ -295,7 +268,9 @@ def parse_event(data: dict[str, Any]) -> EventBody:
             errors=[{"loc": ["type"], "msg": "unknown event type"}],
         )
     try:
-        body: EventBody = _adapter.validate_python(data)
+        # The model of the type named (the discriminated union's own dispatch, less
+        # its overhead: the error locations are the same once the tag is dropped).
+        body: EventBody = EVENT_TYPES[kind].__pydantic_validator__.validate_python(data)
     except ValidationError as exc:
         raise invalid_from(exc, f"invalid {kind}") from None
     return body
@@ -321,4 +296,6 @@ def invalid_from(exc: ValidationError, prefix: str) -> InvalidInput:
 
 def event_json(body: EventBody) -> dict[str, Any]:
     """The payload as stored and published (JSON types only, no defaults dropped)."""
-    return body.model_dump(mode="json")
+    # ``body.model_dump(mode="json")`` without its Python wrapper (half its cost).
+    data: dict[str, Any] = type(body).__pydantic_serializer__.to_python(body, mode="json")
+    return data

@@ -93,6 +93,7 @@ def decide(
     candidate: RecordedEvent,
     policies: PolicyBook,
     today: date,
+    steps: Sequence[Step] | None = None,
 ) -> list[Step]:
     """Check ``candidate`` against the household's whole history; return the new fold.
 
@@ -103,6 +104,10 @@ def decide(
     The changed event is judged by the policy as known now; the events after it by
     the policy as known when they were decided, so a rule recorded later never
     re-judges an earlier decision, while facts recorded late still do.
+
+    ``steps``, the fold of ``history`` if the caller has it, spares work for a plain
+    event landing after the first: the fold before it is that of ``history``, so
+    only the path from where it lands is folded again (and judged, as ever).
     """
     body = candidate.body
     if body.effective_date > today:
@@ -119,16 +124,24 @@ def decide(
     changed_id = candidate.event_id
     if isinstance(body, EventCorrected | EventRetracted):
         changed_id = _check_target(history, body, today)
-    before = effective_events(history)
-    after = effective_events([*history, candidate])
-    steps = replay(after, candidate.household_id)
+    landing = _landing(steps, body.effective_date) if steps and changed_id == candidate.event_id else 0
+    if landing:
+        assert steps is not None
+        later = [EffectiveEvent(candidate, body), *(step.event for step in steps[landing:])]
+        new_steps = [*steps[:landing], *_refold(steps[landing - 1].state, later, candidate.household_id)]
+        first = landing
+    else:
+        before = effective_events(history)
+        after = effective_events([*history, candidate])
+        new_steps = replay(after, candidate.household_id)
+        first = _first_difference(before, after)
     decided_at = _decision_moments([*history, candidate])
-    for i in range(max(_first_difference(before, after), 1), len(steps)):
-        event = steps[i].event
+    for i in range(max(first, 1), len(new_steps)):
+        event = new_steps[i].event
         is_changed = event.event_id == changed_id
         book = policies if is_changed else policies.known_at(decided_at[event.event_id])
         try:
-            check_rules(steps[i - 1].state, event.body, _resolve(book, steps[i - 1].state, event))
+            check_rules(new_steps[i - 1].state, event.body, _resolve(book, new_steps[i - 1].state, event))
         except RuleViolation as exc:
             if is_changed:
                 raise
@@ -139,6 +152,24 @@ def decide(
                 affected_event_id=event.event_id,
                 **exc.context,
             ) from None
+    return new_steps
+
+
+def _landing(steps: Sequence[Step], on: date) -> int:
+    """Where an event effective ``on`` and recorded after every step lands in valid-time
+    order (ties by recording order): after every step effective on or before ``on``."""
+    at = len(steps)
+    while at and steps[at - 1].event.body.effective_date > on:
+        at -= 1
+    return at
+
+
+def _refold(state: HouseholdState, events: Sequence[EffectiveEvent], household_id: str) -> list[Step]:
+    """``replay`` continued from ``state``."""
+    steps: list[Step] = []
+    for ev in events:
+        state = transition(state, ev, household_id)
+        steps.append(Step(ev, state))
     return steps
 
 

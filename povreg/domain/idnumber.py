@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from operator import mul
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
@@ -12,8 +13,9 @@ _SHAPE = re.compile(r"^\d{17}[\dX]$")
 
 def check_digit(first17: str) -> str:
     """The ISO 7064 MOD 11-2 check character for the first 17 digits."""
-    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
-    return _CHECK[total % 11]
+    if len(first17) != len(_WEIGHTS):
+        raise ValueError("the check digit is computed over 17 digits")
+    return _CHECK[sum(map(mul, map(int, first17), _WEIGHTS)) % 11]
 
 
 def id_number_problem(value: str) -> str | None:

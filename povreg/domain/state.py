@@ -153,6 +153,23 @@ _RULE_TEXT: dict[str, str] = {
 }
 
 
+def _evolve(state: HouseholdState, on: date, **changes: object) -> HouseholdState:
+    """``replace(state, as_of=on, **changes)`` for the fold's hot path.
+
+    ``dataclasses.replace`` reads every field and re-runs the frozen ``__init__``
+    (21 guarded ``__setattr__`` calls): it was the largest single cost of recording
+    and folding an event. The state has no ``__post_init__`` and no validation,
+    so copying its fields and overwriting the changed ones builds the same object;
+    ``changes`` are only ever field names, written by the code below.
+    """
+    new = object.__new__(HouseholdState)
+    fields = new.__dict__
+    fields.update(state.__dict__)
+    fields.update(changes)
+    fields["as_of"] = on
+    return new
+
+
 def transition(state: HouseholdState | None, ev: EffectiveEvent, household_id: str) -> HouseholdState:
     """The state after ``ev``; raises RuleViolation where the state machine forbids it."""
     body = ev.body
@@ -188,13 +205,11 @@ def transition(state: HouseholdState | None, ev: EffectiveEvent, household_id: s
             "exit_pending or exited",
         )
         raise _refuse(state, ev, "illegal_transition", why)
-    state = replace(state, as_of=on)
-
     match body:
         case IdentificationApproved():
-            return replace(state, status=Status.POOR, approved_on=on)
+            return _evolve(state, on, status=Status.POOR, approved_on=on)
         case IdentificationRejected():
-            return replace(state, status=Status.REJECTED)
+            return _evolve(state, on, status=Status.REJECTED)
         case AssistanceMeasureAssigned():
             assigned = Measure(
                 measure_id=ev.event_id,
@@ -205,7 +220,7 @@ def transition(state: HouseholdState | None, ev: EffectiveEvent, household_id: s
                 helper=body.helper,
                 description=body.description,
             )
-            return replace(state, measures=(*state.measures, assigned))
+            return _evolve(state, on, measures=(*state.measures, assigned))
         case AssistanceMeasureCompleted():
             measure = state.measure(body.measure_id)
             if measure is None:
@@ -219,23 +234,25 @@ def transition(state: HouseholdState | None, ev: EffectiveEvent, household_id: s
                     f"measure {body.measure_id} was already completed on {measure.completed_on}",
                 )
             done = replace(measure, completed_on=on, outcome=body.outcome)
-            return replace(
+            return _evolve(
                 state,
+                on,
                 measures=tuple(done if m.measure_id == body.measure_id else m for m in state.measures),
             )
         case HelperAssigned():
             helper = Helper(body.helper_name, on, body.unit, body.phone)
-            return replace(state, helpers=(*state.helpers, helper))
+            return _evolve(state, on, helpers=(*state.helpers, helper))
         case IncomeAssessed():
             current = state.income
             if (body.year, on) >= (current.year, current.assessed_on):
-                return replace(state, income=Income(body.year, body.income_per_capita, on))
-            return state
+                return _evolve(state, on, income=Income(body.year, body.income_per_capita, on))
+            return _evolve(state, on)
         case MembersChanged():
-            return replace(state, members=_change_members(state, ev, body))
+            return _evolve(state, on, members=_change_members(state, ev, body))
         case ExitProposed():
-            return replace(
+            return _evolve(
                 state,
+                on,
                 status=Status.EXIT_PENDING,
                 exit_from=state.status,
                 exit_proposed_on=on,
@@ -243,25 +260,25 @@ def transition(state: HouseholdState | None, ev: EffectiveEvent, household_id: s
                 guarantees=body.guarantees,
             )
         case ExitConfirmed():
-            return replace(state, status=Status.EXITED, exited_on=on, at_risk=False)
+            return _evolve(state, on, status=Status.EXITED, exited_on=on, at_risk=False)
         case ExitWithdrawn():
-            return replace(
-                state, status=state.exit_from or Status.POOR, exit_from=None, exit_proposed_on=None
+            return _evolve(
+                state, on, status=state.exit_from or Status.POOR, exit_from=None, exit_proposed_on=None
             )
         case ReturnedToPoverty():
-            return replace(state, status=Status.RETURNED, returned_on=on, return_cause=body.cause)
+            return _evolve(state, on, status=Status.RETURNED, returned_on=on, return_cause=body.cause)
         case Revisited():
             if body.finding == Finding.WRONGLY_EXITED:
-                return replace(state, status=Status.RETURNED, returned_on=on, at_risk=False)
-            return replace(state, at_risk=body.finding == Finding.AT_RISK)
+                return _evolve(state, on, status=Status.RETURNED, returned_on=on, at_risk=False)
+            return _evolve(state, on, at_risk=body.finding == Finding.AT_RISK)
         case RemovedAsIneligible():
-            return replace(state, status=Status.REMOVED)
+            return _evolve(state, on, status=Status.REMOVED)
         case HouseholdTransferred():
             if body.division_code == state.division_code:
                 raise _refuse(state, ev, "same_division", f"the household is already in {body.division_code}")
-            return replace(state, division_code=body.division_code)
+            return _evolve(state, on, division_code=body.division_code)
         case HouseholdClosed():
-            return replace(state, status=Status.CLOSED)
+            return _evolve(state, on, status=Status.CLOSED)
     raise AssertionError(f"unhandled event {body.type}")  # pragma: no cover
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from povreg.domain.errors import InvalidInput, RuleViolation
+from povreg.domain.errors import DomainError, InvalidInput, RuleViolation
 from povreg.domain.events import (
     AssistanceMeasureAssigned,
     AssistanceMeasureCompleted,
@@ -47,8 +47,8 @@ from povreg.domain.events import (
     ReturnedToPoverty,
     Revisited,
 )
-from povreg.domain.fold import decide, state_as_of, timeline
-from povreg.domain.history import RecordedEvent
+from povreg.domain.fold import Step, decide, replay, state_as_of, timeline
+from povreg.domain.history import RecordedEvent, effective_events
 from povreg.domain.policy_data import statutory_book
 
 from .builders import ALL_SECURE, at, exit_confirmed, guarantees, member, proposed, recorded, returned
@@ -433,6 +433,7 @@ class Recorder:
         cand = as_rec(candidate)
         future = ref_is_future(cand)
         legal = ref_is_legal([*self.recs, cand])
+        self.check_refold_agrees(candidate, moment.date())
         try:
             decide(self.history, candidate, BOOK, moment.date())
         except InvalidInput as exc:
@@ -456,6 +457,19 @@ class Recorder:
         self.recs.append(cand)
         self.verdicts["accepted"] += 1
         return True
+
+    def check_refold_agrees(self, candidate: RecordedEvent, today: date) -> None:
+        """``decide`` given the history's fold (re-folding from where the event lands)
+        answers exactly as ``decide`` folding the whole history again."""
+        def outcome(steps: list[Step] | None) -> object:
+            try:
+                return [(s.event.event_id, s.event.body, s.state)
+                        for s in decide(self.history, candidate, BOOK, today, steps)]
+            except DomainError as exc:
+                return type(exc), exc.rule, exc.detail, exc.context
+
+        fold = replay(effective_events(self.history), HOUSEHOLD) if self.history else None
+        assert outcome(fold) == outcome(None)
 
     def base(self, event_id: str, body: EventBody) -> bool:
         return self.attempt(event_id, body, self.next_moment(body.effective_date))
