@@ -29,6 +29,7 @@ from eventsourcing.utils import get_topic
 from pydantic_core import to_json
 
 from povreg.config import Settings
+from povreg.ddl import schema_lock
 from povreg.domain import access
 from povreg.domain.errors import (
     DomainError,
@@ -263,7 +264,8 @@ class Registry(Application[str]):
         """``cache_size``: aggregates the write path keeps in memory between batches
         (least recently used first out; ``None`` or 0: unbounded, for bulk loads)."""
         self.settings = settings or Settings.from_env()
-        super().__init__(env=self.settings.eventsourcing_env())
+        with schema_lock(self.settings):  # the library creates its tables here
+            super().__init__(env=self.settings.eventsourcing_env())
         self._secret = (self.settings.cipher_key or "povreg").encode()
         self.gate = WriteGate(
             last_recorded=self._last_recorded_at,

@@ -414,3 +414,33 @@ def _wait_until_blocked_or_done(writer: Registry, thread: threading.Thread) -> N
                 return
             threading.Event().wait(0.01)
     raise AssertionError("the other writer never reached the gate")
+
+
+def test_processes_opening_a_new_postgres_schema_together_all_start() -> None:
+    """API, relay shards and rebuild workers may start at once on a schema nobody created yet: the
+    registry creates the schema and its tables under one lock, so none of them fails."""
+    import subprocess
+    import sys
+    import uuid
+
+    import psycopg
+
+    from tests.support import PG_DB, PG_HOST, PG_PORT, PG_USER, postgres_schema
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    url = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DB}?schema={schema}"
+    code = (
+        "import sys; from povreg.application import Registry; from povreg.config import Settings; "
+        "r = Registry(Settings(database_url=sys.argv[1])); print(r.recorder.max_notification_id()); r.close()"
+    )
+    with postgres_schema():  # PostgreSQL answers and the test database exists
+        pass
+    try:
+        procs = [subprocess.Popen([sys.executable, "-c", code, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for _ in range(4)]
+        results = [(p.wait(timeout=120), *p.communicate()) for p in procs]
+        assert [r[0] for r in results] == [0, 0, 0, 0], [r[2][-500:] for r in results]
+        assert [r[1].strip() for r in results] == ["None"] * 4
+    finally:
+        with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=PG_DB, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

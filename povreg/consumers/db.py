@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from povreg.config import Settings
+from povreg.ddl import DDL_LOCK
 
 
 class Tx:
@@ -152,33 +153,11 @@ class Database:
                 tx.execute(statement)
 
 
-#: the advisory lock key of povreg's schema changes on PostgreSQL
-DDL_LOCK = 0x706F7672
-
-
 def ddl_lock(tx: Tx) -> None:
     """PostgreSQL: one schema change at a time (two processes starting together would otherwise race
     on ``CREATE TABLE IF NOT EXISTS`` and one of them fail on the catalog's unique index)."""
     if tx.backend == "postgres":
         tx.execute("SELECT pg_advisory_xact_lock(?)", (DDL_LOCK,))
-
-
-@contextmanager
-def schema_lock(settings: Settings) -> Iterator[None]:
-    """PostgreSQL: hold the schema lock while this process opens the store (the eventsourcing library
-    creates its tables then, and two processes doing it at once fail with "tuple concurrently
-    updated"). Nothing to do on SQLite, where writers serialise anyway."""
-    if settings.backend != "postgres":
-        yield
-        return
-    import psycopg
-
-    with psycopg.connect(settings.postgres_conninfo(), autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK,))
-        try:
-            yield
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (DDL_LOCK,))
 
 
 def transient_db_errors() -> tuple[type[BaseException], ...]:

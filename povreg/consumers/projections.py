@@ -31,7 +31,7 @@ from typing import Any
 from povreg.application import Registry
 from povreg.config import Settings
 from povreg.consumers.base import Subscriber, SubscriberRunner
-from povreg.consumers.db import Tx, ddl_lock, schema_lock
+from povreg.consumers.db import Tx, ddl_lock
 from povreg.consumers.messages import FeedMessage
 
 
@@ -99,9 +99,8 @@ def projection_runner(settings: Settings, registry: Registry | None = None, **ru
     """A runner for the projection consumer; returns it and the registry it opened (close both)."""
     from povreg.projections.store import ProjectionStore
 
-    with schema_lock(settings):  # consumers starting together must not race on the store's tables
-        registry = registry or Registry(settings)
-        store = ProjectionStore(registry)
+    registry = registry or Registry(settings)
+    store = ProjectionStore(registry)
     topic = runner_kw.get("topic") or settings.kafka_topic
     subscriber = ProjectionSubscriber(store, topic)
     runner = SubscriberRunner(subscriber, settings, db=_SharedDb(store.db), **runner_kw)  # type: ignore[arg-type]

@@ -52,7 +52,7 @@ from typing import Any
 from povreg.application import HOUSEHOLD_TOPIC_PREFIX, Registry
 from povreg.config import Settings
 from povreg.consumers.clients import abandon
-from povreg.consumers.db import Database, schema_lock, transient_db_errors
+from povreg.consumers.db import Database, transient_db_errors
 from povreg.consumers.messages import POSITION_HEADER, value_from_notification
 
 log = logging.getLogger("povreg.relay")
@@ -280,10 +280,7 @@ class Relay:
         self.settings = settings
         self.config = config
         self._own_registry = registry is None
-        if registry is None:
-            with schema_lock(settings):  # several relays (shards) may start together
-                registry = Registry(settings)
-        self.registry = registry
+        self.registry = registry or Registry(settings)
         self.db = Database(settings)
         self.tracking = RelayTracking(self.db, config.tracking_name, config.topic, config.shard)
         self._producer_factory = producer_factory
