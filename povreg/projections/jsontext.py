@@ -16,15 +16,35 @@ goes to the standard library, as does anything orjson refuses (integers beyond
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
 
-#: A float orjson may write differently from ``json``: fixed notation below 1e-4
-#: (``0.0000…``) or a negative exponent (``…e-…``), after ``:``, ``,``, ``[`` or at the start. A
-#: match inside a string only costs the slow path.
-_DIFFERS = re.compile(rb"(?:^|[:,\[])-?(?:0\.0000|\d+(?:\.\d+)?e-)")
+_NUMBER_CHARS = frozenset(b"0123456789.-")
+_BEFORE_VALUE = frozenset(b":,[")
+
+
+def _starts_value(out: bytes, i: int) -> bool:
+    """Whether the number-like run ending just before ``i`` is a JSON number: it begins
+    the text or follows ``:``, ``,`` or ``[`` (not inside a string such as a UUID)."""
+    while i > 0 and out[i - 1] in _NUMBER_CHARS:
+        i -= 1
+    return i == 0 or out[i - 1] in _BEFORE_VALUE
+
+
+def _differs(out: bytes) -> bool:
+    """Whether orjson wrote a float that ``json`` writes otherwise: fixed notation below
+    1e-4 (``0.0000…``) or a negative exponent (``…e-…``). A lookalike inside a string
+    only costs the slow path; substring searches keep the common case cheap."""
+    for needle, skip in ((b"e-", 0), (b"0.0000", 6)):
+        i = out.find(needle)
+        while i >= 0:
+            if _starts_value(out, i + skip):
+                return True
+            i = out.find(needle, i + 1)
+    return False
+
+
 #: Types ``json`` refuses are left to it, so that it raises as before.
 _PASSTHROUGH = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 
@@ -58,11 +78,7 @@ def _fast(value: Any, option: int) -> bytes | None:
         out = orjson.dumps(value, option=option | _PASSTHROUGH)
     except TypeError:
         return None
-    # Plain substring tests first: most texts contain neither, and they are much
-    # cheaper than the regular expression.
-    if (b"e-" in out or b"0.0000" in out) and _DIFFERS.search(out):
-        return None
-    return out
+    return None if _differs(out) else out
 
 
 def compact(value: Any, *, finite: bool) -> str:
