@@ -275,7 +275,16 @@ class ProjectionStore:
             runs = [(lane, {n: _builder(self.projections[n], cache_size) for n in lane.names}) for lane in lanes]
         if not finished:
             return replayed
+        self._create_indexes(names)
         return replayed + self._swap(names, runs, positions, force)
+
+    def _create_indexes(self, names: Sequence[str]) -> None:
+        """The new tables' remaining indexes, after the bulk load and before the swap (the
+        live tables keep serving meanwhile)."""
+        with self.db.write() as tx:
+            for name in names:
+                for table in self.projections[name].tables:
+                    table.create_indexes(tx, NEW)
 
     def _builders(self, lane: Lane, positions: dict[str, int], cache_size: int | None) -> dict[str, Any]:
         builders = {name: _builder(self.projections[name], cache_size) for name in lane.names}
@@ -420,7 +429,7 @@ class ProjectionStore:
                     continue
                 for table in tables:
                     tx.execute(f"DROP TABLE IF EXISTS {table.name}{NEW}")
-                    table.create(tx, NEW)
+                    table.create(tx, NEW, building=True)
                 for key in tracked:
                     tx.execute("DELETE FROM proj_tracking WHERE name = ?", (key,))
                 for key in keys:

@@ -103,6 +103,7 @@ def test_rebuild_killed_keeps_serving_the_old_model_and_resumes(county: Registry
         assert run_and_kill(county.settings.database_url, "resume", 10_000, page_size=10)
         assert snapshot(model) == before
         assert {r["name"] for r in model.store.status()} == {"households", "reference", "audit"}
+        assert_all_indexes(model.store)
     finally:
         model.close()
 
@@ -155,5 +156,16 @@ def test_parallel_rebuild_killed_resumes_and_equals_the_incremental_model(county
         assert {r["name"] for r in model.store.status()} == {"households", "reference", "audit"}
         assert model.store.rebuild(workers=2) > 0  # households alone in one lane
         assert snapshot(model) == before
+        assert_all_indexes(model.store)
     finally:
         model.close()
+
+
+def assert_all_indexes(store: ProjectionStore) -> None:
+    """Every declared index once, though a rebuild creates most after its bulk load."""
+    with store.db.read() as tx:
+        for projection in store.projections.values():
+            for table in projection.tables:
+                names = tx.index_names(table.name)
+                for i in range(len(table.indexes)):
+                    assert sum(n.startswith(f"ix_{table.name}_{i}_") for n in names) == 1, (table.name, names)
