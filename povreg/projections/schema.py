@@ -48,6 +48,13 @@ class Table:
     def column_names(self) -> tuple[str, ...]:
         return tuple(c for c, _ in self.columns)
 
+    @property
+    def lookup_columns(self) -> tuple[str, ...]:
+        """The columns a rebuild looks rows up by while it fills the table: its primary
+        key's and those of the indexes it builds with."""
+        keys = [self.primary_key, *(i.columns for i in self.indexes if i.building)]
+        return tuple(dict.fromkeys(c.strip() for k in keys for c in k.split(",")))
+
     def create(self, tx: Tx, suffix: str = "", building: bool = False) -> None:
         """The table and its indexes; ``building``: only those a rebuild needs while
         it fills the table (:meth:`create_indexes` adds the others)."""
