@@ -4,17 +4,20 @@ In a store holding the simulated county: ``ProjectionStore.rebuild`` of every
 projection (households, reference, audit) into fresh tables, swapped in at the
 end — the whole log, in pages of 5,000 notifications, each page's rows and the
 rebuild's tracking position in one transaction. Also each projection alone, when
-asked (``--each``).
+asked (``--each``). With ``--workers N`` the rebuild replays the log in N processes
+(audit and reference in one, households split over the others), and is measured in
+one process too.
 
 The baseline, in the same process: the same rebuild one notification per
 transaction (what the library's ``ProjectionRunner`` does), over the first
 ``--baseline-events`` notifications only; the ratio is rebuild over baseline.
 
-    python -m bench.rebuild [--households N] [--url URL] [--each]
+    python -m bench.rebuild [--households N] [--url URL] [--each] [--workers N]
 """
 
 from __future__ import annotations
 
+import resource
 import time
 from typing import Any
 
@@ -27,18 +30,26 @@ HOUSEHOLDS = 2_000
 QUICK_HOUSEHOLDS = 60
 
 
-def rebuild_rate(url: str, names: list[str] | None = None) -> dict[str, Any]:
+def rebuild_rate(url: str, names: list[str] | None = None, workers: int = 1) -> dict[str, Any]:
+    """One rebuild; ``cpu_s`` is this process's and its workers' CPU time (PostgreSQL's not included)."""
     registry = Registry(Settings(database_url=url, inline_projections=False))
     store = ProjectionStore(registry)
     try:
         started = time.perf_counter()
-        events = store.rebuild(names)
+        cpu = _cpu()
+        events = store.rebuild(names, workers=workers)
         seconds = time.perf_counter() - started
+        cpu = _cpu() - cpu
     finally:
         store.close()
         registry.close()
-    return {"projections": names or "all", "events": events, "seconds": round(seconds, 1),
-            "events_per_s": round(events / seconds)}
+    return {"projections": names or "all", "workers": workers, "events": events, "seconds": round(seconds, 1),
+            "events_per_s": round(events / seconds), "cpu_s": round(cpu, 1)}
+
+
+def _cpu() -> float:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def baseline_rate(url: str, events: int) -> dict[str, Any]:
@@ -62,6 +73,8 @@ def main(argv: list[str] | None = None) -> list[Result]:
     add_arguments(parser)
     parser.add_argument("--each", action="store_true", help="also rebuild each projection alone")
     parser.add_argument("--baseline-events", type=int, default=3000)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="rebuild processes (1: in this process; also reported with 1 when more)")
     parser.set_defaults(backend="postgres")
     args = parser.parse_args(argv)
     households = args.households or (QUICK_HOUSEHOLDS if args.quick else HOUSEHOLDS)
@@ -70,7 +83,9 @@ def main(argv: list[str] | None = None) -> list[Result]:
         with county_store(backend, households, args.seed, args.url) as url:
             figures: dict[str, Any] = {"backend": backend}
             figures["baseline_one_per_transaction"] = baseline_rate(url, 300 if args.quick else args.baseline_events)
-            figures["rebuild"] = rebuild_rate(url)
+            figures["rebuild"] = rebuild_rate(url, workers=args.workers)
+            if args.workers > 1:
+                figures["rebuild/one_process"] = rebuild_rate(url)
             if args.each:
                 for name in ("households", "audit", "reference"):
                     figures[f"rebuild/{name}"] = rebuild_rate(url, [name])

@@ -79,6 +79,9 @@ def rebuild(
     names: Annotated[list[str] | None, typer.Argument(help="households, reference, audit (default: all)")] = None,
     resume: Annotated[bool, typer.Option(help="continue an interrupted rebuild")] = False,
     force: Annotated[bool, typer.Option(help="swap in an audit chain even if the store's past changed")] = False,
+    workers: Annotated[int, typer.Option(
+        help="processes replaying the log: audit and reference in one, households split over the others "
+             "(resume with the same number)", min=1)] = 1,
 ) -> None:
     """Replay the whole log into fresh tables and swap them in atomically."""
     with read_model(catch_up=False) as model:
@@ -86,7 +89,8 @@ def rebuild(
         started = datetime.now(UTC)
         with bar:
             try:
-                count = model.store.rebuild(names or None, progress=update, resume=resume, force=force)
+                count = model.store.rebuild(names or None, progress=update, resume=resume, force=force,
+                                            workers=workers)
             except ProjectionError as exc:
                 err_console.print(f"[red]{exc}[/red]")
                 raise typer.Exit(1) from None

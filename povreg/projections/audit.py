@@ -32,6 +32,7 @@ from povreg.projections.integrity import (
     raw_hash,
     record_hash,
 )
+from povreg.projections.jsontext import compact
 from povreg.projections.log import Entry
 from povreg.projections.schema import AUDIT, CHAIN
 
@@ -205,7 +206,7 @@ class AuditProjection:
             if e.position <= head[0]:
                 continue  # already chained
             record = entry_record(e)
-            event_hash = record_hash(record) if record is not None else None
+            event_hash = record_hash(record, finite=e.finite) if record is not None else None
             r_hash = raw_hash(e.originator_id, e.originator_version, e.topic, e.state)
             chain = link(chain, r_hash, event_hash)
             chain_rows.append((e.position, e.originator_id, e.originator_version, e.topic, r_hash, event_hash, chain))
@@ -249,8 +250,8 @@ class AuditProjection:
                     actor.get("division"),
                     division_code,
                     data.get("reason") if household else None,
-                    dumps(data.get("evidence", [])) if household else "[]",
-                    dumps(data),
+                    compact(data.get("evidence", []), finite=e.finite) if household else "[]",
+                    e.body_json if household else dumps(data),
                     changes,
                     event_hash,
                     household_chain,

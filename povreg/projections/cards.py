@@ -10,7 +10,6 @@ when the card is read, so a policy change never requires re-folding households.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 from povreg.domain.policy import PolicyBook
 from povreg.domain.state import HouseholdState
 from povreg.domain.vocab import LABELS_ZH, Status
+from povreg.projections.jsontext import compact
 
 
 def _day(d: date | None) -> str | None:
@@ -83,7 +83,10 @@ def card_of(state: HouseholdState, parts: bool = True) -> dict[str, Any]:
 
 class CardEncoder:
     """Serialises cards, re-using the JSON of member, measure and helper tuples that
-    successive states of a household share (the fold keeps unchanged tuples)."""
+    successive states of a household share (the fold keeps unchanged tuples).
+
+    A state's floats all come from validated ``Money`` fields, so a card holds no
+    NaN or infinity (``finite=True`` below)."""
 
     def __init__(self, size: int = 64) -> None:
         self._size = size
@@ -93,7 +96,7 @@ class CardEncoder:
         hit = self._parts.get(id(value))
         if hit is not None and hit[0] is value:
             return hit[1]
-        text = json.dumps(render(), ensure_ascii=False, separators=(",", ":"))
+        text = compact(render(), finite=True)
         if len(self._parts) > self._size:
             self._parts.clear()
         self._parts[id(value)] = (value, text)
@@ -101,7 +104,7 @@ class CardEncoder:
 
     def encode(self, state: HouseholdState) -> str:
         card = card_of(state, parts=False)
-        head = json.dumps(card, ensure_ascii=False, separators=(",", ":"))
+        head = compact(card, finite=True)
         members = self._part(state.members, lambda: [m.model_dump(mode="json") for m in state.members])
         measures = self._part(state.measures, lambda: _measures(state))
         helpers = self._part(state.helpers, lambda: _helpers(state))

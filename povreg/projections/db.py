@@ -127,6 +127,14 @@ class Tx:
                 "AND table_name = ? ORDER BY ordinal_position", (name,))]
         return [r[1] for r in self.query(f"PRAGMA table_info({name})")]
 
+    def index_names(self, name: str) -> list[str]:
+        """The names of the table's indexes."""
+        if self._pg:
+            return [r[0] for r in self.query(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = ?", (name,))]
+        return [r[0] for r in self.query(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (name,))]
+
     def table_exists(self, name: str) -> bool:
         if self._pg:
             return bool(self.scalar("SELECT to_regclass(?) IS NOT NULL", (name,)))

@@ -49,6 +49,7 @@ from povreg.domain.state import HouseholdState, transition
 from povreg.domain.vocab import Relation
 from povreg.projections.cards import CardEncoder
 from povreg.projections.db import OPEN_DATE, OPEN_US, Tx, from_us, to_us
+from povreg.projections.jsontext import compact
 from povreg.projections.schema import CARDS, EVENTS, TIMELINE
 
 #: What the timeline's counts read of a state:
@@ -275,7 +276,7 @@ class HouseholdProjection:
                         event.type,
                         event.body.effective_date.isoformat(),
                         to_us(event.recorded_at),
-                        dumps(event.recorded_by.as_dict()),
+                        compact(event.recorded_by.as_dict(), finite=True),  # strings only
                         body if body is not None else dumps(event_json(event.body)),
                     )
                 )

@@ -21,12 +21,12 @@ Three digests, all SHA-256 in lowercase hex:
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from povreg.domain.events import event_json
 from povreg.domain.history import RecordedEvent
+from povreg.projections import jsontext
 
 GENESIS = "0" * 64
 
@@ -51,8 +51,10 @@ def moment_text(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def canonical(record: dict[str, Any]) -> bytes:
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+def canonical(record: dict[str, Any], *, finite: bool = False) -> bytes:
+    """Keys sorted, no spaces, UTF-8 (as ``json.dumps(sort_keys=True, …)`` writes it);
+    ``finite``: the record surely holds no NaN or infinity (then orjson writes it)."""
+    return jsontext.canonical(record, finite=finite)
 
 
 def event_record(event: RecordedEvent) -> dict[str, Any]:
@@ -69,8 +71,8 @@ def event_record(event: RecordedEvent) -> dict[str, Any]:
     }
 
 
-def record_hash(record: dict[str, Any]) -> str:
-    return sha256(canonical(record))
+def record_hash(record: dict[str, Any], *, finite: bool = False) -> str:
+    return hashlib.sha256(canonical(record, finite=finite)).hexdigest()
 
 
 def link(previous: str, *parts: str | None) -> str:

@@ -16,7 +16,6 @@ second time. A rebuild decodes millions of events: this is most of its cost.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
@@ -26,6 +25,7 @@ from povreg.application import HOUSEHOLD_TOPIC_PREFIX, Registry
 from povreg.domain.events import EVENT_TYPES
 from povreg.domain.history import Actor, RecordedEvent
 from povreg.domain.policy import PolicyVersion
+from povreg.projections import jsontext
 from povreg.projections.integrity import as_bytes
 
 DIVISION_TOPIC_PREFIX = "povreg.domain.household:Division."
@@ -73,8 +73,14 @@ class Entry:
             state = mapper.cipher.decrypt(state)
         if mapper.compressor:
             state = mapper.compressor.decompress(state)
-        value: dict[str, Any] = json.loads(state)
-        return value
+        value, self._finite = jsontext.loads(state)
+        return value  # type: ignore[no-any-return]
+
+    @property
+    def finite(self) -> bool:
+        """False if :attr:`data` may hold a NaN or an infinity (see :mod:`~povreg.projections.jsontext`)."""
+        _ = self.data
+        return self._finite
 
     @cached_property
     def recorded_at(self) -> datetime:
@@ -101,7 +107,7 @@ class Entry:
         """A household event's body as compact JSON (what ``proj_events`` keeps)."""
         if not self.is_household:
             return None
-        return json.dumps(self.data["body"], ensure_ascii=False, separators=(",", ":"))
+        return jsontext.compact(self.data["body"], finite=self.finite)
 
     @cached_property
     def division(self) -> DivisionChange | None:

@@ -13,6 +13,7 @@ last applied notification position) plus one per running rebuild.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from povreg.projections.db import OPEN_US, Tx
@@ -31,6 +32,9 @@ TYPES = {
 class Index:
     columns: str
     where: str | None = None
+    #: Needed while a rebuild fills the table (its lookups use it); the others are
+    #: built after the bulk load, which is cheaper than maintaining them row by row.
+    building: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,15 +48,34 @@ class Table:
     def column_names(self) -> tuple[str, ...]:
         return tuple(c for c, _ in self.columns)
 
-    def create(self, tx: Tx, suffix: str = "") -> None:
+    @property
+    def lookup_columns(self) -> tuple[str, ...]:
+        """The columns a rebuild looks rows up by while it fills the table: its primary
+        key's and those of the indexes it builds with."""
+        keys = [self.primary_key, *(i.columns for i in self.indexes if i.building)]
+        return tuple(dict.fromkeys(c.strip() for k in keys for c in k.split(",")))
+
+    def create(self, tx: Tx, suffix: str = "", building: bool = False) -> None:
+        """The table and its indexes; ``building``: only those a rebuild needs while
+        it fills the table (:meth:`create_indexes` adds the others)."""
         name = self.name + suffix
         pg = tx.dialect == "postgres"
         cols = ", ".join(f"{c} {TYPES[t][1 if pg else 0]}" for c, t in self.columns)
         tx.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols}, PRIMARY KEY ({self.primary_key}))")
+        self._create_indexes(tx, suffix, lambda index: index.building or not building)
+
+    def create_indexes(self, tx: Tx, suffix: str = "") -> None:
+        """The indexes :meth:`create` left out when ``building`` (those still missing)."""
+        self._create_indexes(tx, suffix, lambda index: not index.building)
+
+    def _create_indexes(self, tx: Tx, suffix: str, wanted: Callable[[Index], bool]) -> None:
+        name = self.name + suffix
         token = secrets.token_hex(3)
+        existing = tx.index_names(name) if self.indexes else []
         for i, index in enumerate(self.indexes):
-            where = f" WHERE {index.where}" if index.where else ""
-            tx.execute(f"CREATE INDEX IF NOT EXISTS ix_{self.name}_{i}_{token} ON {name} ({index.columns}){where}")
+            if wanted(index) and not any(n.startswith(f"ix_{self.name}_{i}_") for n in existing):
+                where = f" WHERE {index.where}" if index.where else ""
+                tx.execute(f"CREATE INDEX IF NOT EXISTS ix_{self.name}_{i}_{token} ON {name} ({index.columns}){where}")
 
 
 TRACKING = Table(
@@ -179,5 +202,6 @@ AUDIT = Table(
         ("household_chain", "text"),
     ),
     "position",
-    (Index("household_id, version"), Index("actor_name, position"), Index("division_code, position")),
+    # A rebuild reads a household's trail to describe its corrections.
+    (Index("household_id, version", building=True), Index("actor_name, position"), Index("division_code, position")),
 )

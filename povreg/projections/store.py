@@ -10,21 +10,31 @@ lost, nothing doubled.
 
 A rebuild replays the whole log into fresh tables (``proj_*_new``), one page
 per transaction with its own tracking row (``<name>@rebuild``), while the live
-tables keep serving and catching up. At the end one transaction applies the
-last events, renames the live tables away and the new ones in, moves the
-tracking position and drops the old tables: readers see the old model or the
-new one, never half of one.
+tables keep serving and catching up. With several workers the log is replayed
+by several processes at once (:class:`Lane`: the audit and reference
+projections in one, the households projection split by household over the
+others), each page of each lane committed with that lane's tracking rows
+(``households#0/2@rebuild`` …). After the last page the new tables get their
+secondary indexes, then one transaction applies the last events, renames the
+live tables away and the new ones in, moves the tracking position and drops the
+old tables: readers see the old model or the new one, never half of one.
 """
 
 from __future__ import annotations
 
 import gc
+import multiprocessing
+import os
+import queue
+import signal
 import time
+import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from povreg.application import Registry
+from povreg.config import Settings
 from povreg.projections.audit import AuditProjection
 from povreg.projections.db import Database, Tx, to_us
 from povreg.projections.households import HouseholdProjection, ProjectionError
@@ -72,6 +82,45 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+
+HOUSEHOLDS = "households"
+
+
+def shard_of(household_id: str, shards: int) -> int:
+    """A household's shard: stable across processes and runs (unlike ``hash``)."""
+    return zlib.crc32(household_id.encode()) % shards
+
+
+@dataclass(frozen=True)
+class Lane:
+    """A share of a rebuild that replays the log and commits on its own: whole
+    projections, or one shard (by household id) of the households projection, whose
+    rows depend on each household's own events only. Each (lane, projection) has its
+    tracking row, committed with the lane's rows."""
+
+    names: tuple[str, ...]
+    shard: int = 0
+    shards: int = 1
+
+    def tracking(self, name: str) -> str:
+        return name + REBUILD if self.shards == 1 else f"{name}#{self.shard}/{self.shards}{REBUILD}"
+
+    def takes(self, entry: Entry) -> bool:
+        return self.shards == 1 or (entry.is_household and shard_of(entry.originator_id, self.shards) == self.shard)
+
+
+def plan_lanes(names: Sequence[str], workers: int) -> list[Lane]:
+    """One lane per worker: the other projections together (the audit chain is one
+    sequence over the whole log), and the households projection, the largest,
+    split into shards over the remaining workers."""
+    if workers <= 1:
+        return [Lane(tuple(names))]
+    others = tuple(n for n in names if n != HOUSEHOLDS)
+    lanes = [Lane(others)] if others else []
+    if HOUSEHOLDS in names:
+        shards = max(1, workers - len(lanes))
+        lanes += [Lane((HOUSEHOLDS,), k, shards) for k in range(shards)]
+    return lanes
 
 
 class ProjectionStore:
@@ -197,104 +246,203 @@ class ProjectionStore:
         cache_size: int | None = None,
         stop_after_pages: int | None = None,
         force: bool = False,
+        workers: int = 1,
     ) -> int:
         """Replay the whole log into fresh tables and swap them in; returns events replayed.
 
-        ``resume`` continues an interrupted rebuild from its tracking row instead of
+        ``resume`` continues an interrupted rebuild from its tracking rows instead of
         starting over. ``cache_size`` bounds the households kept folded in memory
         (None: all of them; a household not kept is re-read from the new tables).
         ``stop_after_pages`` (tests) stops before the swap. Rebuilding
         ``audit`` refuses to swap in a chain that does not extend the live one (the
-        store's past was altered) unless ``force``.
+        store's past was altered) unless ``force``. ``workers`` > 1 replays the log in
+        that many processes (see :func:`plan_lanes`); a resumed rebuild must use the
+        same number, or its projections start over.
         """
         names = list(names or self.projections)
         unknown = set(names) - set(self.projections)
         if unknown:
             known = ", ".join(self.projections)
             raise ValueError(f"unknown projection(s) {', '.join(sorted(unknown))}; known: {known}")
-        builders = {name: _builder(self.projections[name], cache_size) for name in names}
-        position = self._prepare_rebuild(names, resume)
-        for builder in builders.values():
+        lanes = plan_lanes(names, workers)
+        positions = self._prepare_rebuild(names, lanes, resume)
+        if len(lanes) == 1:
+            builders = self._builders(lanes[0], positions, cache_size)
+            replayed, finished = self._run_lane(lanes[0], builders, positions, progress, stop_after_pages)
+            runs = [(lanes[0], builders)]
+        else:
+            replayed, finished = self._run_workers(lanes, positions, progress, cache_size, stop_after_pages)
+            with self.db.read() as tx:
+                positions = dict(tx.query("SELECT name, position FROM proj_tracking WHERE name LIKE ?",
+                                          ("%" + REBUILD,)))
+            # The workers' folds are gone: these builders read what they need from the new tables.
+            runs = [(lane, {n: _builder(self.projections[n], cache_size) for n in lane.names}) for lane in lanes]
+        if not finished:
+            return replayed
+        self._create_indexes(names)
+        return replayed + self._swap(names, runs, positions, force)
+
+    def _create_indexes(self, names: Sequence[str]) -> None:
+        """The new tables' remaining indexes, after the bulk load and before the swap (the
+        live tables keep serving meanwhile)."""
+        with self.db.write() as tx:
+            for name in names:
+                for table in self.projections[name].tables:
+                    table.create_indexes(tx, NEW)
+
+    def _builders(self, lane: Lane, positions: dict[str, int], cache_size: int | None) -> dict[str, Any]:
+        builders = {name: _builder(self.projections[name], cache_size) for name in lane.names}
+        for name, builder in builders.items():
             # From empty tables, an unbounded cache knows every household there is.
-            if position == 0 and cache_size is None and hasattr(builder, "complete"):
+            if positions[lane.tracking(name)] == 0 and cache_size is None and hasattr(builder, "complete"):
                 builder.complete = True
-        started = time.perf_counter()
-        # The folds kept for the whole rebuild are millions of long-lived objects: the
-        # cyclic collector would rescan them all at every full collection, ever more
-        # often as they grow (half the time at 1 M events). Freezing after each page
-        # moves them out of its sight; garbage among them is still freed by reference
-        # counting, and the end of the rebuild unfreezes them.
+        return builders
+
+    def _run_lane(
+        self,
+        lane: Lane,
+        builders: dict[str, Any],
+        positions: dict[str, int],
+        progress: ProgressCallback | None,
+        stop_after_pages: int | None,
+        parent: int | None = None,
+    ) -> tuple[int, bool]:
+        """Replay the log into the lane's new tables, one page per transaction, until it is
+        drained; returns (notifications replayed, whether it was drained).
+
+        The folds kept for the whole rebuild are millions of long-lived objects: the
+        cyclic collector would rescan them all at every full collection, ever more
+        often as they grow (half the time at 1 M events). Freezing after each page
+        moves them out of its sight; garbage among them is still freed by reference
+        counting, and the end of the lane unfreezes them.
+        """
         freeze = gc.isenabled()
+        started = time.perf_counter()
+        replayed = 0
+        pages = 0
+        position = min(positions[lane.tracking(name)] for name in lane.names)
+        last_head = head(self.registry)
         try:
-            return self._rebuild_pages(names, builders, position, started, progress, stop_after_pages, force, freeze)
+            while True:
+                if parent is not None and os.getppid() != parent:
+                    raise ProjectionError("the rebuild that started this worker is gone")
+                page = read_page(self.registry, position, self.rebuild_page_size)
+                if not page:
+                    return replayed, True
+                self._apply_page(lane, builders, positions, page)
+                position = page[-1].position
+                replayed += len(page)
+                pages += 1
+                if lane.shard == 0 and (pages in (1, 4, 16) or pages % 64 == 0):
+                    self._analyze(lane.names)  # the new tables grow from empty: keep the planner's estimates real
+                if freeze:
+                    gc.freeze()
+                if progress:
+                    if position >= last_head:
+                        last_head = head(self.registry)
+                    progress(Progress(lane.names, position, last_head, replayed, time.perf_counter() - started))
+                if stop_after_pages is not None and pages >= stop_after_pages:
+                    return replayed, False
         finally:
             if freeze:
                 gc.unfreeze()
 
-    def _rebuild_pages(
+    def _apply_page(self, lane: Lane, builders: dict[str, Any], positions: dict[str, int], page: list[Entry]) -> None:
+        """One page of a lane and its tracking rows, in one transaction."""
+        keys = [lane.tracking(name) for name in builders]
+        mine = [e for e in page if lane.takes(e)]
+        with self.db.write() as tx:
+            locked = self._lock_positions(tx, keys)
+            if locked != {key: positions[key] for key in keys}:
+                raise ProjectionError(f"the rebuild's tracking rows moved ({locked}): another rebuild is running")
+            for name, builder in builders.items():
+                key = lane.tracking(name)
+                todo = [e for e in mine if e.position > positions[key]]
+                if todo:
+                    _apply(builder, tx, todo, NEW)
+                self._track(tx, key, page[-1].position)
+        for key in keys:
+            positions[key] = page[-1].position
+
+    def _run_workers(
         self,
-        names: Sequence[str],
-        builders: dict[str, Any],
-        position: int,
-        started: float,
+        lanes: list[Lane],
+        positions: dict[str, int],
         progress: ProgressCallback | None,
+        cache_size: int | None,
         stop_after_pages: int | None,
-        force: bool,
-        freeze: bool,
-    ) -> int:
-        replayed = 0
-        pages = 0
-        last_head = head(self.registry)
-        while True:
-            page = read_page(self.registry, position, self.rebuild_page_size)
-            if not page:
-                break
-            with self.db.write() as tx:
-                for name, builder in builders.items():
-                    _apply(builder, tx, page, NEW)
-                    self._track(tx, name + REBUILD, page[-1].position)
-            position = page[-1].position
-            replayed += len(page)
-            pages += 1
-            if pages in (1, 4, 16) or pages % 64 == 0:
-                self._analyze(names)  # the new tables grow from empty: keep the planner's estimates real
-            if freeze:
-                gc.freeze()
-            if progress:
-                if position >= last_head:
-                    last_head = head(self.registry)
-                progress(Progress(tuple(names), position, last_head, replayed, time.perf_counter() - started))
-            if stop_after_pages is not None and pages >= stop_after_pages:
-                return replayed
-        replayed += self._swap(names, builders, position, force)
-        return replayed
+    ) -> tuple[int, bool]:
+        """Run each lane in a process of its own; returns (notifications replayed, all drained)."""
+        context = multiprocessing.get_context("spawn")
+        reports: Any = context.Queue()
+        settings = replace(self.registry.settings, inline_projections=False)
+        processes = [
+            context.Process(
+                target=_lane_worker,
+                args=(i, settings, lane, positions, cache_size, stop_after_pages, self.rebuild_page_size, os.getpid(),
+                      reports),
+                daemon=True,
+            )
+            for i, lane in enumerate(lanes)
+        ]
+        for process in processes:
+            process.start()
+        state: dict[int, tuple[int, int, bool]] = {}  # lane -> (position, replayed, drained)
+        try:
+            while any(p.is_alive() for p in processes) or not reports.empty():
+                try:
+                    i, position, replayed, drained, elapsed = reports.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                state[i] = (position, replayed, drained)
+                if progress and len(state) == len(lanes):
+                    slowest = min(state.values())
+                    progress(Progress(tuple(n for lane in lanes for n in lane.names), slowest[0],
+                                      head(self.registry), slowest[1], elapsed))
+        finally:
+            for process in processes:
+                if process.is_alive():
+                    process.terminate()
+                process.join()
+        failed = [p.exitcode for p in processes if p.exitcode != 0]
+        if failed:
+            raise ProjectionError(f"rebuild worker(s) failed (exit codes {failed}); run it again with resume")
+        return max((r for _, r, _ in state.values()), default=0), all(d for _, _, d in state.values())
 
     def _analyze(self, names: Sequence[str]) -> None:
+        """Statistics of the columns the lookups use (PostgreSQL: the row count too), not of
+        the wide JSON columns, whose sampling made most of the cost of ANALYZE."""
         with self.db.write() as tx:
             for name in names:
                 for table in self.projections[name].tables:
-                    tx.execute(f"ANALYZE {table.name}{NEW}")
+                    columns = f" ({', '.join(table.lookup_columns)})" if tx.dialect == "postgres" else ""
+                    tx.execute(f"ANALYZE {table.name}{NEW}{columns}")
 
-    def _prepare_rebuild(self, names: Sequence[str], resume: bool) -> int:
+    def _prepare_rebuild(self, names: Sequence[str], lanes: Sequence[Lane], resume: bool) -> dict[str, int]:
+        """The new tables and the lanes' tracking rows: kept when resuming (and the lanes
+        are the same), otherwise made afresh. Returns each tracking row's position."""
+        positions: dict[str, int] = {}
         with self.db.write() as tx:
             self._lock_ddl(tx)
-            positions = {}
             for name in names:
+                keys = [lane.tracking(name) for lane in lanes if name in lane.names]
                 tables = self.projections[name].tables
-                tracked = tx.scalar("SELECT position FROM proj_tracking WHERE name = ?", (name + REBUILD,))
-                if resume and tracked is not None and all(tx.table_exists(t.name + NEW) for t in tables):
-                    positions[name] = int(tracked)
+                tracked = dict(tx.query(
+                    "SELECT name, position FROM proj_tracking WHERE name = ? OR name LIKE ?",
+                    (name + REBUILD, f"{name}#%{REBUILD}"),
+                ))
+                if resume and set(tracked) == set(keys) and all(tx.table_exists(t.name + NEW) for t in tables):
+                    positions.update({key: int(position) for key, position in tracked.items()})
                     continue
                 for table in tables:
                     tx.execute(f"DROP TABLE IF EXISTS {table.name}{NEW}")
-                    table.create(tx, NEW)
-                tx.execute("DELETE FROM proj_tracking WHERE name = ?", (name + REBUILD,))
-                tx.execute("INSERT INTO proj_tracking (name, position, updated_us) VALUES (?, 0, 0)", (name + REBUILD,))
-                positions[name] = 0
-        if len(set(positions.values())) > 1:
-            # Resumed projections at different positions: start them all over.
-            return self._prepare_rebuild(names, resume=False)
-        return next(iter(positions.values()))
+                    table.create(tx, NEW, building=True)
+                for key in tracked:
+                    tx.execute("DELETE FROM proj_tracking WHERE name = ?", (key,))
+                for key in keys:
+                    tx.execute("INSERT INTO proj_tracking (name, position, updated_us) VALUES (?, 0, 0)", (key,))
+                    positions[key] = 0
+        return positions
 
     @staticmethod
     def _check_chain_unchanged(tx: Tx) -> None:
@@ -310,18 +458,30 @@ class ProjectionStore:
                 "only to accept the store as it now is."
             )
 
-    def _swap(self, names: Sequence[str], builders: dict[str, Any], position: int, force: bool = False) -> int:
+    def _swap(
+        self,
+        names: Sequence[str],
+        runs: Sequence[tuple[Lane, dict[str, Any]]],
+        positions: dict[str, int],
+        force: bool = False,
+    ) -> int:
         """Finish the new tables under the lock and rename them in, in one transaction."""
         replayed = 0
+        keys = [lane.tracking(name) for lane, builders in runs for name in builders]
         with self.db.write() as tx:
             self._lock_ddl(tx)
-            self._lock_positions(tx, [*names, *(n + REBUILD for n in names)])
+            self._lock_positions(tx, [*names, *keys])
+            position = min(positions[key] for key in keys)
             while True:
                 page = read_page(self.registry, position, self.rebuild_page_size)
                 if not page:
                     break
-                for builder in builders.values():
-                    _apply(builder, tx, page, NEW)
+                for lane, builders in runs:
+                    mine = [e for e in page if lane.takes(e)]
+                    for name, builder in builders.items():
+                        todo = [e for e in mine if e.position > positions[lane.tracking(name)]]
+                        if todo:
+                            _apply(builder, tx, todo, NEW)
                 position = page[-1].position
                 replayed += len(page)
             if "audit" in names and not force:
@@ -333,7 +493,8 @@ class ProjectionStore:
                     tx.execute(f"ALTER TABLE {table.name}{NEW} RENAME TO {table.name}")
                     tx.execute(f"DROP TABLE {table.name}{OLD}")
                 self._track(tx, name, position)
-                tx.execute("DELETE FROM proj_tracking WHERE name = ?", (name + REBUILD,))
+            for key in keys:
+                tx.execute("DELETE FROM proj_tracking WHERE name = ?", (key,))
         for name in names:
             self.projections[name].reset()
         return replayed
@@ -347,7 +508,7 @@ class ProjectionStore:
             for name, position, updated_us in tx.query(
                 "SELECT name, position, updated_us FROM proj_tracking ORDER BY name"
             ):
-                base = name.removesuffix(REBUILD)
+                base = name.removesuffix(REBUILD).split("#")[0]
                 rows = {}
                 if base in self.projections:
                     suffix = NEW if name.endswith(REBUILD) else ""
@@ -369,6 +530,55 @@ class ProjectionStore:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _die_with_parent(parent: int) -> None:
+    """Be killed with the parent, as one process would be: a worker outliving a killed
+    rebuild could commit a page under a resumed one. (Elsewhere than Linux, a worker
+    notices at its next page.)"""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (AttributeError, OSError):
+        return
+    if os.getppid() != parent:  # died before the call above
+        os._exit(1)
+
+
+def _lane_worker(
+    index: int,
+    settings: Settings,
+    lane: Lane,
+    positions: dict[str, int],
+    cache_size: int | None,
+    stop_after_pages: int | None,
+    page_size: int,
+    parent: int,
+    reports: Any,
+) -> None:
+    """A rebuild worker process: replays its lane, reporting (index, position, replayed,
+    drained, elapsed) after each page and at the end. It stops if its parent dies."""
+    from povreg.consumers.db import schema_lock
+
+    _die_with_parent(parent)
+    with schema_lock(settings):  # workers start together: the library's CREATE TABLEs must not race
+        registry = Registry(settings)
+    store = ProjectionStore(registry)
+    store.rebuild_page_size = page_size
+    try:
+        builders = store._builders(lane, positions, cache_size)
+
+        def report(p: Progress) -> None:
+            reports.put((index, p.position, p.events, False, p.elapsed))
+
+        started = time.perf_counter()
+        replayed, drained = store._run_lane(lane, builders, positions, report, stop_after_pages, parent)
+        position = min(positions[lane.tracking(name)] for name in lane.names)
+        reports.put((index, position, replayed, drained, time.perf_counter() - started))
+    finally:
+        store.close()
+        registry.close()
 
 
 def _builder(projection: Any, cache_size: int | None) -> Any:
