@@ -559,11 +559,8 @@ def _lane_worker(
 ) -> None:
     """A rebuild worker process: replays its lane, reporting (index, position, replayed,
     drained, elapsed) after each page and at the end. It stops if its parent dies."""
-    from povreg.consumers.db import schema_lock
-
     _die_with_parent(parent)
-    with schema_lock(settings):  # workers start together: the library's CREATE TABLEs must not race
-        registry = Registry(settings)
+    registry = Registry(settings)  # under the schema lock: workers start together
     store = ProjectionStore(registry)
     store.rebuild_page_size = page_size
     try:
