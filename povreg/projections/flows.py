@@ -299,11 +299,17 @@ def _add(target: dict[int, Sums], cid: int, h: int, p: int, pp: int) -> None:
         cell[2] += pp
 
 
+#: What a class adds to a stock in a prefix: its own (status, attribute, main cause) when
+#: its county is in the prefix, and takes back its prev's when the prev county is.
+StockKeys = tuple[tuple[str, str, str] | None, tuple[str, str, str] | None]
+
+
 class Classes:
     """The class dictionary, cached; re-read when an unknown class turns up."""
 
     def __init__(self) -> None:
         self._by_id: dict[int, FlowClass] = {}
+        self._keys: dict[str, dict[int, StockKeys]] = {}
 
     def get(self, tx: Tx, ids: Iterable[int]) -> dict[int, FlowClass]:
         ids = list(ids)
@@ -312,28 +318,51 @@ class Classes:
                 int(r[0]): tuple(r[1:])  # type: ignore[misc]
                 for r in tx.query(f"SELECT {', '.join(FLOW_CLASSES.column_names)} FROM {FLOW_CLASSES.name}")
             }
+            self._keys = {}
         return self._by_id
+
+    def stock_keys(self, prefix: str) -> dict[int, StockKeys]:
+        keys = self._keys.get(prefix)
+        if keys is None:
+            keys = self._keys[prefix] = {cid: stock_keys(cls, prefix) for cid, cls in self._by_id.items()}
+        return keys
 
 
 def in_prefix(code: str | None, prefix: str) -> bool:
     return code is not None and code.startswith(prefix)
 
 
-def stocks(sums: dict[int, Sums], classes: dict[int, FlowClass], prefix: str) -> dict[tuple[str, str, str], Sums]:
-    """Households and persons by (status, attribute, main cause) in ``prefix`` on the day
-    the sums were taken: each row start adds its own content and takes back its prev's."""
+def stock_keys(cls: FlowClass, prefix: str) -> StockKeys:
+    county, p_county, status, p_status, attribute, p_attribute, cause, p_cause, _, _ = cls
+    own = (status, attribute, cause) if in_prefix(county, prefix) else None
+    prev = None
+    if p_status is not None and in_prefix(p_county, prefix):
+        assert p_attribute is not None and p_cause is not None
+        prev = (p_status, p_attribute, p_cause)
+    return own, prev
+
+
+def stocks(sums: dict[int, Sums], keys: dict[int, StockKeys]) -> dict[tuple[str, str, str], Sums]:
+    """Households and persons by (status, attribute, main cause) in a prefix on the day the
+    sums were taken (``keys``: :meth:`Classes.stock_keys` of the prefix): each row start
+    adds its own content and takes back its prev's."""
     out: dict[tuple[str, str, str], Sums] = {}
     for cid, (h, p, pp) in sums.items():
-        county, p_county, status, p_status, attribute, p_attribute, cause, p_cause, _, _ = classes[cid]
-        if in_prefix(county, prefix):
-            cell = out.setdefault((status, attribute, cause), [0, 0, 0])
-            cell[0] += h
-            cell[1] += p
-        if p_status is not None and in_prefix(p_county, prefix):
-            assert p_attribute is not None and p_cause is not None
-            cell = out.setdefault((p_status, p_attribute, p_cause), [0, 0, 0])
-            cell[0] -= h
-            cell[1] -= pp
+        own, prev = keys[cid]
+        if own is not None:
+            cell = out.get(own)
+            if cell is None:
+                out[own] = [h, p, 0]
+            else:
+                cell[0] += h
+                cell[1] += p
+        if prev is not None:
+            cell = out.get(prev)
+            if cell is None:
+                out[prev] = [-h, -pp, 0]
+            else:
+                cell[0] -= h
+                cell[1] -= pp
     return {key: v for key, v in out.items() if v[0] or v[1]}
 
 

@@ -132,8 +132,9 @@ class SqlReadModel:
         """Households and persons in ``prefix`` by (status, attribute, main cause) on each
         day, as known at ``k``, from the flow log (``prefix`` of at most 6 digits)."""
         sums = flows.sums_at(tx, [d.toordinal() for d in days], k)
-        classes = self._flow_classes.get(tx, {c for s in sums for c in s})
-        return [flows.stocks(s, classes, prefix) for s in sums]
+        self._flow_classes.get(tx, {c for s in sums for c in s})
+        keys = self._flow_classes.stock_keys(prefix)
+        return [flows.stocks(s, keys) for s in sums]
 
     @staticmethod
     def _division_versions(tx: Tx, where: str, params: list[Any]) -> dict[str, list[Any]]:
@@ -434,14 +435,15 @@ class SqlReadModel:
             with self.store.db.read() as tx:
                 at_start, at_end = flows.sums_at(tx, [start.toordinal(), end.toordinal()], k)
                 classes = self._flow_classes.get(tx, set(at_start) | set(at_end))
+            keys = self._flow_classes.stock_keys(division_prefix)
             return {
                 "division_code": division_prefix,
                 "start": start.isoformat(),
                 "end": end.isoformat(),
                 "known_at": known_at.isoformat(timespec="microseconds") if known_at else None,
                 **adj.report_from_flow_sums(
-                    flows.stocks(at_start, classes, division_prefix),
-                    flows.stocks(at_end, classes, division_prefix),
+                    flows.stocks(at_start, keys),
+                    flows.stocks(at_end, keys),
                     _flow_groups(at_start, at_end, classes, division_prefix),
                 ),
             }
