@@ -31,7 +31,7 @@ Recording moments only grow, so the sums over ``moment <= K_j`` at a
 **checkpoint** ``K_j`` never change once written. A checkpoint
 (``proj_flow_marks``, ``proj_flow_sums``) holds, for each class, the cumulative
 sums over days at a few hundred valid-time bounds (cells of about
-``CELL_ENTRIES`` entries), packed in one blob per class. Then
+``CELL_ENTRIES`` entries), packed in blobs of ``CHUNK_CELLS`` cells. Then
 
     sum(D, K) = checkpoint j (latest K_j <= K) at the last bound b <= D
               + entries with b < day <= D and moment <= K_j     (one cell)
@@ -68,6 +68,10 @@ CHECKPOINT_EVERY = 6_000
 CHECKPOINT_KEEP = 1_000
 #: Entries per valid-time cell of a checkpoint.
 CELL_ENTRIES = 2_500
+#: Cells per stored row: 768-byte blobs stay in the row, uncompressed (PostgreSQL moves
+#: values over ~2 kB out of line and compresses them, and reading one cell would then
+#: fetch and inflate the whole vector).
+CHUNK_CELLS = 64
 
 #: (division county, prev county, status, prev status, attribute, prev attribute,
 #:  main cause, prev main cause, exit pathway of an exit, sign of persons − prev persons)
@@ -205,14 +209,16 @@ def checkpoint(tx: Tx, suffix: str = "", every: int | None = None, keep: int | N
         vec[at + 1] += int(persons)
         vec[at + 2] += int(prev_persons)
     packed = []
+    width = 3 * CHUNK_CELLS
     for cid, vec in vectors.items():
         for i in range(3, 3 * cells):  # cumulative over cells: sums over day <= bound
             vec[i] += vec[i - 3]
-        if not any(vec):
-            continue
         if max(vec) >= _INT32 or min(vec) < -_INT32:
             raise OverflowError(f"flow sums of class {cid} exceed 32 bits")
-        packed.append((last_mark + 1, cid, struct.pack(f"<{3 * cells}i", *vec)))
+        for chunk, at in enumerate(range(0, 3 * cells, width)):
+            part = vec[at : at + width]
+            if any(part):  # an absent chunk reads as zeros
+                packed.append((last_mark + 1, chunk, cid, struct.pack(f"<{len(part)}i", *part)))
     tx.execute(
         f"INSERT INTO {marks} (mark, moment, bounds) VALUES (?, ?, ?)",
         (last_mark + 1, cut, struct.pack(f"<{cells}i", *bounds)),
@@ -245,6 +251,9 @@ def sums_at(tx: Tx, days: Sequence[int], k: int) -> list[dict[int, Sums]]:
     """For each day D of ``days``: the flow log's sums by class over day <= D, moment <= k."""
     log, marks, sums = FLOWS.name, FLOW_MARKS.name, FLOW_SUMS.name
     out: list[dict[int, Sums]] = [{} for _ in days]
+    if tx.dialect == "postgres":
+        # A few thousand rows: starting parallel workers would cost more than they save.
+        tx.execute("SET LOCAL max_parallel_workers_per_gather = 0")
     mark = tx.one(f"SELECT mark, moment, bounds FROM {marks} WHERE moment <= ? ORDER BY moment DESC LIMIT 1", (k,))
     parts: list[str] = []
     params: list[Any] = []
@@ -253,19 +262,29 @@ def sums_at(tx: Tx, days: Sequence[int], k: int) -> list[dict[int, Sums]]:
         raw = bytes(mark[2])
         bounds = struct.unpack(f"<{len(raw) // 4}i", raw)
         cells = [bisect_right(bounds, d) - 1 for d in days]
-        used = [(i, c) for i, c in enumerate(cells) if c >= 0]
+        used = [(i, divmod(c, CHUNK_CELLS)) for i, c in enumerate(cells) if c >= 0]
         if used:
+            chunks = sorted({chunk for _, (chunk, _) in used})
             columns = ", ".join("substr(sums, ?, 12)" for _ in used)
-            rows = tx.query(f"SELECT flow_class, {columns} FROM {sums} WHERE mark = ?",
-                            [*(12 * c + 1 for _, c in used), mark_id])
+            rows = tx.query(
+                f"SELECT chunk, flow_class, {columns} FROM {sums} WHERE mark = ? "
+                f"AND chunk IN ({', '.join('?' * len(chunks))})",
+                [*(12 * at + 1 for _, (_, at) in used), mark_id, *chunks],
+            )
             for row in rows:
-                cid = int(row[0])
-                for (i, _), blob in zip(used, row[1:], strict=True):
+                chunk, cid = int(row[0]), int(row[1])
+                for (i, (wanted, _)), blob in zip(used, row[2:], strict=True):
+                    if chunk != wanted:
+                        continue
                     h, p, pp = _CELL.unpack(bytes(blob))
                     if h or p or pp:
                         _add(out[i], cid, h, p, pp)
-        # The checkpoint's own entries in the cell of each day, after its bound.
+        # The checkpoint's own entries in the cell of each day, after its bound. None is
+        # after the last bound (the latest day it counted): an entry at or before the
+        # checkpoint's moment written later would have dropped the checkpoint.
         for i, (d, c) in enumerate(zip(days, cells, strict=True)):
+            if c == len(bounds) - 1:
+                continue
             lo = bounds[c] if c >= 0 else None
             where = "day > ? AND " if lo is not None else ""
             parts.append(
@@ -309,7 +328,7 @@ class Classes:
 
     def __init__(self) -> None:
         self._by_id: dict[int, FlowClass] = {}
-        self._keys: dict[str, dict[int, StockKeys]] = {}
+        self._keys: dict[str, dict[int, Any]] = {}
 
     def get(self, tx: Tx, ids: Iterable[int]) -> dict[int, FlowClass]:
         ids = list(ids)
@@ -326,6 +345,21 @@ class Classes:
         if keys is None:
             keys = self._keys[prefix] = {cid: stock_keys(cls, prefix) for cid, cls in self._by_id.items()}
         return keys
+
+    def group_keys(self, prefix: str) -> dict[int, tuple[Any, ...]]:
+        """A class as the adjustment report groups it for ``prefix``: status, attribute,
+        main cause, exit pathway, in prefix, prev status, attribute, main cause, prev in
+        prefix, persons sign (:class:`~povreg.projections.adjustments.Group`'s fields)."""
+        key = "groups:" + prefix
+        keys = self._keys.get(key)
+        if keys is None:
+            keys = self._keys[key] = {
+                cid: (status, attribute, cause, pathway, int(in_prefix(county, prefix)), p_status, p_attribute,
+                      p_cause, int(in_prefix(p_county, prefix)), sign)
+                for cid, (county, p_county, status, p_status, attribute, p_attribute, cause, p_cause, pathway, sign)
+                in self._by_id.items()
+            }
+        return keys  # type: ignore[return-value]
 
 
 def in_prefix(code: str | None, prefix: str) -> bool:

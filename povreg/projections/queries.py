@@ -434,7 +434,7 @@ class SqlReadModel:
         if self._flows_for(division_prefix):
             with self.store.db.read() as tx:
                 at_start, at_end = flows.sums_at(tx, [start.toordinal(), end.toordinal()], k)
-                classes = self._flow_classes.get(tx, set(at_start) | set(at_end))
+                self._flow_classes.get(tx, set(at_start) | set(at_end))
             keys = self._flow_classes.stock_keys(division_prefix)
             return {
                 "division_code": division_prefix,
@@ -444,7 +444,7 @@ class SqlReadModel:
                 **adj.report_from_flow_sums(
                     flows.stocks(at_start, keys),
                     flows.stocks(at_end, keys),
-                    _flow_groups(at_start, at_end, classes, division_prefix),
+                    _flow_groups(at_start, at_end, self._flow_classes.group_keys(division_prefix)),
                 ),
             }
         with self.store.db.read() as tx:
@@ -633,19 +633,16 @@ class SqlReadModel:
 
 
 def _flow_groups(
-    at_start: dict[int, list[int]], at_end: dict[int, list[int]], classes: dict[int, flows.FlowClass], prefix: str
+    at_start: dict[int, list[int]], at_end: dict[int, list[int]], keys: dict[int, tuple[Any, ...]]
 ) -> list[adj.Group]:
     """The row starts in ``(start, end]`` by class, as the timeline query groups them."""
     groups = []
+    none = (0, 0, 0)
     for cid, (h, p, pp) in at_end.items():
-        h0, p0, pp0 = at_start.get(cid, (0, 0, 0))
-        h, p, pp = h - h0, p - p0, pp - pp0
-        if not (h or p or pp):
+        h0, p0, pp0 = at_start.get(cid, none)
+        if h == h0 and p == p0 and pp == pp0:
             continue
-        county, p_county, status, p_status, attribute, p_attribute, cause, p_cause, pathway, sign = classes[cid]
-        groups.append(adj.Group(0, 0, 1, status, attribute, cause, pathway, int(flows.in_prefix(county, prefix)),
-                                p_status, p_attribute, p_cause, int(flows.in_prefix(p_county, prefix)), sign,
-                                h, p, pp))
+        groups.append(adj.Group(0, 0, 1, *keys[cid], h - h0, p - p0, pp - pp0))  # type: ignore[call-arg]
     return groups
 
 

@@ -168,8 +168,8 @@ FLOW_MARKS = Table(
 
 FLOW_SUMS = Table(
     "proj_flow_sums",
-    (("mark", "int"), ("flow_class", "bigint"), ("sums", "blob")),
-    "mark, flow_class",
+    (("mark", "int"), ("chunk", "int"), ("flow_class", "bigint"), ("sums", "blob")),
+    "mark, chunk, flow_class",
 )
 
 DIVISIONS = Table(
