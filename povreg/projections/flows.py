@@ -143,9 +143,9 @@ class Pending:
 
 
 def _lock(tx: Tx, table: str) -> None:
+    """Serialise the writers of one flow log (this schema's, live or being rebuilt)."""
     if tx.dialect == "postgres":
-        key = int.from_bytes(hashlib.blake2b(table.encode(), digest_size=8).digest(), "big", signed=True)
-        tx.execute("SELECT pg_advisory_xact_lock(?)", (key,))
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()), hashtext(?))", (table,))
 
 
 def write(tx: Tx, pending: Pending, suffix: str = "") -> None:

@@ -198,3 +198,38 @@ def test_derived_from_the_timeline(simulated: Registry, small_checkpoints: None)
         check_flows_equal_timeline(model, random.Random(6), 12)
     finally:
         model.close()
+
+
+def test_concurrent_writers(simulated: Registry, small_checkpoints: None) -> None:
+    """Three writers (as Kafka partitions would be) project a third of the households each,
+    at the same time: their checkpoints never miss another's entries."""
+    import threading
+
+    events = []
+    after = 0
+    while page := read_page(simulated, after, 1000):
+        events += [(e.position, e.household) for e in page if e.is_household]
+        after = page[-1].position
+    models = [open_read_model(simulated, inline=False) for _ in range(3)]
+    errors: list[BaseException] = []
+
+    def write(model: SqlReadModel, part: int) -> None:
+        try:
+            mine = [i for i in events if hash(i[1].household_id) % 3 == part]
+            for start in range(0, len(mine), 60):
+                model.store.apply_household_events(mine[start : start + 60])
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=write, args=(m, i)) for i, m in enumerate(models)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        assert marks(models[0])
+        check_flows_equal_timeline(models[0], random.Random(12))
+    finally:
+        for m in models:
+            m.close()
