@@ -45,7 +45,7 @@ the oldest ``CHECKPOINT_EVERY - CHECKPOINT_KEEP`` of them and leaves the newest
 out, so that events projected a little out of recording order (concurrent
 writers, Kafka partitions) still land in the tail.
 An entry older than a checkpoint invalidates it (and those after it): they are
-deleted and taken again later. Writers serialise on a transaction-scoped lock
+deleted and taken again later, one per write transaction. Writers serialise on a transaction-scoped lock
 (PostgreSQL advisory lock; SQLite writers are serialised anyway), so a
 checkpoint never misses an entry of a concurrent transaction.
 """
@@ -168,8 +168,10 @@ def write(tx: Tx, pending: Pending, suffix: str = "") -> None:
         # from there on (they are taken again from the log).
         tx.execute(f"DELETE FROM {sums} WHERE mark IN (SELECT mark FROM {marks} WHERE moment >= ?)", (earliest,))
         tx.execute(f"DELETE FROM {marks} WHERE moment >= ?", (earliest,))
-    while checkpoint(tx, suffix):
-        pass
+    # At most one per transaction: a writer far behind the others (a Kafka partition
+    # catching up) drops the checkpoints after its moments with every batch; retaking
+    # them all each time would cost more than the longer tail they save.
+    checkpoint(tx, suffix)
 
 
 def checkpoint(tx: Tx, suffix: str = "", every: int | None = None, keep: int | None = None) -> bool:
@@ -183,8 +185,7 @@ def checkpoint(tx: Tx, suffix: str = "", every: int | None = None, keep: int | N
     if tail < every:
         return False
     # The checkpoint counts the oldest ``every - keep`` entries of the tail (and any sharing
-    # the last one's moment): a batch that brought many (a rebuild's page) gets one
-    # checkpoint per ``every - keep`` of them, taken in turn by the caller.
+    # the last one's moment); a bulk load takes them in turn until the tail is short.
     cut = tx.scalar(
         f"SELECT moment FROM {log} WHERE moment > ? ORDER BY moment LIMIT 1 OFFSET ?",
         (last_moment, max(1, every - keep) - 1),
