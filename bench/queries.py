@@ -11,7 +11,12 @@ The baseline, in the same process, answers the village questions the slow way:
 every household of the village loaded from the event store and folded
 (``Registry.state_as_of`` per household); the ratio is baseline over projection.
 
-    python -m bench.queries [--households N] [--url URL] [--samples 200]
+With ``--compare`` the county questions (roster counts, adjustment, incidence) are
+also answered by a scan of the timeline (``SqlReadModel.use_flows = False``, what
+they were before the flow log), interleaved question by question with the flow
+log's answers, which must be identical.
+
+    python -m bench.queries [--households N] [--url URL] [--samples 200] [--compare] [--no-baseline]
 """
 
 from __future__ import annotations
@@ -55,7 +60,28 @@ def timed(fn: Callable[[date, datetime | None], Any], asked: list[tuple[date, da
     return percentiles(samples)
 
 
-def measure(url: str, samples: int, seed: int) -> dict[str, Any]:
+def timed_pair(model: SqlReadModel, fn: Callable[[date, datetime | None], Any],
+               asked: list[tuple[date, datetime | None]]) -> tuple[dict[str, float], dict[str, float]]:
+    """The flow log's answers and the timeline scan's, alternating which goes first; equal."""
+    for as_of, known_at in asked[:3]:
+        for flag in (True, False):
+            model.use_flows = flag
+            fn(as_of, known_at)
+    samples: dict[bool, list[float]] = {True: [], False: []}
+    for i, (as_of, known_at) in enumerate(asked):
+        answers = {}
+        for flag in ((True, False) if i % 2 else (False, True)):
+            model.use_flows = flag
+            started = time.perf_counter()
+            answers[flag] = fn(as_of, known_at)
+            samples[flag].append(time.perf_counter() - started)
+        if answers[True] != answers[False]:
+            raise AssertionError(f"the flow log and the timeline differ for {as_of}, {known_at}")
+    model.use_flows = True
+    return percentiles(samples[True]), percentiles(samples[False])
+
+
+def measure(url: str, samples: int, seed: int, compare: bool = False, baseline: bool = True) -> dict[str, Any]:
     registry = Registry(Settings(database_url=url, inline_projections=False))
     model = open_read_model(registry, inline=False)
     rng = random.Random(seed)
@@ -78,6 +104,18 @@ def measure(url: str, samples: int, seed: int) -> dict[str, Any]:
         figures["adjustment/county"] = timed(
             lambda a, k: model.adjustments(COUNTY_CODE, *rng.choice(CYCLES), k), asked)
         figures["incidence/county"] = timed(lambda a, k: model.incidence(COUNTY_CODE, a, k), asked)
+        if compare:
+            cycles = [rng.choice(CYCLES) for _ in asked]
+            for name, fn in (
+                ("roster_counts/county", lambda a, k: model.roster(COUNTY_CODE, a, k, page_size=1)["counts"]),
+                ("adjustment/county", lambda a, k: model.adjustments(COUNTY_CODE, *cycles[asked.index((a, k))], k)),
+                ("incidence/county", lambda a, k: model.incidence(COUNTY_CODE, a, k)),
+            ):
+                flows_figures, timeline_figures = timed_pair(model, fn, asked)
+                figures[f"interleaved/{name}/flows"] = flows_figures
+                figures[f"interleaved/{name}/timeline_scan"] = timeline_figures
+        if not baseline:
+            return figures
         baseline = asked[: max(3, samples // 20)]
         figures["baseline_fold/village_roster_counts"] = _baseline(registry, model, village, baseline)
         figures["ratio_fold_over_projection/village_roster_counts_p50"] = round(
@@ -114,6 +152,9 @@ def main(argv: list[str] | None = None) -> list[Result]:
     parser = base_parser(__doc__ or "", HOUSEHOLDS, QUICK_HOUSEHOLDS)
     add_arguments(parser)
     parser.add_argument("--samples", type=int, default=200, help="questions per query")
+    parser.add_argument("--compare", action="store_true",
+                        help="also answer the county questions by a timeline scan, interleaved (must be equal)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the fold-from-the-store baseline")
     parser.set_defaults(backend="postgres")
     args = parser.parse_args(argv)
     households = args.households or (QUICK_HOUSEHOLDS if args.quick else HOUSEHOLDS)
@@ -121,7 +162,8 @@ def main(argv: list[str] | None = None) -> list[Result]:
     results = []
     for backend in [backend_of(args.url)] if args.url else backends(args.backend):
         with county_store(backend, households, args.seed, args.url) as url:
-            result = Result(f"queries/{backend}", measure(url, samples, args.seed))
+            result = Result(f"queries/{backend}",
+                            measure(url, samples, args.seed, args.compare, not args.no_baseline))
         result.notes.append("baseline: a village's roster counts by folding each household from the event store")
         result.print()
         results.append(result)

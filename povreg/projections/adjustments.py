@@ -243,6 +243,22 @@ def report_from_groups(groups: Iterable[Group]) -> dict[str, Any]:
     return _report(openings, closings, flows)
 
 
+def report_from_flow_sums(
+    opening: dict[tuple[str, str, str], list[int]],
+    closing: dict[tuple[str, str, str], list[int]],
+    flow_groups: Iterable[Group],
+) -> dict[str, Any]:
+    """The report from stocks by (status, attribute, main cause) — households, persons — on
+    the cycle's start and end, and the row starts in between grouped as the timeline
+    query groups them (``flow`` set)."""
+    openings = [Stock(v[1], a, c, v[0]) for (s, a, c), v in opening.items() if s in COUNTED]
+    closings = [Stock(v[1], a, c, v[0]) for (s, a, c), v in closing.items() if s in COUNTED]
+    flows: list[Flow] = []
+    for g in flow_groups:
+        flows.extend(_group_flows(g, g.status in COUNTED and bool(g.in_prefix)))
+    return _report(openings, closings, flows)
+
+
 def _group_flows(g: Group, now: bool) -> Iterator[Flow]:
     was = g.prev_status in COUNTED and bool(g.prev_in_prefix)
     prev_attribute, prev_cause = g.prev_attribute or "", g.prev_main_cause or ""

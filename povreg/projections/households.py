@@ -47,10 +47,11 @@ from povreg.domain.fold import Step, replay
 from povreg.domain.history import Actor, EffectiveEvent, RecordedEvent, effective_events
 from povreg.domain.state import HouseholdState, transition
 from povreg.domain.vocab import Relation
+from povreg.projections import flows
 from povreg.projections.cards import CardEncoder
 from povreg.projections.db import OPEN_DATE, OPEN_US, Tx, from_us, to_us
 from povreg.projections.jsontext import compact
-from povreg.projections.schema import CARDS, EVENTS, TIMELINE
+from povreg.projections.schema import CARDS, EVENTS, FLOW_CLASSES, FLOW_MARKS, FLOW_SUMS, FLOWS, TIMELINE
 
 #: What the timeline's counts read of a state:
 #: (status, division_code, attribute, main_cause, persons, exit_pathway, head_name, head_id_number)
@@ -180,6 +181,8 @@ class _Batch:
     inserts: dict[tuple[str, str, int, str], list[Any]] = field(default_factory=dict)
     closes: dict[str, list[tuple[int, str, int, str]]] = field(default_factory=dict)
     deletes: dict[str, list[tuple[str, int, str]]] = field(default_factory=dict)
+    #: the flow log's entries (row starts opened and closed, by event)
+    flows: flows.Pending = field(default_factory=flows.Pending)
 
     def open(self, table: str, household_id: str, known_from: int, valid_from: str, row: list[Any]) -> None:
         self.inserts[(table, household_id, known_from, valid_from)] = row
@@ -200,10 +203,11 @@ KNOWN_TO = {CARDS.name: 3, TIMELINE.name: 4}
 
 
 class HouseholdProjection:
-    """Maintains ``proj_events``, ``proj_cards`` and ``proj_timeline``."""
+    """Maintains ``proj_events``, ``proj_cards``, ``proj_timeline`` and the flow log
+    (``proj_flows`` and its classes and checkpoints, :mod:`povreg.projections.flows`)."""
 
     name = "households"
-    tables = (EVENTS, CARDS, TIMELINE)
+    tables = (EVENTS, CARDS, TIMELINE, FLOWS, FLOW_CLASSES, FLOW_MARKS, FLOW_SUMS)
 
     def __init__(self, cache_size: int | None = 0, single_writer: bool = False) -> None:
         """``cache_size``: folds kept between batches (0: none, None: unbounded). With
@@ -265,7 +269,7 @@ class HouseholdProjection:
                         f"household {household_id}: event version {event.version} arrived but the "
                         f"projection is at version {fold.version}"
                     )
-                self._apply_event(fold, event, batch)
+                self._apply_event(fold, event, batch, position)
                 body = bodies.get(position)
                 batch.events.append(
                     (
@@ -303,8 +307,9 @@ class HouseholdProjection:
             )
             tx.update_known_to(name + suffix, batch.closes.get(name, []))
             tx.insert(name + suffix, table.column_names, [r for k, r in batch.inserts.items() if k[0] == name])
+        flows.write(tx, batch.flows, suffix)
 
-    def _apply_event(self, fold: Fold, event: RecordedEvent, batch: _Batch) -> None:
+    def _apply_event(self, fold: Fold, event: RecordedEvent, batch: _Batch, position: int = 0) -> None:
         hid = fold.household_id
         # Recording moments strictly increase per household (the write gate's promise).
         # Should two events of a household ever share a moment, nobody can observe the
@@ -334,7 +339,7 @@ class HouseholdProjection:
             for on, state, _ in fold.days:
                 if on not in fold.cards:
                     HouseholdProjection._open_card(fold, on, state, moment, batch)
-        self._diff_timeline(fold, moment, batch)
+        self._diff_timeline(fold, moment, batch, position)
 
     @staticmethod
     def _open_card(fold: Fold, on: str, state: HouseholdState, moment: int, batch: _Batch) -> None:
@@ -343,20 +348,27 @@ class HouseholdProjection:
                    [fold.household_id, on, moment, OPEN_US, fold.encoder.encode(state)])
 
     @staticmethod
-    def _diff_timeline(fold: Fold, moment: int, batch: _Batch) -> None:
+    def _diff_timeline(fold: Fold, moment: int, batch: _Batch, position: int = 0) -> None:
         hid = fold.household_id
         table = TIMELINE.name
         spans = spans_of(fold.days)
+        # The flow log's entries: each row start closed (−) or opened (+) at this moment,
+        # by (day, class); a row closed and reopened with another valid_to cancels out.
+        changes: dict[tuple[int, flows.FlowClass], list[int]] = {}
         for on, (span, known_from) in list(fold.spans.items()):
             if spans.get(on) != span:
                 batch.close(table, hid, known_from, on, moment)
                 del fold.spans[on]
+                _flow(changes, on, span, -1)
         for on, span in spans.items():
             if on in fold.spans:
                 continue
             fold.spans[on] = (span, moment)
             prev = span.prev or (None, None, None, None, None)
             batch.open(table, hid, moment, on, [hid, on, span.valid_to, moment, OPEN_US, *span.key, *prev[:5]])
+            _flow(changes, on, span, 1)
+        if changes:
+            batch.flows.add(moment, position, changes)
 
     # ------------------------------------------------------------------- load
 
@@ -430,6 +442,16 @@ class HouseholdProjection:
                 fold.spans[on] = (span, spans[on])
             folds[hid] = fold
         return folds
+
+
+def _flow(changes: dict[tuple[int, flows.FlowClass], list[int]], on: str, span: Span, sign: int) -> None:
+    cls = flows.flow_class(span.key, span.prev)
+    if cls is None:
+        return
+    cell = changes.setdefault((date.fromisoformat(on).toordinal(), cls), [0, 0, 0])
+    cell[0] += sign
+    cell[1] += sign * span.key[4]
+    cell[2] += sign * (span.prev[4] if span.prev is not None else 0)
 
 
 def decode_event_row(row: Sequence[Any]) -> RecordedEvent:

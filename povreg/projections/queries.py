@@ -3,8 +3,11 @@
 
 Every answer is a lookup in the projections, never a replay: "as of D, known at
 K" is ``valid_from <= D < valid_to AND known_from <= K < known_to`` on
-``proj_timeline``. Each query runs in one read transaction (one snapshot), and
-``known_at`` None means everything recorded so far.
+``proj_timeline``. Counts for a county or a wider prefix (roster counts,
+incidence, the adjustment report) are sums over the flow log and its
+checkpoints instead (:mod:`povreg.projections.flows`): a few thousand rows read
+whatever the county's size. Each query runs in one read transaction (one
+snapshot), and ``known_at`` None means everything recorded so far.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from povreg.domain.policy_data import STATUTORY
 from povreg.domain.vocab import COUNTED_POOR, Status
 from povreg.moments import end_of_day
 from povreg.projections import adjustments as adj
+from povreg.projections import flows
 from povreg.projections.audit import parse_row_json
 from povreg.projections.cards import finish_card
 from povreg.projections.db import OPEN_DATE, OPEN_US, Tx, from_us, known_us
@@ -28,6 +32,8 @@ from povreg.projections.store import ProgressCallback, ProjectionStore
 
 STATUSES = tuple(s.value for s in Status)
 PREFIX_LENGTHS = (2, 4, 6, 9, 12)
+#: Prefixes this long or shorter are counted from the flow log (its divisions are counties).
+FLOW_PREFIX = 6
 
 
 def prefix_range(prefix: str) -> tuple[str, str]:
@@ -83,6 +89,10 @@ class SqlReadModel:
         self.registry = registry
         self.store = store or ProjectionStore(registry)
         self._policy_cache: tuple[tuple[int, int], PolicyBook] | None = None
+        self._flow_classes = flows.Classes()
+        #: Count counties and wider prefixes from the flow log (False: scan the timeline,
+        #: as townships and villages are; the tests and benchmarks compare the two).
+        self.use_flows = True
         self._on_close: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------- upkeep
@@ -114,6 +124,17 @@ class SqlReadModel:
                 recorded.append(RecordedPolicy(PolicyVersion.model_validate_json(version), from_us(recorded_us)))
             self._policy_cache = ((int(key[0]), int(key[1])), PolicyBook(recorded))
         return self._policy_cache[1].known_at(known_at)
+
+    def _flows_for(self, prefix: str) -> bool:
+        return self.use_flows and len(prefix) <= FLOW_PREFIX
+
+    def _stocks(self, tx: Tx, prefix: str, days: list[date], k: int) -> list[dict[tuple[str, str, str], list[int]]]:
+        """Households and persons in ``prefix`` by (status, attribute, main cause) on each
+        day, as known at ``k``, from the flow log (``prefix`` of at most 6 digits)."""
+        sums = flows.sums_at(tx, [d.toordinal() for d in days], k)
+        self._flow_classes.get(tx, {c for s in sums for c in s})
+        keys = self._flow_classes.stock_keys(prefix)
+        return [flows.stocks(s, keys) for s in sums]
 
     @staticmethod
     def _division_versions(tx: Tx, where: str, params: list[Any]) -> dict[str, list[Any]]:
@@ -238,11 +259,17 @@ class SqlReadModel:
         params: list[Any] = [lo, hi, day, day, k, k]
         with self.store.db.read() as tx:
             counts = {s: {"households": 0, "persons": 0} for s in STATUSES}
-            for s, households, persons in tx.query(
-                f"SELECT status, count(*), coalesce(sum(persons), 0) FROM proj_timeline WHERE {where} GROUP BY status",
-                params,
-            ):
-                counts[s] = {"households": int(households), "persons": int(persons)}
+            if self._flows_for(division_prefix):
+                for (s, _, _), (households, persons, _) in self._stocks(tx, division_prefix, [as_of], k)[0].items():
+                    counts[s]["households"] += households
+                    counts[s]["persons"] += persons
+            else:
+                for s, households, persons in tx.query(
+                    f"SELECT status, count(*), coalesce(sum(persons), 0) FROM proj_timeline WHERE {where} "
+                    "GROUP BY status",
+                    params,
+                ):
+                    counts[s] = {"households": int(households), "persons": int(persons)}
             row_where = where + (" AND status = ?" if status else "")
             row_params = params + ([status] if status else [])
             rows = tx.query(
@@ -301,12 +328,19 @@ class SqlReadModel:
         day = as_of.isoformat()
         poor = sorted(s.value for s in COUNTED_POOR)
         with self.store.db.read() as tx:
-            households, persons = tx.one(
-                "SELECT count(*), coalesce(sum(persons), 0) FROM proj_timeline WHERE division_code >= ? "
-                "AND division_code < ? AND valid_from <= ? AND valid_to > ? AND known_from <= ? AND known_to > ? "
-                "AND status IN (?, ?)",
-                (lo, hi, day, day, k, k, *poor),
-            ) or (0, 0)
+            if self._flows_for(division_prefix):
+                households = persons = 0
+                for (s, _, _), (h, p, _) in self._stocks(tx, division_prefix, [as_of], k)[0].items():
+                    if s in poor:
+                        households += h
+                        persons += p
+            else:
+                households, persons = tx.one(
+                    "SELECT count(*), coalesce(sum(persons), 0) FROM proj_timeline WHERE division_code >= ? "
+                    "AND division_code < ? AND valid_from <= ? AND valid_to > ? AND known_from <= ? "
+                    "AND known_to > ? AND status IN (?, ?)",
+                    (lo, hi, day, day, k, k, *poor),
+                ) or (0, 0)
             if len(division_prefix) >= 6:
                 versions = self._division_versions(tx, "code = ?", [division_prefix])
                 basis = "division"
@@ -380,13 +414,16 @@ class SqlReadModel:
     def adjustments(
         self, division_prefix: str, start: date, end: date, known_at: datetime | None
     ) -> dict[str, Any]:
-        """The cycle report, aggregated in the database in one scan of the timeline.
+        """The cycle report, aggregated in the database.
 
         Each timeline row carries the interval before it (``prev_*``), so every
         flow is one row starting in ``(start, end]``, opening and closing are the
         rows covering ``start`` and ``end``; the rows are grouped by what
         classifies them and :func:`adjustments.report_from_groups` names the flows
         exactly as :func:`adjustments.contribution` does household by household.
+        For a county or a wider prefix the groups are the flow log's sums at
+        ``start`` and ``end`` (:mod:`povreg.projections.flows`); for a township or
+        a village, one scan of its timeline rows.
         """
         check_prefix(division_prefix)
         if end < start:
@@ -394,6 +431,22 @@ class SqlReadModel:
         lo, hi = prefix_range(division_prefix)
         k = known_us(known_at)
         s, e = start.isoformat(), end.isoformat()
+        if self._flows_for(division_prefix):
+            with self.store.db.read() as tx:
+                at_start, at_end = flows.sums_at(tx, [start.toordinal(), end.toordinal()], k)
+                self._flow_classes.get(tx, set(at_start) | set(at_end))
+            keys = self._flow_classes.stock_keys(division_prefix)
+            return {
+                "division_code": division_prefix,
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "known_at": known_at.isoformat(timespec="microseconds") if known_at else None,
+                **adj.report_from_flow_sums(
+                    flows.stocks(at_start, keys),
+                    flows.stocks(at_end, keys),
+                    _flow_groups(at_start, at_end, self._flow_classes.group_keys(division_prefix)),
+                ),
+            }
         with self.store.db.read() as tx:
             # One pass: each row is flagged as covering start, covering end, or starting
             # in (start, end] (a flow), and grouped by what classifies it. The groups are
@@ -577,6 +630,20 @@ class SqlReadModel:
             "events": events,
             "next_after": events[-1]["position"] if len(events) == limit else None,
         }
+
+
+def _flow_groups(
+    at_start: dict[int, list[int]], at_end: dict[int, list[int]], keys: dict[int, tuple[Any, ...]]
+) -> list[adj.Group]:
+    """The row starts in ``(start, end]`` by class, as the timeline query groups them."""
+    groups = []
+    none = (0, 0, 0)
+    for cid, (h, p, pp) in at_end.items():
+        h0, p0, pp0 = at_start.get(cid, none)
+        if h == h0 and p == p0 and pp == pp0:
+            continue
+        groups.append(adj.Group(0, 0, 1, *keys[cid], h - h0, p - p0, pp - pp0))  # type: ignore[call-arg]
+    return groups
 
 
 def _comparable(c: adj.Contribution | None) -> Any:

@@ -25,6 +25,7 @@ TYPES = {
     "code": ("TEXT", 'TEXT COLLATE "C"'),
     "int": ("INTEGER", "INTEGER"),
     "bigint": ("INTEGER", "BIGINT"),
+    "blob": ("BLOB", "BYTEA"),
 }
 
 
@@ -144,6 +145,54 @@ TIMELINE = Table(
         # Most questions are "as now known": a smaller index for them.
         Index("division_code, valid_from, valid_to", where=f"known_to = {OPEN_US}"),
     ),
+)
+
+# The flow log and its checkpoints (:mod:`povreg.projections.flows`): county-level
+# counts, incidence and the adjustment report as sums over row starts.
+FLOWS = Table(
+    "proj_flows",
+    (
+        ("moment", "bigint"),  # when the row start became believed (+) or stopped being (−)
+        ("position", "bigint"),  # the event's notification position
+        ("n", "int"),  # the entry's number among that event's entries
+        ("day", "int"),  # the row's valid_from, as a proleptic ordinal (date.toordinal)
+        ("flow_class", "bigint"),
+        ("households", "int"),
+        ("persons", "int"),
+        ("prev_persons", "int"),
+    ),
+    "moment, position, n",
+    (Index("day, moment, flow_class, households, persons, prev_persons"),),
+)
+
+FLOW_CLASSES = Table(
+    "proj_flow_classes",
+    (
+        ("flow_class", "bigint"),
+        ("division_code", "code"),  # the county (6 digits)
+        ("prev_division_code", "code"),
+        ("status", "text"),
+        ("prev_status", "text"),
+        ("attribute", "text"),
+        ("prev_attribute", "text"),
+        ("main_cause", "text"),
+        ("prev_main_cause", "text"),
+        ("exit_pathway", "text"),  # of an exit (status exited) only
+        ("persons_sign", "int"),
+    ),
+    "flow_class",
+)
+
+FLOW_MARKS = Table(
+    "proj_flow_marks",
+    (("mark", "int"), ("moment", "bigint"), ("bounds", "blob")),
+    "mark",
+)
+
+FLOW_SUMS = Table(
+    "proj_flow_sums",
+    (("mark", "int"), ("chunk", "int"), ("flow_class", "bigint"), ("sums", "blob")),
+    "mark, chunk, flow_class",
 )
 
 DIVISIONS = Table(

@@ -7,7 +7,16 @@ from collections.abc import Iterator
 import pytest
 
 from povreg.application import Registry
-from povreg.projections import SqlReadModel, open_read_model
+from povreg.projections import SqlReadModel, flows, open_read_model
+
+
+@pytest.fixture(autouse=True)
+def tiny_flow_checkpoints(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checkpoints of the flow log every few entries, so that every test's answers go
+    through them (and through the tail before the first one)."""
+    monkeypatch.setattr(flows, "CHECKPOINT_EVERY", 4)
+    monkeypatch.setattr(flows, "CHECKPOINT_KEEP", 1)
+    monkeypatch.setattr(flows, "CELL_ENTRIES", 2)
 
 
 @pytest.fixture
