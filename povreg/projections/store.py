@@ -284,11 +284,16 @@ class ProjectionStore:
 
     def _create_indexes(self, names: Sequence[str]) -> None:
         """The new tables' remaining indexes, after the bulk load and before the swap (the
-        live tables keep serving meanwhile)."""
+        live tables keep serving meanwhile), and the statistics of every column: while
+        loading only the lookup columns were analysed, and the queries filter on the others
+        (without them PostgreSQL guessed 3 k rows for a county of 565 k and sorted them all
+        for a roster page: 400 ms instead of 2)."""
         with self.db.write() as tx:
             for name in names:
                 for table in self.projections[name].tables:
                     table.create_indexes(tx, NEW)
+                    if tx.dialect == "postgres":
+                        tx.execute(f"ANALYZE {table.name}{NEW}")
 
     def _builders(self, lane: Lane, positions: dict[str, int], cache_size: int | None) -> dict[str, Any]:
         builders = {name: _builder(self.projections[name], cache_size) for name in lane.names}
