@@ -247,6 +247,21 @@ def _catch_up(url: str) -> None:
         registry.close()
 
 
+def run_per_backend(args: argparse.Namespace, households: int, name: str,
+                    measure: Callable[[str, str], dict[str, Any]], note: str) -> list[Result]:
+    """For each backend asked for (or the store ``--url`` names): a county store, ``measure(backend,
+    url)``, the figures printed with the baseline's ``note``; all written to ``--json``."""
+    results = []
+    for backend in [backend_of(args.url)] if args.url else backends(args.backend):
+        with county_store(backend, households, args.seed, args.url) as url:
+            result = Result(f"{name}/{backend}", measure(backend, url))
+        result.notes.append(note)
+        result.print()
+        results.append(result)
+    write_json(args.json, results)
+    return results
+
+
 def backend_of(url: str) -> str:
     return Settings(database_url=url).backend
 

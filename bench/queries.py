@@ -31,12 +31,10 @@ from bench.common import (
     Result,
     add_arguments,
     backend_of,
-    backends,
     base_parser,
-    county_store,
     percentiles,
     questions,
-    write_json,
+    run_per_backend,
 )
 from povreg.application import Registry
 from povreg.config import Settings
@@ -97,10 +95,14 @@ def measure(url: str, samples: int, seed: int, compare: bool = False, baseline: 
             "backend": backend_of(url), "samples": samples, "households": households, "timeline_rows": rows,
         }
         for level, code in (("county", COUNTY_CODE), ("township", township), ("village", village)):
-            figures[f"roster_counts/{level}"] = timed(
-                lambda a, k, code=code: model.roster(code, a, k, page_size=1)["counts"], asked)
-            figures[f"roster_page/{level}"] = timed(
-                lambda a, k, code=code: model.roster(code, a, k, page=1 + rng.randrange(3), page_size=50), asked)
+            def counts(a: date, k: datetime | None, code: str = code) -> Any:
+                return model.roster(code, a, k, page_size=1)["counts"]
+
+            def page(a: date, k: datetime | None, code: str = code) -> Any:
+                return model.roster(code, a, k, page=1 + rng.randrange(3), page_size=50)
+
+            figures[f"roster_counts/{level}"] = timed(counts, asked)
+            figures[f"roster_page/{level}"] = timed(page, asked)
         figures["adjustment/county"] = timed(
             lambda a, k: model.adjustments(COUNTY_CODE, *rng.choice(CYCLES), k), asked)
         figures["incidence/county"] = timed(lambda a, k: model.incidence(COUNTY_CODE, a, k), asked)
@@ -116,8 +118,8 @@ def measure(url: str, samples: int, seed: int, compare: bool = False, baseline: 
                 figures[f"interleaved/{name}/timeline_scan"] = timeline_figures
         if not baseline:
             return figures
-        baseline = asked[: max(3, samples // 20)]
-        figures["baseline_fold/village_roster_counts"] = _baseline(registry, model, village, baseline)
+        figures["baseline_fold/village_roster_counts"] = _baseline(
+            registry, model, village, asked[: max(3, samples // 20)])
         figures["ratio_fold_over_projection/village_roster_counts_p50"] = round(
             figures["baseline_fold/village_roster_counts"]["p50_ms"]
             / max(figures["roster_counts/village"]["p50_ms"], 1e-6), 1)
@@ -159,17 +161,11 @@ def main(argv: list[str] | None = None) -> list[Result]:
     args = parser.parse_args(argv)
     households = args.households or (QUICK_HOUSEHOLDS if args.quick else HOUSEHOLDS)
     samples = 20 if args.quick else args.samples
-    results = []
-    for backend in [backend_of(args.url)] if args.url else backends(args.backend):
-        with county_store(backend, households, args.seed, args.url) as url:
-            result = Result(f"queries/{backend}",
-                            measure(url, samples, args.seed, args.compare, not args.no_baseline))
-        result.notes.append("baseline: a village's roster counts by folding each household from the event store")
-        result.print()
-        results.append(result)
-    write_json(args.json, results)
-    return results
-
+    return run_per_backend(
+        args, households, "queries",
+        lambda _, url: measure(url, samples, args.seed, args.compare, not args.no_baseline),
+        "baseline: a village's roster counts by folding each household from the event store",
+    )
 
 if __name__ == "__main__":
     main()

@@ -21,7 +21,12 @@ import resource
 import time
 from typing import Any
 
-from bench.common import Result, add_arguments, backend_of, backends, base_parser, county_store, write_json
+from bench.common import (
+    Result,
+    add_arguments,
+    base_parser,
+    run_per_backend,
+)
 from povreg.application import Registry
 from povreg.config import Settings
 from povreg.projections.store import ProjectionStore
@@ -78,27 +83,23 @@ def main(argv: list[str] | None = None) -> list[Result]:
     parser.set_defaults(backend="postgres")
     args = parser.parse_args(argv)
     households = args.households or (QUICK_HOUSEHOLDS if args.quick else HOUSEHOLDS)
-    results = []
-    for backend in [backend_of(args.url)] if args.url else backends(args.backend):
-        with county_store(backend, households, args.seed, args.url) as url:
-            figures: dict[str, Any] = {"backend": backend}
-            figures["baseline_one_per_transaction"] = baseline_rate(url, 300 if args.quick else args.baseline_events)
-            figures["rebuild"] = rebuild_rate(url, workers=args.workers)
-            if args.workers > 1:
-                figures["rebuild/one_process"] = rebuild_rate(url)
-            if args.each:
-                for name in ("households", "audit", "reference"):
-                    figures[f"rebuild/{name}"] = rebuild_rate(url, [name])
-            figures["ratio_rebuild_over_baseline"] = round(
-                figures["rebuild"]["events_per_s"] / max(1, figures["baseline_one_per_transaction"]["events_per_s"]), 1
-            )
-        result = Result(f"rebuild/{backend}", figures)
-        result.notes.append("baseline: the same rebuild, one notification per transaction (first events only)")
-        result.print()
-        results.append(result)
-    write_json(args.json, results)
-    return results
 
+    def figures_of(backend: str, url: str) -> dict[str, Any]:
+        figures: dict[str, Any] = {"backend": backend}
+        figures["baseline_one_per_transaction"] = baseline_rate(url, 300 if args.quick else args.baseline_events)
+        figures["rebuild"] = rebuild_rate(url, workers=args.workers)
+        if args.workers > 1:
+            figures["rebuild/one_process"] = rebuild_rate(url)
+        if args.each:
+            for name in ("households", "audit", "reference"):
+                figures[f"rebuild/{name}"] = rebuild_rate(url, [name])
+        figures["ratio_rebuild_over_baseline"] = round(
+            figures["rebuild"]["events_per_s"] / max(1, figures["baseline_one_per_transaction"]["events_per_s"]), 1
+        )
+        return figures
+
+    return run_per_backend(args, households, "rebuild", figures_of,
+                           "baseline: the same rebuild, one notification per transaction (first events only)")
 
 if __name__ == "__main__":
     main()

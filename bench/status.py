@@ -24,12 +24,10 @@ from bench.common import (
     Result,
     add_arguments,
     backend_of,
-    backends,
     base_parser,
-    county_store,
     percentiles,
     questions,
-    write_json,
+    run_per_backend,
 )
 from povreg.application import Command, Registry
 from povreg.config import Settings
@@ -155,16 +153,8 @@ def main(argv: list[str] | None = None) -> list[Result]:
     args = parser.parse_args(argv)
     households = args.households or (QUICK_HOUSEHOLDS if args.quick else HOUSEHOLDS)
     samples = 60 if args.quick else args.samples
-    results = []
-    for backend in [backend_of(args.url)] if args.url else backends(args.backend):
-        with county_store(backend, households, args.seed, args.url) as url:
-            result = Result(f"status/{backend}", measure(url, samples, args.seed))
-        result.notes.append("baseline: Registry.state_as_of (load the aggregate, replay its events)")
-        result.print()
-        results.append(result)
-    write_json(args.json, results)
-    return results
-
+    return run_per_backend(args, households, "status", lambda _, url: measure(url, samples, args.seed),
+                           "baseline: Registry.state_as_of (load the aggregate, replay its events)")
 
 if __name__ == "__main__":
     main()
