@@ -68,15 +68,7 @@ def run_ingest(backend: str, households: int, batch: int, single_events: int, se
         figures["batched"]["refusals"] = dict(report.refusals)
     # Single: the first events of the same stream, one command per transaction.
     sample = c.recordings[:single_events]
-    with scratch_store(backend) as url:
-        registry, clock = open_registry(url)
-        try:
-            put_divisions(registry, clock, c.divisions)
-            started = time.perf_counter()
-            single = load(registry, sample, clock, batch_size=1, window_days=3650)
-            seconds = time.perf_counter() - started
-        finally:
-            registry.close()
+    single, seconds = _one_per_transaction(backend, c, sample)
     figures["single"] = {
         "recorded": single.recorded,
         "refused": single.refused,
@@ -87,6 +79,20 @@ def run_ingest(backend: str, households: int, batch: int, single_events: int, se
         figures["batched"]["events_per_s"] / max(1, figures["single"]["events_per_s"]), 1
     )
     return figures
+
+
+def _one_per_transaction(backend: str, c: Any, sample: list[Any]) -> tuple[Any, float]:
+    """The baseline of both ingest figures: ``sample`` recorded one command per transaction into a
+    fresh store holding the county's divisions; the load's report and its seconds."""
+    with scratch_store(backend) as url:
+        registry, clock = open_registry(url)
+        try:
+            put_divisions(registry, clock, c.divisions)
+            started = time.perf_counter()
+            report = load(registry, sample, clock, batch_size=1, window_days=3650)
+            return report, time.perf_counter() - started
+        finally:
+            registry.close()
 
 
 def run_http(backend: str, households: int, events: int, seed: int = 1) -> dict[str, Any]:
@@ -144,15 +150,7 @@ def run_http(backend: str, households: int, events: int, seed: int = 1) -> dict[
             thread.join(timeout=30)
     figures["http"] = {"refused": refused, "seconds": round(seconds, 2),
                        "commands_per_s": round((len(sample) - refused) / seconds)}
-    with scratch_store(backend) as url:
-        registry, clock = open_registry(url)
-        try:
-            put_divisions(registry, clock, c.divisions)
-            started = time.perf_counter()
-            single = load(registry, sample, clock, batch_size=1, window_days=3650)
-            seconds = time.perf_counter() - started
-        finally:
-            registry.close()
+    single, seconds = _one_per_transaction(backend, c, sample)
     figures["in_process"] = {"refused": single.refused, "seconds": round(seconds, 2),
                              "commands_per_s": round(single.recorded / seconds)}
     figures["ratio_http_over_in_process"] = round(
