@@ -44,7 +44,7 @@ from povreg.domain.events import (
     EventBody,
     IdentificationProposed,
     MembersChanged,
-    parse_event,
+    parse_new_event,
 )
 from povreg.domain.fold import Interval, Step, decide, intervals, replay
 from povreg.domain.history import SYSTEM, Actor, EffectiveEvent, RecordedEvent, effective_events
@@ -272,6 +272,7 @@ class Registry(Application[str]):
             clock=clock,
             sqlite_path=self.settings.sqlite_path if self.settings.backend == "sqlite" else None,
             postgres_conninfo=self.settings.postgres_conninfo() if self.settings.backend == "postgres" else None,
+            lock_name=_gate_name(self.settings),
         )
         self._last_seen: tuple[int, datetime] | None = None
         self._policy_cache: tuple[int, PolicyBook] | None = None
@@ -1104,12 +1105,19 @@ class BulkWriter:
                 gate.__exit__(None, None, None)
 
 
+def _gate_name(settings: Settings) -> str:
+    """The write gate's name: one per store. On PostgreSQL a store is a schema, and
+    registries of other schemas in the same database need not wait for each other."""
+    schema = settings.postgres_params().get("schema") if settings.backend == "postgres" else None
+    return f"povreg-writer:{schema}" if schema else "povreg-writer"
+
+
 def _parse(commands: Sequence[Command]) -> list[tuple[Command, EventBody] | DomainError]:
     """Each command with its validated body, or the InvalidInput that refuses it."""
     parsed: list[tuple[Command, EventBody] | DomainError] = []
     for command in commands:
         try:
-            parsed.append((command, parse_event(command.payload)))
+            parsed.append((command, parse_new_event(command.payload)))
         except DomainError as exc:
             parsed.append(exc)
     return parsed

@@ -398,6 +398,37 @@ def test_bulk_writer_lets_other_writers_in(settings: Settings, county: Registry,
     assert [e.recorded_at for e in history] == sorted({e.recorded_at for e in history})
 
 
+def test_writers_of_other_postgres_schemas_do_not_wait_for_each_other() -> None:
+    """Each schema is a store with its own write gate; writers of one store still take turns.
+    (A SQLite store is a file, with its own lock file.)"""
+    from tests.support import postgres_schema
+
+    with postgres_schema() as url, postgres_schema() as other_url:
+        first, same, other = (Registry(Settings(database_url=u)) for u in (url, url, other_url))
+        entered: list[Registry] = []
+
+        def enter(registry: Registry) -> None:
+            with registry.gate.open():
+                entered.append(registry)
+
+        try:
+            same.gate._pg_connection()  # its session now, so that the test can watch it wait
+            with first.gate.open():
+                elsewhere = threading.Thread(target=enter, args=(other,))
+                elsewhere.start()
+                elsewhere.join(30)
+                assert entered == [other]
+                here = threading.Thread(target=enter, args=(same,))
+                here.start()
+                _wait_until_blocked_or_done(same, here)
+                assert entered == [other]  # waiting for the first writer
+            here.join(30)
+            assert entered == [other, same]
+        finally:
+            for registry in (first, same, other):
+                registry.close()
+
+
 def _wait_until_blocked_or_done(writer: Registry, thread: threading.Thread) -> None:
     """Until ``thread``, writing through ``writer``, waits for the gate the bulk writer holds
     (PostgreSQL), or has written (elsewhere the bulk writer holds the gate only inside a call)."""

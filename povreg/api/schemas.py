@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from povreg.domain.access import Role
-from povreg.domain.events import EVENT_TYPES, EventBody, IdentificationProposed
+from povreg.domain.events import EVENT_TYPES, EventBody, IdentificationProposed, require_finite
 from povreg.domain.policy import PolicySettings
 from povreg.domain.vocab import Status
 
@@ -94,7 +94,11 @@ class ProposalRequest(IdentificationProposed):
 
 
 def command_fields(body: BaseModel) -> tuple[dict[str, Any], int | None]:
-    """The event payload of a request body (as the registry takes it) and its expected_version."""
+    """The event payload of a request body (as the registry takes it) and its expected_version.
+
+    Non-finite numbers are refused first: the JSON dump would turn a NaN in a free-form
+    field (a correction's ``changes``) into ``null`` without a word."""
+    require_finite(body.model_dump(exclude={"household_id", "expected_version"}))
     payload = body.model_dump(mode="json", exclude={"household_id", "expected_version"})
     return payload, getattr(body, "expected_version", None)
 

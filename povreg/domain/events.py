@@ -8,6 +8,7 @@ version, recording moment, actor) is in :mod:`povreg.domain.history`.
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -274,6 +275,44 @@ def parse_event(data: dict[str, Any]) -> EventBody:
     except ValidationError as exc:
         raise invalid_from(exc, f"invalid {kind}") from None
     return body
+
+
+def parse_new_event(data: dict[str, Any]) -> EventBody:
+    """A new event's payload: :func:`parse_event`, refusing NaN and infinities anywhere in it
+    (:func:`require_finite`). Events already stored are read as they are (:func:`parse_event`)."""
+    require_finite(data)
+    return parse_event(data)
+
+
+def require_finite(data: Any) -> None:
+    """Refuse a payload holding NaN or an infinity anywhere. JSON has no such numbers;
+    Python's ``json`` reads and writes them as ``NaN`` and ``Infinity`` tokens, which
+    other systems' parsers refuse, so an event holding one would be unreadable to the
+    feed's subscribers."""
+    where = _non_finite(data)
+    if where is not None:
+        raise InvalidInput(
+            f"{'.'.join(where)}: numbers must be finite (JSON has no NaN or Infinity)",
+            rule="non_finite_number",
+            errors=[{"loc": where, "msg": "numbers must be finite", "type": "finite_number"}],
+        )
+
+
+def _non_finite(value: Any, path: tuple[str, ...] = ()) -> list[str] | None:
+    """The location of the first NaN or infinity in a JSON-like value, or None."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else list(path)
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _non_finite(item, (*path, str(key)))
+        if found is not None:
+            return found
+    return None
 
 
 def invalid_from(exc: ValidationError, prefix: str) -> InvalidInput:

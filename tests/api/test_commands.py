@@ -146,6 +146,25 @@ def test_illegal_transition_names_state_and_rule(late: Api) -> None:
     assert events_recorded(late) == before
 
 
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_numbers_are_refused_and_record_nothing(late: Api, token: str) -> None:
+    """Python's JSON reader takes NaN and Infinity; the feed's subscribers' readers would not."""
+    propose(late)
+    before = events_recorded(late)
+    late.clock.set("2018-03-01T02:00:00+00:00")
+    body = ('{"type":"IncomeAssessed","effective_date":"2015-01-01","year":2014,"income_per_capita":2500,'
+            f'"components":{{"wages":{token}}}}}')
+    response = late.post("/v1/households/H-1/events", content=body, headers={"Content-Type": "application/json"})
+    problem = assert_problem(response, 422, "non_finite_number")
+    assert problem["errors"][0]["loc"] == ["components", "wages"]
+    correction = ('{"type":"EventCorrected","effective_date":"2015-01-01","target_event_id":"x",'
+                  f'"changes":{{"income_per_capita":{token}}},"reason":"typo"}}')
+    response = late.post("/v1/households/H-1/events", content=correction,
+                         headers={"Content-Type": "application/json"})
+    assert_problem(response, 422, "non_finite_number")
+    assert events_recorded(late) == before
+
+
 def test_policy_rule_violation_is_409(late: Api) -> None:
     propose(late)
     response = late.event("H-1", as_="approver", type="IdentificationApproved", effective_date="2014-05-03")

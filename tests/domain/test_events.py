@@ -18,6 +18,7 @@ from povreg.domain.events import (
     MembersChanged,
     event_json,
     parse_event,
+    parse_new_event,
 )
 
 from .builders import person_id
@@ -239,3 +240,19 @@ def test_events_are_immutable() -> None:
     assert isinstance(body, IdentificationProposed)
     with pytest.raises(ValidationError):
         body.income_per_capita = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_a_new_event_holds_only_finite_numbers(bad: float) -> None:
+    income = {**payload("IncomeAssessed"), "components": {"wage": 2000.5, "farming": bad}}
+    with pytest.raises(InvalidInput) as refused:
+        parse_new_event(income)
+    assert refused.value.rule == "non_finite_number"
+    assert refused.value.errors[0]["loc"] == ["components", "farming"]
+    nested = {**payload("EventCorrected"), "changes": {"members": [{"income": [1, bad]}]}}
+    with pytest.raises(InvalidInput) as refused:
+        parse_new_event(nested)
+    assert refused.value.errors[0]["loc"] == ["changes", "members", "0", "income", "1"]
+    # What is already stored is read as it is: refusing it now would make it unreadable.
+    assert parse_event(income).components["farming"] != 2000.5  # type: ignore[attr-defined]
+    assert parse_new_event(payload("IncomeAssessed")).type == "IncomeAssessed"
