@@ -4,9 +4,9 @@ In a store holding the simulated county: ``ProjectionStore.rebuild`` of every
 projection (households, reference, audit) into fresh tables, swapped in at the
 end — the whole log, in pages of 5,000 notifications, each page's rows and the
 rebuild's tracking position in one transaction. Also each projection alone, when
-asked (``--each``). With ``--workers N`` the rebuild replays the log in N processes
-(audit and reference in one, households split over the others), and is measured in
-one process too.
+asked (``--each``). The rebuild replays the log in as many processes as
+``povreg projections rebuild`` takes unless ``--workers N`` says (audit and reference in
+one, households split over the others), and is measured in one process too.
 
 The baseline, in the same process: the same rebuild one notification per
 transaction (what the library's ``ProjectionRunner`` does), over the first
@@ -29,7 +29,7 @@ from bench.common import (
 )
 from povreg.application import Registry
 from povreg.config import Settings
-from povreg.projections.store import ProjectionStore
+from povreg.projections.store import ProjectionStore, default_workers
 
 HOUSEHOLDS = 2_000
 QUICK_HOUSEHOLDS = 60
@@ -78,8 +78,9 @@ def main(argv: list[str] | None = None) -> list[Result]:
     add_arguments(parser)
     parser.add_argument("--each", action="store_true", help="also rebuild each projection alone")
     parser.add_argument("--baseline-events", type=int, default=3000)
-    parser.add_argument("--workers", type=int, default=1,
-                        help="rebuild processes (1: in this process; also reported with 1 when more)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="rebuild processes (default: as `povreg projections rebuild`, one more than the "
+                             "cores on PostgreSQL; 1: in this process; also reported with 1 when more)")
     parser.set_defaults(backend="postgres")
     args = parser.parse_args(argv)
     households = args.households or (QUICK_HOUSEHOLDS if args.quick else HOUSEHOLDS)
@@ -87,8 +88,9 @@ def main(argv: list[str] | None = None) -> list[Result]:
     def figures_of(backend: str, url: str) -> dict[str, Any]:
         figures: dict[str, Any] = {"backend": backend}
         figures["baseline_one_per_transaction"] = baseline_rate(url, 300 if args.quick else args.baseline_events)
-        figures["rebuild"] = rebuild_rate(url, workers=args.workers)
-        if args.workers > 1:
+        workers = args.workers or default_workers(backend)
+        figures["rebuild"] = rebuild_rate(url, workers=workers)
+        if workers > 1:
             figures["rebuild/one_process"] = rebuild_rate(url)
         if args.each:
             for name in ("households", "audit", "reference"):

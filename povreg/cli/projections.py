@@ -24,6 +24,7 @@ from povreg.masking import mask
 from povreg.projections import SqlReadModel, open_read_model
 from povreg.projections.households import ProjectionError
 from povreg.projections.store import Progress as RunProgress
+from povreg.projections.store import default_workers
 from povreg.projections.verify import anchor as chain_anchor
 from povreg.projections.verify import read_anchors, verify
 
@@ -79,25 +80,27 @@ def rebuild(
     names: Annotated[list[str] | None, typer.Argument(help="households, reference, audit (default: all)")] = None,
     resume: Annotated[bool, typer.Option(help="continue an interrupted rebuild")] = False,
     force: Annotated[bool, typer.Option(help="swap in an audit chain even if the store's past changed")] = False,
-    workers: Annotated[int, typer.Option(
+    workers: Annotated[int | None, typer.Option(
         help="processes replaying the log: audit and reference in one, households split over the others "
-             "(resume with the same number)", min=1)] = 1,
+             "(resume with the same number; default: one more than the CPU cores on PostgreSQL, 1 on SQLite)",
+        min=1, show_default=False)] = None,
 ) -> None:
     """Replay the whole log into fresh tables and swap them in atomically."""
     with read_model(catch_up=False) as model:
+        processes = workers or default_workers(model.store.db.dialect)
         bar, update = _progress_bar("rebuilding")
         started = datetime.now(UTC)
         with bar:
             try:
                 count = model.store.rebuild(names or None, progress=update, resume=resume, force=force,
-                                            workers=workers)
+                                            workers=processes)
             except ProjectionError as exc:
                 err_console.print(f"[red]{exc}[/red]")
                 raise typer.Exit(1) from None
         seconds = (datetime.now(UTC) - started).total_seconds()
         rate = count / seconds if seconds else 0
         console.print(f"rebuilt {', '.join(names or model.store.projections)}: {count:,} events in "
-                      f"{seconds:.1f} s ({rate:,.0f} events/s)")
+                      f"{seconds:.1f} s ({rate:,.0f} events/s, {processes} process{'es' if processes > 1 else ''})")
 
 
 @app.command("catch-up")

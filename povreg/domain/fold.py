@@ -29,10 +29,12 @@ class Step:
     state: HouseholdState
 
 
-def replay(effective: Sequence[EffectiveEvent], household_id: str) -> list[Step]:
-    """Fold events (already in valid-time order); raises RuleViolation on an illegal path."""
+def replay(
+    effective: Sequence[EffectiveEvent], household_id: str, state: HouseholdState | None = None
+) -> list[Step]:
+    """Fold events (already in valid-time order), from ``state`` if given (the fold of the
+    events before them); raises RuleViolation on an illegal path."""
     steps: list[Step] = []
-    state: HouseholdState | None = None
     for ev in effective:
         state = transition(state, ev, household_id)
         steps.append(Step(ev, state))
@@ -128,7 +130,7 @@ def decide(
     if landing:
         assert steps is not None
         later = [EffectiveEvent(candidate, body), *(step.event for step in steps[landing:])]
-        new_steps = [*steps[:landing], *_refold(steps[landing - 1].state, later, candidate.household_id)]
+        new_steps = [*steps[:landing], *replay(later, candidate.household_id, steps[landing - 1].state)]
         first = landing
     else:
         before = effective_events(history)
@@ -162,15 +164,6 @@ def _landing(steps: Sequence[Step], on: date) -> int:
     while at and steps[at - 1].event.body.effective_date > on:
         at -= 1
     return at
-
-
-def _refold(state: HouseholdState, events: Sequence[EffectiveEvent], household_id: str) -> list[Step]:
-    """``replay`` continued from ``state``."""
-    steps: list[Step] = []
-    for ev in events:
-        state = transition(state, ev, household_id)
-        steps.append(Step(ev, state))
-    return steps
 
 
 def _first_difference(before: Sequence[EffectiveEvent], after: Sequence[EffectiveEvent]) -> int:

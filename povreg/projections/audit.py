@@ -20,10 +20,10 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-from povreg.domain.events import EventCorrected, EventRetracted, event_json
+from povreg.domain.events import META_EVENTS, EventCorrected, EventRetracted, event_json
 from povreg.domain.fold import intervals, replay
 from povreg.domain.history import Actor, RecordedEvent, effective_events
-from povreg.projections.db import Tx, from_us, to_us
+from povreg.projections.db import Tx, chunks, from_us, to_us
 from povreg.projections.households import dumps
 from povreg.projections.integrity import (
     GENESIS,
@@ -197,9 +197,13 @@ class AuditProjection:
             row = tx.one(f"SELECT position, chain FROM {CHAIN.name}{suffix} ORDER BY position DESC LIMIT 1")
             head = (row[0], row[1]) if row else (0, GENESIS)
         heads = self._household_heads(tx, {e.originator_id for e in entries if e.is_household}, suffix)
-        # For describing corrections: each household's events committed before this
-        # batch (loaded on demand) and those earlier in this batch (decoded on demand).
-        stored: dict[str, list[RecordedEvent]] = {}
+        # For describing corrections: the events committed before this batch of each
+        # household corrected in it (one query for all), and those earlier in this batch.
+        corrected = {
+            e.originator_id for e in entries
+            if e.position > head[0] and e.is_household and e.data["body"]["type"] in META_EVENTS
+        }
+        stored = self._histories(tx, corrected, suffix)
         in_batch: dict[str, list[Entry]] = {}
         chain = head[1]
         for e in entries:
@@ -223,10 +227,8 @@ class AuditProjection:
                 _, previous = heads.get(hid, (0, GENESIS))
                 household_chain = link(previous, event_hash)
                 heads[hid] = (e.originator_version, household_chain)
-                if record["type"] in ("EventCorrected", "EventRetracted"):
-                    if hid not in stored:
-                        stored[hid] = self._history(tx, hid, suffix)
-                    before = stored[hid] + [b.household for b in in_batch.get(hid, []) if b.household]
+                if record["type"] in META_EVENTS:
+                    before = stored.get(hid, []) + [b.household for b in in_batch.get(hid, []) if b.household]
                     assert e.household is not None
                     changes = dumps(describe_change(before, e.household))
                 in_batch.setdefault(hid, []).append(e)
@@ -279,8 +281,7 @@ class AuditProjection:
                 heads[hid] = self._heads[hid]
             elif not self.complete:
                 missing.append(hid)
-        for start in range(0, len(missing), 500):
-            chunk = missing[start : start + 500]
+        for chunk in chunks(missing):
             marks = ", ".join("?" * len(chunk))
             for hid, version, chain in tx.query(
                 f"SELECT household_id, version, household_chain FROM {AUDIT.name}{suffix} "
@@ -291,15 +292,18 @@ class AuditProjection:
         return heads
 
     @staticmethod
-    def _history(tx: Tx, household_id: str, suffix: str) -> list[RecordedEvent]:
-        return [
-            audit_row_event(row)
+    def _histories(tx: Tx, household_ids: set[str], suffix: str) -> dict[str, list[RecordedEvent]]:
+        """The audited events of these households, in version order."""
+        histories: dict[str, list[RecordedEvent]] = {}
+        for chunk in chunks(sorted(household_ids)):
             for row in tx.query(
                 "SELECT event_id, household_id, version, type, recorded_us, actor_name, actor_role, "
-                f"actor_division, data FROM {AUDIT.name}{suffix} WHERE household_id = ? ORDER BY version",
-                (household_id,),
-            )
-        ]
+                f"actor_division, data FROM {AUDIT.name}{suffix} WHERE household_id IN ({', '.join('?' * len(chunk))}) "
+                "ORDER BY household_id, version",
+                chunk,
+            ):
+                histories.setdefault(row[1], []).append(audit_row_event(row))
+        return histories
 
 
 def _record_us(e: Entry) -> int:

@@ -43,6 +43,16 @@ def from_us(us: int) -> datetime:
     return EPOCH + timedelta(microseconds=us)
 
 
+#: Values bound in one ``IN (…)`` list at the most.
+IN_LIST = 500
+
+
+def chunks(items: Sequence[Any], size: int = IN_LIST) -> Iterator[Sequence[Any]]:
+    """``items`` in slices of at most ``size``: one query each, ``… IN (?, ?, …)``."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
 def known_us(known_at: datetime | None) -> int:
     """The transaction-time bound of a query: ``known_from <= K < known_to``."""
     return OPEN_US - 1 if known_at is None else to_us(known_at)

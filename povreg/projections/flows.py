@@ -45,8 +45,10 @@ the oldest ``CHECKPOINT_EVERY - CHECKPOINT_KEEP`` of them and leaves the newest
 out, so that events projected a little out of recording order (concurrent
 writers, Kafka partitions) still land in the tail.
 An entry older than a checkpoint invalidates it (and those after it): they are
-deleted and taken again later, one per write transaction. Writers serialise on a transaction-scoped lock
-(PostgreSQL advisory lock; SQLite writers are serialised anyway), so a
+deleted and taken again later, one per write transaction. A rebuild's lanes (each
+household shard at its own pace) take none, and the rebuild takes them all at its
+end in one pass (:func:`checkpoint_all`). Writers serialise on a transaction-scoped
+lock (PostgreSQL advisory lock; SQLite writers are serialised anyway), so a
 checkpoint never misses an entry of a concurrent transaction.
 """
 
@@ -55,7 +57,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,8 +150,9 @@ def _lock(tx: Tx, table: str) -> None:
         tx.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()), hashtext(?))", (table,))
 
 
-def write(tx: Tx, pending: Pending, suffix: str = "") -> None:
-    """Add a batch's entries; invalidate checkpoints they predate; take one if due."""
+def write(tx: Tx, pending: Pending, suffix: str = "", checkpoints: bool = True) -> None:
+    """Add a batch's entries; invalidate checkpoints they predate; take one if due (unless
+    ``checkpoints`` is false: a rebuild takes them all at the end, :func:`checkpoint_all`)."""
     if not pending.entries:
         return
     log = FLOWS.name + suffix
@@ -171,14 +174,15 @@ def write(tx: Tx, pending: Pending, suffix: str = "") -> None:
     # At most one per transaction: a writer far behind the others (a Kafka partition
     # catching up) drops the checkpoints after its moments with every batch; retaking
     # them all each time would cost more than the longer tail they save.
-    checkpoint(tx, suffix)
+    if checkpoints:
+        checkpoint(tx, suffix)
 
 
 def checkpoint(tx: Tx, suffix: str = "", every: int | None = None, keep: int | None = None) -> bool:
     """Take a checkpoint when the tail holds ``every`` entries; True when one was taken."""
     every = CHECKPOINT_EVERY if every is None else every
     keep = CHECKPOINT_KEEP if keep is None else keep
-    log, marks, sums = FLOWS.name + suffix, FLOW_MARKS.name + suffix, FLOW_SUMS.name + suffix
+    log, marks = FLOWS.name + suffix, FLOW_MARKS.name + suffix
     last = tx.one(f"SELECT mark, moment FROM {marks} ORDER BY mark DESC LIMIT 1")
     last_mark, last_moment = (int(last[0]), int(last[1])) if last else (0, -1)
     tail = tx.scalar(f"SELECT count(*) FROM (SELECT 1 FROM {log} WHERE moment > ? LIMIT ?) t", (last_moment, every))
@@ -193,11 +197,106 @@ def checkpoint(tx: Tx, suffix: str = "", every: int | None = None, keep: int | N
     if cut is None:
         return False
     cut = int(cut)
-    rows = tx.query(
+    _write_mark(tx, suffix, last_mark + 1, cut, _counted(tx, log, cut))
+    return True
+
+
+def checkpoint_all(tx: Tx, suffix: str = "", every: int | None = None, keep: int | None = None) -> int:
+    """Take every checkpoint the tail is due, reading it once: the same checkpoints as
+    calling :func:`checkpoint` until it declines, each call of which re-reads the log
+    from its start. A rebuild's lanes write the log out of moment order (each shard at
+    its own pace), so they leave the checkpoints to this; returns how many it took."""
+    every = CHECKPOINT_EVERY if every is None else every
+    keep = CHECKPOINT_KEEP if keep is None else keep
+    log, marks = FLOWS.name + suffix, FLOW_MARKS.name + suffix
+    last = tx.one(f"SELECT mark, moment FROM {marks} ORDER BY mark DESC LIMIT 1")
+    mark, last_moment = (int(last[0]), int(last[1])) if last else (0, -1)
+    # (flow_class, day) -> [entries, households, persons, prev_persons] over moment <= the last mark
+    counted: dict[tuple[int, int], list[int]] = {}
+    if last is not None:
+        for cid, day, *sums in _counted(tx, log, last_moment):
+            counted[(int(cid), int(day))] = [int(v) for v in sums]
+    tail = _Tail(tx, log, last_moment)
+    step = max(1, every - keep)
+    taken = 0
+    while tail.has(every):
+        cut = tail.moment_at(step - 1)
+        for _, cid, day, households, persons, prev_persons in tail.take_until(cut):
+            cell = counted.get((cid, day))
+            if cell is None:
+                counted[(cid, day)] = [1, households, persons, prev_persons]
+            else:
+                cell[0] += 1
+                cell[1] += households
+                cell[2] += persons
+                cell[3] += prev_persons
+        mark += 1
+        _write_mark(tx, suffix, mark, cut, [(cid, day, *sums) for (cid, day), sums in counted.items()])
+        taken += 1
+    return taken
+
+
+class _Tail:
+    """The flow log's entries after a moment, in moment order, read a page at a time (a
+    large store's log does not fit in memory): (moment, flow_class, day, households,
+    persons, prev_persons)."""
+
+    PAGE = 100_000
+
+    def __init__(self, tx: Tx, log: str, after: int) -> None:
+        self._tx, self._log = tx, log
+        self._key: tuple[int, int, int] | None = None  # the last entry read: (moment, position, n)
+        self._after = after
+        self._done = False
+        self._rows: list[tuple[int, ...]] = []
+        self._at = 0
+
+    def _read(self) -> None:
+        columns = "moment, position, n, flow_class, day, households, persons, prev_persons"
+        if self._key is None:
+            where, params = "moment > ?", [self._after]
+        else:
+            where, params = "(moment, position, n) > (?, ?, ?)", list(self._key)
+        page = self._tx.query(
+            f"SELECT {columns} FROM {self._log} WHERE {where} ORDER BY moment, position, n LIMIT ?",
+            [*params, self.PAGE],
+        )
+        self._done = len(page) < self.PAGE
+        if page:
+            self._key = (int(page[-1][0]), int(page[-1][1]), int(page[-1][2]))
+        self._rows = self._rows[self._at :] + [(int(r[0]), *(int(v) for v in r[3:])) for r in page]
+        self._at = 0
+
+    def has(self, n: int) -> bool:
+        """Whether ``n`` entries remain."""
+        while len(self._rows) - self._at < n and not self._done:
+            self._read()
+        return len(self._rows) - self._at >= n
+
+    def moment_at(self, i: int) -> int:
+        """The moment of the ``i``-th remaining entry (``has(i + 1)`` first)."""
+        return self._rows[self._at + i][0]
+
+    def take_until(self, moment: int) -> Iterator[tuple[int, ...]]:
+        """The remaining entries up to ``moment``, consumed."""
+        while self.has(1) and self._rows[self._at][0] <= moment:
+            yield self._rows[self._at]
+            self._at += 1
+
+
+def _counted(tx: Tx, log: str, cut: int) -> list[tuple[Any, ...]]:
+    """(flow_class, day, entries, households, persons, prev_persons) over the entries with moment <= cut."""
+    return tx.query(
         f"SELECT flow_class, day, count(*), sum(households), sum(persons), sum(prev_persons) FROM {log} "
         "WHERE moment <= ? GROUP BY flow_class, day",
         (cut,),
     )
+
+
+def _write_mark(tx: Tx, suffix: str, mark: int, cut: int, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Checkpoint ``mark`` at moment ``cut`` from what the entries up to it add to (``rows``
+    as :func:`_counted` gives them): cumulative sums by class at the cells' bounds."""
+    marks, sums = FLOW_MARKS.name + suffix, FLOW_SUMS.name + suffix
     bounds = _bounds(rows)
     cells = len(bounds)
     vectors: dict[int, list[int]] = {}
@@ -219,13 +318,12 @@ def checkpoint(tx: Tx, suffix: str = "", every: int | None = None, keep: int | N
         for chunk, at in enumerate(range(0, 3 * cells, width)):
             part = vec[at : at + width]
             if any(part):  # an absent chunk reads as zeros
-                packed.append((last_mark + 1, chunk, cid, struct.pack(f"<{len(part)}i", *part)))
+                packed.append((mark, chunk, cid, struct.pack(f"<{len(part)}i", *part)))
     tx.execute(
         f"INSERT INTO {marks} (mark, moment, bounds) VALUES (?, ?, ?)",
-        (last_mark + 1, cut, struct.pack(f"<{cells}i", *bounds)),
+        (mark, cut, struct.pack(f"<{cells}i", *bounds)),
     )
     tx.insert(sums, FLOW_SUMS.column_names, packed)
-    return True
 
 
 def _bounds(rows: Iterable[tuple[Any, ...]]) -> list[int]:
@@ -458,8 +556,7 @@ def derive_from_timeline(tx: Tx, suffix: str = "") -> int:
         [(cid, *cls) for cid, cls in sorted(pending.classes.items())],
     )
     tx.insert(FLOWS.name + suffix, FLOWS.column_names, pending.entries)
-    while checkpoint(tx, suffix):
-        pass
+    checkpoint_all(tx, suffix)
     return len(pending.entries)
 
 

@@ -49,7 +49,7 @@ from povreg.domain.state import HouseholdState, transition
 from povreg.domain.vocab import Relation
 from povreg.projections import flows
 from povreg.projections.cards import CardEncoder
-from povreg.projections.db import OPEN_DATE, OPEN_US, Tx, from_us, to_us
+from povreg.projections.db import OPEN_DATE, OPEN_US, Tx, chunks, from_us, to_us
 from povreg.projections.jsontext import compact
 from povreg.projections.schema import CARDS, EVENTS, FLOW_CLASSES, FLOW_MARKS, FLOW_SUMS, FLOWS, TIMELINE
 
@@ -211,8 +211,10 @@ class HouseholdProjection:
 
     def __init__(self, cache_size: int | None = 0, single_writer: bool = False) -> None:
         """``cache_size``: folds kept between batches (0: none, None: unbounded). With
-        ``single_writer`` (a rebuild's private tables) a cached fold is trusted as is;
-        otherwise it is used only while the household's projected version still matches."""
+        ``single_writer`` (a rebuild's private tables, each household written by one lane)
+        a cached fold is trusted as is, and the flow log's checkpoints are left to the end
+        of the rebuild; otherwise a fold is used only while the household's projected
+        version still matches."""
         self.cache_size = cache_size
         self.single_writer = single_writer
         self._cache: OrderedDict[str, Fold] = OrderedDict()
@@ -296,8 +298,7 @@ class HouseholdProjection:
                     self.complete = False
         return applied
 
-    @staticmethod
-    def _write(tx: Tx, batch: _Batch, suffix: str) -> None:
+    def _write(self, tx: Tx, batch: _Batch, suffix: str) -> None:
         tx.insert(EVENTS.name + suffix, EVENTS.column_names, batch.events)
         for table in (CARDS, TIMELINE):
             name = table.name
@@ -307,7 +308,8 @@ class HouseholdProjection:
             )
             tx.update_known_to(name + suffix, batch.closes.get(name, []))
             tx.insert(name + suffix, table.column_names, [r for k, r in batch.inserts.items() if k[0] == name])
-        flows.write(tx, batch.flows, suffix)
+        # A rebuild's lanes leave the flow log's checkpoints to its end (flows.checkpoint_all).
+        flows.write(tx, batch.flows, suffix, checkpoints=not self.single_writer)
 
     def _apply_event(self, fold: Fold, event: RecordedEvent, batch: _Batch, position: int = 0) -> None:
         hid = fold.household_id
@@ -385,8 +387,7 @@ class HouseholdProjection:
             # Another writer (a Kafka consumer, another process) may have moved a
             # household on since it was cached: trust a fold only at the stored version.
             cached_ids = list(folds)
-            for start in range(0, len(cached_ids), 500):
-                chunk = cached_ids[start : start + 500]
+            for chunk in chunks(cached_ids):
                 marks = ", ".join("?" * len(chunk))
                 stored = dict(tx.query(
                     f"SELECT household_id, max(version) FROM {EVENTS.name}{suffix} "
@@ -398,8 +399,8 @@ class HouseholdProjection:
                         del folds[hid]
                         self._cache.pop(hid, None)
                         missing.append(hid)
-        for start in range(0, len(missing), 500):
-            folds.update(self.load(tx, missing[start : start + 500], suffix))
+        for chunk in chunks(missing):
+            folds.update(self.load(tx, chunk, suffix))
         return folds
 
     @staticmethod

@@ -72,7 +72,7 @@ def event_record(event: RecordedEvent) -> dict[str, Any]:
 
 
 def record_hash(record: dict[str, Any], *, finite: bool = False) -> str:
-    return hashlib.sha256(canonical(record, finite=finite)).hexdigest()
+    return sha256(canonical(record, finite=finite))
 
 
 def link(previous: str, *parts: str | None) -> str:

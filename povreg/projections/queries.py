@@ -13,7 +13,7 @@ snapshot), and ``known_at`` None means everything recorded so far.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -26,7 +26,7 @@ from povreg.projections import adjustments as adj
 from povreg.projections import flows
 from povreg.projections.audit import parse_row_json
 from povreg.projections.cards import finish_card
-from povreg.projections.db import OPEN_DATE, OPEN_US, Tx, from_us, known_us
+from povreg.projections.db import OPEN_DATE, OPEN_US, Tx, chunks, from_us, known_us
 from povreg.projections.integrity import GENESIS
 from povreg.projections.store import ProgressCallback, ProjectionStore
 
@@ -368,18 +368,30 @@ class SqlReadModel:
 
     # ----------------------------------------------------------- adjustments
 
-    def _spans(self, tx: Tx, prefix: str, start: date, end: date, k: int) -> dict[str, list[adj.Span]]:
+    def _spans(
+        self, tx: Tx, prefix: str, start: date, end: date, k: int, households: Sequence[str] | None = None
+    ) -> dict[str, list[adj.Span]]:
+        """The cycle's timeline rows known at ``k`` of the households with one in the division
+        (of those among ``households``, when given)."""
         lo, hi = prefix_range(prefix)
         s, e = start.isoformat(), end.isoformat()
         known = "known_from <= ? AND known_to > ?"
-        rows = tx.query(
+        sql = (
             "SELECT household_id, valid_from, valid_to, status, division_code, attribute, main_cause, persons, "
             f"exit_pathway FROM proj_timeline WHERE {known} AND valid_to > ? AND valid_from <= ? "
             "AND household_id IN (SELECT household_id FROM proj_timeline WHERE division_code >= ? "
             f"AND division_code < ? AND {known} AND valid_to > ? AND valid_from <= ?) "
-            "ORDER BY household_id, valid_from",
-            (k, k, s, e, lo, hi, k, k, s, e),
         )
+        params: list[Any] = [k, k, s, e, lo, hi, k, k, s, e]
+        if households is None:
+            rows = tx.query(sql + "ORDER BY household_id, valid_from", params)
+        else:
+            rows = []
+            for chunk in chunks(sorted(households)):
+                rows += tx.query(
+                    f"{sql}AND household_id IN ({', '.join('?' * len(chunk))}) ORDER BY household_id, valid_from",
+                    [*params, *chunk],
+                )
         spans: dict[str, list[adj.Span]] = {}
         for hid, vf, vt, status, code, attribute, cause, persons, pathway in rows:
             spans.setdefault(hid, []).append(
@@ -397,13 +409,15 @@ class SqlReadModel:
         return spans
 
     def contributions(
-        self, division_prefix: str, start: date, end: date, known_at: datetime | None
+        self, division_prefix: str, start: date, end: date, known_at: datetime | None,
+        households: Sequence[str] | None = None,
     ) -> dict[str, adj.Contribution]:
+        """Each household's share of the cycle report (of those among ``households``, when given)."""
         check_prefix(division_prefix)
         if end < start:
             raise ValueError("the cycle's end is before its start")
         with self.store.db.read() as tx:
-            spans = self._spans(tx, division_prefix, start, end, known_us(known_at))
+            spans = self._spans(tx, division_prefix, start, end, known_us(known_at), households)
         out = {}
         for hid, rows in spans.items():
             c = adj.contribution(hid, rows, division_prefix, start, end)
@@ -495,54 +509,44 @@ class SqlReadModel:
         the households whose contribution changed and the events recorded in between
         (late entries, corrections, retractions) that changed it."""
         filed_at = filed_at or self.filed_at(end)
-        before = self.contributions(division_prefix, start, end, filed_at)
-        after = self.contributions(division_prefix, start, end, known_at)
+        lo_us, hi_us = known_us(filed_at), known_us(known_at)
+        # A county (or wider): only the households whose rows in the cycle changed between
+        # the two moments can count otherwise, found in one scan of the rows that changed;
+        # a township or village reads its own rows through the division index.
+        candidates = (
+            self._changed_households(division_prefix, start, end, min(lo_us, hi_us), max(lo_us, hi_us))
+            if len(division_prefix) <= FLOW_PREFIX else None
+        )
+        before = self.contributions(division_prefix, start, end, filed_at, candidates)
+        after = self.contributions(division_prefix, start, end, known_at, candidates)
         changed = sorted(
             hid for hid in set(before) | set(after)
             if _comparable(before.get(hid)) != _comparable(after.get(hid))
         )
-        lo_us, hi_us = known_us(filed_at), known_us(known_at)
-        households = []
+        recorded: dict[str, list[tuple[Any, ...]]] = {}
         with self.store.db.read() as tx:
-            for hid in changed:
-                events = []
-                for event_id, version, type_, effective, recorded_us, actor, body in tx.query(
-                    "SELECT event_id, version, type, effective_date, recorded_us, recorded_by, body FROM proj_events "
-                    "WHERE household_id = ? AND recorded_us > ? AND recorded_us <= ? ORDER BY version",
-                    (hid, lo_us, hi_us),
+            for chunk in chunks(changed):
+                for row in tx.query(
+                    "SELECT household_id, event_id, version, type, effective_date, recorded_us, recorded_by, body "
+                    f"FROM proj_events WHERE household_id IN ({', '.join('?' * len(chunk))}) "
+                    "AND recorded_us > ? AND recorded_us <= ? ORDER BY household_id, version",
+                    [*chunk, lo_us, hi_us],
                 ):
-                    if type_ == "EventCorrected":
-                        kind = "correction"
-                    elif type_ == "EventRetracted":
-                        kind = "retraction"
-                    elif effective <= end.isoformat():
-                        kind = "late_entry"
-                    else:
-                        continue
-                    data = json.loads(body)
-                    events.append(
-                        {
-                            "kind": kind,
-                            "event_id": event_id,
-                            "version": version,
-                            "type": type_,
-                            "effective_date": effective,
-                            "recorded_at": from_us(recorded_us).isoformat(timespec="microseconds"),
-                            "recorded_by": json.loads(actor),
-                            "reason": data.get("reason"),
-                            "target_event_id": data.get("target_event_id"),
-                        }
-                    )
-                households.append(
-                    {
-                        "household_id": hid,
-                        "filed": before[hid].as_json() if hid in before else None,
-                        "known": after[hid].as_json() if hid in after else None,
-                        "events": events,
-                    }
-                )
-        filed_report = adj.report(before.values())
-        known_report = adj.report(after.values())
+                    recorded.setdefault(row[0], []).append(row[1:])
+        households = [
+            {
+                "household_id": hid,
+                "filed": before[hid].as_json() if hid in before else None,
+                "known": after[hid].as_json() if hid in after else None,
+                "events": _recorded_between(recorded.get(hid, []), end),
+            }
+            for hid in changed
+        ]
+        if candidates is None:  # every household's contribution: the reports are their sums
+            filed_report, known_report = adj.report(before.values()), adj.report(after.values())
+        else:
+            filed_report = self._report(division_prefix, start, end, filed_at)
+            known_report = self._report(division_prefix, start, end, known_at)
         return {
             "division_code": division_prefix,
             "start": start.isoformat(),
@@ -554,6 +558,38 @@ class SqlReadModel:
             "difference": _difference(filed_report, known_report),
             "households": households,
         }
+
+    def _changed_households(self, division_prefix: str, start: date, end: date, k1: int, k2: int) -> list[str]:
+        """Households of the division whose rows in the cycle, as :func:`adjustments.contribution`
+        reads them (a start before the cycle is its start, an end after it is no end), are
+        not the same at ``k1`` and at ``k2`` (k1 <= k2): the rows believed at k1 and no longer
+        at k2 against those believed at k2 and not yet at k1, counted in one pass."""
+        lo, hi = prefix_range(division_prefix)
+        s, e = start.isoformat(), end.isoformat()
+        clipped = (
+            "household_id, CASE WHEN valid_from < ? THEN ? ELSE valid_from END AS vf, "
+            "CASE WHEN valid_to <= ? THEN valid_to ELSE '' END AS vt, "
+            "status, division_code, attribute, main_cause, persons, exit_pathway"
+        )
+        in_cycle = "valid_to > ? AND valid_from <= ?"
+        with self.store.db.read() as tx:
+            return [hid for (hid,) in tx.query(
+                "SELECT DISTINCT household_id FROM ("
+                f"SELECT {clipped}, -1 AS sign FROM proj_timeline "
+                f"WHERE known_from <= ? AND known_to > ? AND known_to <= ? AND {in_cycle} "
+                f"UNION ALL SELECT {clipped}, 1 AS sign FROM proj_timeline "
+                f"WHERE known_from > ? AND known_from <= ? AND known_to > ? AND {in_cycle}"
+                ") r WHERE household_id IN (SELECT household_id FROM proj_timeline "
+                "WHERE division_code >= ? AND division_code < ?) "
+                "GROUP BY household_id, vf, vt, status, division_code, attribute, main_cause, persons, exit_pathway "
+                "HAVING sum(sign) <> 0",
+                (s, s, e, k1, k1, k2, s, e, s, s, e, k1, k2, k2, s, e, lo, hi),
+            )]
+
+    def _report(self, division_prefix: str, start: date, end: date, known_at: datetime | None) -> dict[str, Any]:
+        """The cycle report without its heading (:meth:`adjustments`)."""
+        report = self.adjustments(division_prefix, start, end, known_at)
+        return {k: v for k, v in report.items() if k not in ("division_code", "start", "end", "known_at")}
 
     # ----------------------------------------------------------------- audit
 
@@ -648,6 +684,37 @@ def _flow_groups(
 
 def _comparable(c: adj.Contribution | None) -> Any:
     return None if c is None else (c.opening, c.flows, c.closing)
+
+
+def _recorded_between(rows: Sequence[tuple[Any, ...]], end: date) -> list[dict[str, Any]]:
+    """What, of a household's events recorded between the two moments, changed its part of
+    a cycle ending ``end``: late entries (effective by then), corrections and retractions.
+    ``rows``: (event_id, version, type, effective_date, recorded_us, recorded_by, body)."""
+    events = []
+    for event_id, version, type_, effective, recorded_us, actor, body in rows:
+        if type_ == "EventCorrected":
+            kind = "correction"
+        elif type_ == "EventRetracted":
+            kind = "retraction"
+        elif effective <= end.isoformat():
+            kind = "late_entry"
+        else:
+            continue
+        data = json.loads(body)
+        events.append(
+            {
+                "kind": kind,
+                "event_id": event_id,
+                "version": version,
+                "type": type_,
+                "effective_date": effective,
+                "recorded_at": from_us(recorded_us).isoformat(timespec="microseconds"),
+                "recorded_by": json.loads(actor),
+                "reason": data.get("reason"),
+                "target_event_id": data.get("target_event_id"),
+            }
+        )
+    return events
 
 
 def _difference(filed: dict[str, Any], known: dict[str, Any]) -> dict[str, Any]:

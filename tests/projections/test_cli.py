@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from povreg.application import Registry
 from povreg.cli import app
+from povreg.projections.store import default_workers
 from tests.projections.test_integrity import position_of, tamper
 from tests.projections.test_queries import H, seed_county, worked_example
 from tests.support import Clock
@@ -45,7 +46,11 @@ def test_queries_rebuild_status_and_verify(cli: CliRunner, county: Registry, clo
     trail = json.loads(run(cli, "audit", "--household", "H-620422100201-0001"))
     assert trail["events"][0]["type"] == "IdentificationProposed"
     assert json.loads(run(cli, "audit", "--actor", "county-office"))["events"]
-    assert "rebuilt households, reference, audit" in run(cli, "projections", "rebuild")
+    rebuilt = run(cli, "projections", "rebuild")
+    assert "rebuilt households, reference, audit" in rebuilt
+    # Unless told, as many processes as suit the backend (PostgreSQL: one more than the cores).
+    processes = default_workers(county.settings.backend)
+    assert f"{processes} process" in rebuilt and (processes > 1) == (county.settings.backend == "postgres")
     status = json.loads(run(cli, "projections", "status", "--json"))
     assert {s["name"]: s["lag"] for s in status} == {"audit": 0, "households": 0, "reference": 0}
     anchors = tmp_path / "anchors.jsonl"

@@ -20,6 +20,7 @@ from povreg.projections import SqlReadModel, flows, open_read_model
 from povreg.projections.db import from_us
 from povreg.projections.log import read_page
 from povreg.simulate import SimClock, Simulation, load
+from tests.support import proposal
 
 HOUSEHOLDS = 90
 PREFIXES = ("62", "6204", "620422")
@@ -87,6 +88,27 @@ def flow_tables(model: SqlReadModel) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
+def checkpoint_tables(model: SqlReadModel) -> dict[str, list[tuple[Any, ...]]]:
+    with model.store.db.read() as tx:
+        return {
+            "marks": tx.query("SELECT * FROM proj_flow_marks ORDER BY mark"),
+            "sums": tx.query("SELECT * FROM proj_flow_sums ORDER BY mark, chunk, flow_class"),
+        }
+
+
+def retake_one_by_one(model: SqlReadModel, every: int | None = None, keep: int | None = None,
+                      first: int | None = None) -> int:
+    """Drop the checkpoints and take them again with ``flows.checkpoint`` (``first`` of them,
+    or all that are due); returns how many."""
+    taken = 0
+    with model.store.db.write() as tx:
+        tx.execute("DELETE FROM proj_flow_sums")
+        tx.execute("DELETE FROM proj_flow_marks")
+        while (first is None or taken < first) and flows.checkpoint(tx, every=every, keep=keep):
+            taken += 1
+    return taken
+
+
 def marks(model: SqlReadModel) -> list[tuple[Any, ...]]:
     with model.store.db.read() as tx:
         return tx.query("SELECT mark, moment FROM proj_flow_marks ORDER BY mark")
@@ -106,6 +128,33 @@ def test_flow_sums_equal_the_timeline_incrementally_and_rebuilt(simulated: Regis
         assert flow_tables(model) == incremental
         assert marks(model)
         check_flows_equal_timeline(model, rng, 10)
+        # The rebuild took its checkpoints at the end, all that were due, in one pass.
+        rebuilt = checkpoint_tables(model)
+        retake_one_by_one(model)
+        assert checkpoint_tables(model) == rebuilt
+    finally:
+        model.close()
+
+
+def test_checkpoints_in_one_pass_equal_those_taken_one_by_one(simulated: Registry,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """``checkpoint_all`` writes the very marks and sums that repeated ``checkpoint`` calls
+    write, also when it starts after checkpoints already taken (reading the log in pages
+    smaller than a checkpoint's entries)."""
+    model = open_read_model(simulated, inline=False)
+    try:
+        monkeypatch.setattr(flows, "CHECKPOINT_EVERY", 10**9)
+        model.catch_up()
+        monkeypatch.setattr(flows, "CELL_ENTRIES", 5)
+        monkeypatch.setattr(flows._Tail, "PAGE", 7)
+        for every, keep, first in ((40, 7, 0), (40, 7, 3), (1, 0, 0), (25, 24, 2), (10**9, 0, 0)):
+            total = retake_one_by_one(model, every, keep)
+            one_by_one = checkpoint_tables(model)
+            assert retake_one_by_one(model, every, keep, first) == min(first, total)
+            with model.store.db.write() as tx:
+                assert flows.checkpoint_all(tx, every=every, keep=keep) == total - min(first, total)
+            assert checkpoint_tables(model) == one_by_one
+            assert (total > first) == (every < 10**9)
     finally:
         model.close()
 
@@ -233,3 +282,61 @@ def test_concurrent_writers(simulated: Registry, small_checkpoints: None) -> Non
     finally:
         for m in models:
             m.close()
+
+
+def test_county_difference_equals_comparing_every_household(simulated: Registry) -> None:
+    """The cycle report as filed versus as known, for a county, compares only the households
+    whose rows in the cycle changed in between: the same households, contributions and
+    reports as comparing every household of the county."""
+    from povreg.application import Command
+    from povreg.domain.history import Actor
+
+    # A household counted in 2014-2016 as filed, whose dates are corrected to 2017 later:
+    # its rows in the cycle close and none opens there.
+    village = next(e for e in read_page(simulated, 0, 2000) if e.is_household).data["body"]["division_code"]
+    office = Actor("county-office", "approver", "620422")
+
+    def record(payload: dict[str, Any]) -> Any:
+        return simulated.record(Command(payload, office, household_id="H-MOVED"))
+
+    proposed = record(proposal(village, seq=9001))
+    approved = record({"type": "IdentificationApproved", "effective_date": "2014-05-20"})
+    for target, day in ((approved, "2017-03-20"), (proposed, "2017-03-01")):
+        record({"type": "EventCorrected", "effective_date": "2021-12-31", "target_event_id": target.event_id,
+                "changes": {"effective_date": day}, "reason": "日期录入错误"})
+    model = open_read_model(simulated, inline=False)
+    try:
+        model.catch_up()
+        moved = difference_of_every_household(model, "620422", date(2014, 1, 1), date(2016, 12, 31),
+                                              approved.recorded_at, None)
+        assert moved["H-MOVED"][0] is not None and moved["H-MOVED"][1] is None
+        rng = random.Random(11)
+        asked = questions(model, rng, 40)
+        differing = 0
+        for (day, filed_at), (_, known_at) in zip(asked[::2], asked[1::2], strict=True):
+            end = day + timedelta(days=rng.choice([1, 365, 3 * 365]))
+            differing += bool(difference_of_every_household(model, rng.choice(PREFIXES), day, end, filed_at, known_at))
+        assert differing >= 5
+    finally:
+        model.close()
+
+
+def difference_of_every_household(model: SqlReadModel, prefix: str, start: date, end: date,
+                                  filed_at: datetime | None, known_at: datetime | None) -> dict[str, Any]:
+    """Asserts that ``adjustments_diff`` finds what comparing every household's contribution
+    finds; returns the households that differ: (as filed, as known)."""
+    from povreg.projections import adjustments as adj
+
+    found = model.adjustments_diff(prefix, start, end, filed_at=filed_at, known_at=known_at)
+    filed_at = filed_at or model.filed_at(end)
+    before = model.contributions(prefix, start, end, filed_at)
+    after = model.contributions(prefix, start, end, known_at)
+    changed = {hid: (before.get(hid), after.get(hid)) for hid in sorted(set(before) | set(after))
+               if before.get(hid) != after.get(hid)}
+    assert [h["household_id"] for h in found["households"]] == list(changed), (prefix, start, end)
+    for h in found["households"]:
+        was, now = changed[h["household_id"]]
+        assert (h["filed"], h["known"]) == (was and was.as_json(), now and now.as_json())
+    assert found["filed"] == adj.report(before.values())
+    assert found["known"] == adj.report(after.values())
+    return changed
