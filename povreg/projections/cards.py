@@ -14,99 +14,88 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
+import orjson
+
 from povreg.domain.policy import PolicyBook
 from povreg.domain.state import HouseholdState
 from povreg.domain.vocab import LABELS_ZH, Status
-from povreg.projections.jsontext import compact
 
 
-def _day(d: date | None) -> str | None:
-    return d.isoformat() if d else None
+def _head(state: HouseholdState) -> dict[str, Any]:
+    """The card without members, measures and helpers, with the state's own values:
+    enums and dates are written by orjson as their values and ISO dates."""
+    income = state.income
+    return {
+        "household_id": state.household_id,
+        "status": state.status,
+        "division_code": state.division_code,
+        "attribute": state.attribute,
+        "main_cause": state.main_cause,
+        "secondary_causes": state.secondary_causes,
+        "persons": len(state.members),
+        "latest_income": {
+            "year": income.year,
+            "income_per_capita": income.per_capita,
+            "assessed_on": income.assessed_on,
+        },
+        "guarantees": state.guarantees.__dict__,
+        "proposed_on": state.proposed_on,
+        "approved_on": state.approved_on,
+        "exit_proposed_on": state.exit_proposed_on,
+        "exit_pathway": state.exit_pathway,
+        "exited_on": state.exited_on,
+        "returned_on": state.returned_on,
+        "return_cause": state.return_cause,
+        "at_risk": state.at_risk,
+        "last_event_on": state.as_of,
+    }
 
 
-def _measures(state: HouseholdState) -> list[dict[str, Any]]:
-    return [
-        {
-            "measure_id": m.measure_id,
-            "category": m.category.value,
-            "assigned_on": _day(m.assigned_on),
-            "amount": m.amount,
-            "funding_source": m.funding_source,
-            "helper": m.helper,
-            "description": m.description,
-            "completed_on": _day(m.completed_on),
-            "outcome": m.outcome,
-        }
-        for m in state.measures
-    ]
+def _members(state: HouseholdState) -> list[dict[str, Any]]:
+    return [m.model_dump(mode="json") for m in state.members]
 
 
 def _helpers(state: HouseholdState) -> list[dict[str, Any]]:
-    return [
-        {"name": h.name, "unit": h.unit, "phone": h.phone, "assigned_on": _day(h.assigned_on)} for h in state.helpers
-    ]
+    return [{"name": h.name, "unit": h.unit, "phone": h.phone, "assigned_on": h.assigned_on} for h in state.helpers]
 
 
-def card_of(state: HouseholdState, parts: bool = True) -> dict[str, Any]:
-    """The stored card of a household state (JSON types only); ``parts=False`` leaves
-    out members, measures and helpers (:class:`CardEncoder` adds them)."""
-    card: dict[str, Any] = {
-        "household_id": state.household_id,
-        "status": state.status.value,
-        "division_code": state.division_code,
-        "attribute": state.attribute.value,
-        "main_cause": state.main_cause.value,
-        "secondary_causes": [c.value for c in state.secondary_causes],
-        "persons": state.persons,
-        "latest_income": {
-            "year": state.income.year,
-            "income_per_capita": state.income.per_capita,
-            "assessed_on": _day(state.income.assessed_on),
-        },
-        "guarantees": state.guarantees.model_dump(mode="json"),
-        "proposed_on": _day(state.proposed_on),
-        "approved_on": _day(state.approved_on),
-        "exit_proposed_on": _day(state.exit_proposed_on),
-        "exit_pathway": state.exit_pathway.value if state.exit_pathway else None,
-        "exited_on": _day(state.exited_on),
-        "returned_on": _day(state.returned_on),
-        "return_cause": state.return_cause.value if state.return_cause else None,
-        "at_risk": state.at_risk,
-        "last_event_on": _day(state.as_of),
-    }
-    if parts:
-        card["members"] = [m.model_dump(mode="json") for m in state.members]
-        card["measures"] = _measures(state)
-        card["helpers"] = _helpers(state)
-    return card
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def card_of(state: HouseholdState) -> dict[str, Any]:
+    """The stored card of a household state, as JSON types (what a reader parses)."""
+    return orjson.loads(CardEncoder(0).encode(state))  # type: ignore[no-any-return]
 
 
 class CardEncoder:
     """Serialises cards, re-using the JSON of member, measure and helper tuples that
     successive states of a household share (the fold keeps unchanged tuples).
 
-    A state's floats all come from validated ``Money`` fields, so a card holds no
-    NaN or infinity (``finite=True`` below)."""
+    The text is orjson's, in C: enums, dates and the measures (dataclasses whose
+    fields are the card's) need no conversion in Python. A state's floats all come
+    from validated ``Money`` fields, so a card holds no NaN or infinity; cards are
+    parsed when read, never hashed, so orjson's spelling of tiny floats (``1e-05``
+    where :mod:`json` writes ``0.00001``) reads back as the same number."""
 
     def __init__(self, size: int = 64) -> None:
         self._size = size
         self._parts: dict[int, tuple[object, str]] = {}
 
-    def _part(self, value: tuple[Any, ...], render: Callable[[], list[Any]]) -> str:
+    def _part(self, value: tuple[Any, ...], render: Callable[[], Any]) -> str:
         hit = self._parts.get(id(value))
         if hit is not None and hit[0] is value:
             return hit[1]
-        text = compact(render(), finite=True)
+        text = _dumps(render())
         if len(self._parts) > self._size:
             self._parts.clear()
         self._parts[id(value)] = (value, text)
         return text
 
     def encode(self, state: HouseholdState) -> str:
-        card = card_of(state, parts=False)
-        head = compact(card, finite=True)
-        members = self._part(state.members, lambda: [m.model_dump(mode="json") for m in state.members])
-        measures = self._part(state.measures, lambda: _measures(state))
+        head = _dumps(_head(state))
+        members = self._part(state.members, lambda: _members(state))
+        measures = self._part(state.measures, lambda: state.measures)
         helpers = self._part(state.helpers, lambda: _helpers(state))
         return f'{head[:-1]},"members":{members},"measures":{measures},"helpers":{helpers}}}'
 
