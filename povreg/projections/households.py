@@ -69,16 +69,24 @@ def dumps(value: Any) -> str:
 
 
 def key_of(state: HouseholdState) -> Key:
-    head = next((m for m in state.members if m.relation == Relation.HEAD), None)
-    if head is None and state.members:
-        head = state.members[0]
+    members = state.members
+    head = None
+    for m in members:
+        if m.relation == Relation.HEAD:
+            head = m
+            break
+    else:
+        if members:
+            head = members[0]
+    # str() of a StrEnum member is its value as a plain str, in C (``.value`` is a
+    # Python-level descriptor, and this runs once per event of a rebuild).
     return (
-        state.status.value,
+        str(state.status),
         state.division_code,
-        state.attribute.value,
-        state.main_cause.value,
-        len(state.members),
-        state.exit_pathway.value if state.exit_pathway else None,
+        str(state.attribute),
+        str(state.main_cause),
+        len(members),
+        str(state.exit_pathway) if state.exit_pathway else None,
         head.name if head else None,
         head.id_number if head else None,
     )
