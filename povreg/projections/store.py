@@ -295,6 +295,23 @@ class ProjectionStore:
             raise ValueError(f"unknown projection(s) {', '.join(sorted(unknown))}; known: {known}")
         lanes = plan_lanes(names, workers)
         positions = self._prepare_rebuild(names, lanes, resume)
+        collecting = gc.isenabled()
+        try:
+            return self._rebuild(names, lanes, positions, progress, cache_size, stop_after_pages, force)
+        finally:
+            if collecting:
+                gc.unfreeze()  # what the lane froze (:meth:`_run_lane`)
+
+    def _rebuild(
+        self,
+        names: list[str],
+        lanes: list[Lane],
+        positions: dict[str, int],
+        progress: ProgressCallback | None,
+        cache_size: int | None,
+        stop_after_pages: int | None,
+        force: bool,
+    ) -> int:
         if len(lanes) == 1:
             builders = self._builders(lanes[0], positions, cache_size)
             replayed, finished = self._run_lane(lanes[0], builders, positions, progress, stop_after_pages)
@@ -351,7 +368,9 @@ class ProjectionStore:
         cyclic collector would rescan them all at every full collection, ever more
         often as they grow (half the time at 1 M events). Freezing after each page
         moves them out of its sight; garbage among them is still freed by reference
-        counting, and the end of the lane unfreezes them.
+        counting. They stay frozen until the rebuild is over (:meth:`rebuild`): the
+        checkpoints and the swap after the lane allocate enough to trigger full
+        collections too.
         """
         freeze = gc.isenabled()
         started = time.perf_counter()
@@ -359,30 +378,26 @@ class ProjectionStore:
         pages = 0
         position = min(positions[lane.tracking(name)] for name in lane.names)
         last_head = head(self.registry)
-        try:
-            while True:
-                if parent is not None and os.getppid() != parent:
-                    raise ProjectionError("the rebuild that started this worker is gone")
-                page = read_page(self.registry, position, self.rebuild_page_size)
-                if not page:
-                    return replayed, True
-                self._apply_page(lane, builders, positions, page)
-                position = page[-1].position
-                replayed += len(page)
-                pages += 1
-                if lane.shard == 0 and (pages in (1, 4, 16) or pages % 64 == 0):
-                    self._analyze(lane.names)  # the new tables grow from empty: keep the planner's estimates real
-                if freeze:
-                    gc.freeze()
-                if progress:
-                    if position >= last_head:
-                        last_head = head(self.registry)
-                    progress(Progress(lane.names, position, last_head, replayed, time.perf_counter() - started))
-                if stop_after_pages is not None and pages >= stop_after_pages:
-                    return replayed, False
-        finally:
+        while True:
+            if parent is not None and os.getppid() != parent:
+                raise ProjectionError("the rebuild that started this worker is gone")
+            page = read_page(self.registry, position, self.rebuild_page_size)
+            if not page:
+                return replayed, True
+            self._apply_page(lane, builders, positions, page)
+            position = page[-1].position
+            replayed += len(page)
+            pages += 1
+            if lane.shard == 0 and (pages in (1, 4, 16) or pages % 64 == 0):
+                self._analyze(lane.names)  # the new tables grow from empty: keep the planner's estimates real
             if freeze:
-                gc.unfreeze()
+                gc.freeze()
+            if progress:
+                if position >= last_head:
+                    last_head = head(self.registry)
+                progress(Progress(lane.names, position, last_head, replayed, time.perf_counter() - started))
+            if stop_after_pages is not None and pages >= stop_after_pages:
+                return replayed, False
 
     def _apply_page(self, lane: Lane, builders: dict[str, Any], positions: dict[str, int], page: list[Entry]) -> None:
         """One page of a lane and its tracking rows, in one transaction."""
