@@ -253,6 +253,11 @@ def test_a_new_event_holds_only_finite_numbers(bad: float) -> None:
     with pytest.raises(InvalidInput) as refused:
         parse_new_event(nested)
     assert refused.value.errors[0]["loc"] == ["changes", "members", "0", "income", "1"]
+    # A bounded number refuses it too, and the rule says why.
+    with pytest.raises(InvalidInput) as refused:
+        parse_new_event({**payload("IncomeAssessed"), "income_per_capita": bad})
+    assert refused.value.rule == "non_finite_number"
+    assert refused.value.errors[0]["loc"] == ["income_per_capita"]
     # What is already stored is read as it is: refusing it now would make it unreadable.
     assert parse_event(income).components["farming"] != 2000.5  # type: ignore[attr-defined]
     assert parse_new_event(payload("IncomeAssessed")).type == "IncomeAssessed"
