@@ -8,14 +8,19 @@ from operator import mul
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
-_SHAPE = re.compile(r"^\d{17}[\dX]$")
+_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")  # ASCII digits: \d takes every script's
+
+
+#: What the digits' ASCII codes add to the weighted sum over their values ("0" is 48).
+_ASCII_OFFSET = ord("0") * sum(_WEIGHTS)
 
 
 def check_digit(first17: str) -> str:
     """The ISO 7064 MOD 11-2 check character for the first 17 digits."""
-    if len(first17) != len(_WEIGHTS):
+    if len(first17) != len(_WEIGHTS) or not first17.isascii() or not first17.isdigit():
         raise ValueError("the check digit is computed over 17 digits")
-    return _CHECK[sum(map(mul, map(int, first17), _WEIGHTS)) % 11]
+    # Over the ASCII codes, in C: every member of every command and stored event is checked.
+    return _CHECK[(sum(map(mul, first17.encode(), _WEIGHTS)) - _ASCII_OFFSET) % 11]
 
 
 def id_number_problem(value: str) -> str | None:

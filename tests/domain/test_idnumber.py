@@ -57,6 +57,8 @@ def test_every_check_character_is_reachable_and_validates() -> None:
         ("62042219850101001A", "17 digits"),
         ("62042219850101001x", "17 digits"),  # callers upper-case first
         ("", "17 digits"),
+        # Full-width digits, as an IME may type them: "\d" matches them, int() reads them.
+        ("".join(chr(ord(c) + 0xFEE0) for c in "620422198501010015"), "17 digits"),
         (with_check_digit("62042219850230001"), "not a real date"),
         (with_check_digit("62042219851301001"), "not a real date"),
         (with_check_digit("62042218790101001"), "implausible"),
