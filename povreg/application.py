@@ -416,6 +416,33 @@ class Registry(Application[str]):
             for r in rows
         ]
 
+    def notification_rows(self, after: int, limit: int) -> list[tuple[int, str, int, str, bytes]]:
+        """Up to ``limit`` rows of the notification log after position ``after``, as plain
+        tuples ``(position, originator_id, originator_version, topic, state)``.
+
+        The library's ``select_notifications`` reads rows as dictionaries and wraps each
+        in a ``Notification``; a rebuild reads the whole log in each of its processes,
+        and that wrapping was a tenth of its audit lane. Same rows, same order."""
+        recorder: Any = self.recorder
+        if self.settings.backend == "postgres":
+            from psycopg.rows import tuple_row
+            from psycopg.sql import SQL, Identifier
+
+            pg_select = SQL(
+                "SELECT notification_id, originator_id, originator_version, topic, state FROM {}.{} "
+                "WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+            ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
+            with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+                curs.execute(pg_select, (after, limit), prepare=True, binary=True)
+                return curs.fetchall()  # type: ignore[no-any-return]
+        sqlite_select = (
+            f"SELECT rowid, originator_id, originator_version, topic, state FROM {recorder.events_table_name} "
+            "WHERE rowid > ? ORDER BY rowid LIMIT ?"
+        )
+        with recorder.datastore.transaction(commit=False) as c:
+            c.execute(sqlite_select, (after, limit))
+            return [tuple(r) for r in c.fetchall()]
+
     def _prefetch_keys(self, parsed: Sequence[tuple[Command, EventBody] | DomainError]) -> list[str]:
         """What a batch will read: its households, villages, ID numbers, idempotency records."""
         keys = [POLICY_KEY]

@@ -259,8 +259,8 @@ class AuditProjection:
                     household_chain,
                 )
             )
-        tx.insert(CHAIN.name + suffix, CHAIN.column_names, chain_rows)
-        tx.insert(AUDIT.name + suffix, AUDIT.column_names, audit_rows)
+        CHAIN.insert(tx, chain_rows, suffix)
+        AUDIT.insert(tx, audit_rows, suffix)
         if chain_rows:
             head = (chain_rows[-1][0], chain)
         if self.cache_size:

@@ -163,7 +163,7 @@ def write(tx: Tx, pending: Pending, suffix: str = "", checkpoints: bool = True) 
         f"VALUES ({', '.join('?' * len(FLOW_CLASSES.column_names))}) ON CONFLICT DO NOTHING",
         [(cid, *cls) for cid, cls in classes],
     )
-    tx.insert(log, FLOWS.column_names, pending.entries)
+    FLOWS.insert(tx, pending.entries, suffix)
     earliest = min(e[0] for e in pending.entries)
     marks, sums = FLOW_MARKS.name + suffix, FLOW_SUMS.name + suffix
     if tx.scalar(f"SELECT 1 FROM {marks} WHERE moment >= ? LIMIT 1", (earliest,)):
@@ -296,7 +296,7 @@ def _counted(tx: Tx, log: str, cut: int) -> list[tuple[Any, ...]]:
 def _write_mark(tx: Tx, suffix: str, mark: int, cut: int, rows: Sequence[tuple[Any, ...]]) -> None:
     """Checkpoint ``mark`` at moment ``cut`` from what the entries up to it add to (``rows``
     as :func:`_counted` gives them): cumulative sums by class at the cells' bounds."""
-    marks, sums = FLOW_MARKS.name + suffix, FLOW_SUMS.name + suffix
+    marks = FLOW_MARKS.name + suffix
     bounds = _bounds(rows)
     cells = len(bounds)
     vectors: dict[int, list[int]] = {}
@@ -323,7 +323,7 @@ def _write_mark(tx: Tx, suffix: str, mark: int, cut: int, rows: Sequence[tuple[A
         f"INSERT INTO {marks} (mark, moment, bounds) VALUES (?, ?, ?)",
         (mark, cut, struct.pack(f"<{cells}i", *bounds)),
     )
-    tx.insert(sums, FLOW_SUMS.column_names, packed)
+    FLOW_SUMS.insert(tx, packed, suffix)
 
 
 def _bounds(rows: Iterable[tuple[Any, ...]]) -> list[int]:
@@ -555,7 +555,7 @@ def derive_from_timeline(tx: Tx, suffix: str = "") -> int:
         f"VALUES ({', '.join('?' * len(FLOW_CLASSES.column_names))}) ON CONFLICT DO NOTHING",
         [(cid, *cls) for cid, cls in sorted(pending.classes.items())],
     )
-    tx.insert(FLOWS.name + suffix, FLOWS.column_names, pending.entries)
+    FLOWS.insert(tx, pending.entries, suffix)
     checkpoint_all(tx, suffix)
     return len(pending.entries)
 

@@ -307,7 +307,7 @@ class HouseholdProjection:
         return applied
 
     def _write(self, tx: Tx, batch: _Batch, suffix: str) -> None:
-        tx.insert(EVENTS.name + suffix, EVENTS.column_names, batch.events)
+        EVENTS.insert(tx, batch.events, suffix)
         for table in (CARDS, TIMELINE):
             name = table.name
             tx.executemany(
@@ -315,7 +315,7 @@ class HouseholdProjection:
                 batch.deletes.get(name, []),
             )
             tx.update_known_to(name + suffix, batch.closes.get(name, []))
-            tx.insert(name + suffix, table.column_names, [r for k, r in batch.inserts.items() if k[0] == name])
+            table.insert(tx, [r for k, r in batch.inserts.items() if k[0] == name], suffix)
         # A rebuild's lanes leave the flow log's checkpoints to its end (flows.checkpoint_all).
         flows.write(tx, batch.flows, suffix, checkpoints=not self.single_writer)
 

@@ -167,8 +167,7 @@ def decode(registry: Registry, notification: Any) -> Entry:
 
 def read_page(registry: Registry, after: int, limit: int) -> list[Entry]:
     """Up to ``limit`` notifications with position > ``after`` (decoded lazily)."""
-    notifications = registry.recorder.select_notifications(start=after + 1, limit=limit)
-    return [decode(registry, n) for n in notifications]
+    return [Entry(registry, *row) for row in registry.notification_rows(after, limit)]
 
 
 def head(registry: Registry) -> int:

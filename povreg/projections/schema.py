@@ -13,8 +13,9 @@ last applied notification position) plus one per running rebuild.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from povreg.projections.db import OPEN_US, Tx
 
@@ -27,6 +28,8 @@ TYPES = {
     "bigint": ("INTEGER", "BIGINT"),
     "blob": ("BLOB", "BYTEA"),
 }
+#: abstract column type → the PostgreSQL type a binary COPY sends
+BINARY = {"text": "text", "code": "text", "int": "int4", "bigint": "int8", "blob": "bytea"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,10 @@ class Table:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c for c, _ in self.columns)
+
+    def insert(self, tx: Tx, rows: Sequence[Sequence[Any]], suffix: str = "") -> None:
+        """Rows (all columns, in order) into the table (or its ``suffix`` twin), in bulk."""
+        tx.insert(self.name + suffix, self.column_names, rows, [BINARY[t] for _, t in self.columns])
 
     @property
     def lookup_columns(self) -> tuple[str, ...]:
