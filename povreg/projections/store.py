@@ -30,6 +30,7 @@ import signal
 import time
 import zlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -337,12 +338,28 @@ class ProjectionStore:
         loading only the lookup columns were analysed, and the queries filter on the others
         (without them PostgreSQL guessed 3 k rows for a county of 565 k and sorted them all
         for a roster page: 400 ms instead of 2)."""
-        with self.db.write() as tx:
-            for name in names:
-                for table in self.projections[name].tables:
+        tables = [table for name in names for table in self.projections[name].tables]
+        if self.db.dialect != "postgres":
+            with self.db.write() as tx:
+                for table in tables:
                     table.create_indexes(tx, NEW)
-                    if tx.dialect == "postgres":
-                        tx.execute(f"ANALYZE {table.name}{NEW}")
+            return
+
+        def finish(table: Table) -> None:
+            with self.db.write() as tx:
+                table.create_indexes(tx, NEW)
+                tx.execute(f"ANALYZE {table.name}{NEW}")
+
+        # One table per connection, as many at once as there are cores: each build is one
+        # server process's work, and the lanes have stopped (the largest tables first, so
+        # that the small ones fill the gaps).
+        with self.db.read() as tx:
+            sizes = {t.name: tx.scalar("SELECT pg_total_relation_size(to_regclass(?))", (t.name + NEW,)) or 0
+                     for t in tables}
+        tables.sort(key=lambda t: -int(sizes[t.name]))
+        with ThreadPoolExecutor(max_workers=cores()) as pool:
+            for done in [pool.submit(finish, table) for table in tables]:
+                done.result()
 
     def _builders(self, lane: Lane, positions: dict[str, int], cache_size: int | None) -> dict[str, Any]:
         builders = {name: _builder(self.projections[name], cache_size) for name in lane.names}
