@@ -154,6 +154,11 @@ class Tx:
         return [r[0] for r in self.query(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (name,))]
 
+    def has_primary_key(self, name: str) -> bool:
+        """Whether the PostgreSQL table has its primary key (a rebuild may add it last)."""
+        return bool(self.scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_index WHERE indrelid = to_regclass(?) AND indisprimary)", (name,)))
+
     def table_exists(self, name: str) -> bool:
         if self._pg:
             return bool(self.scalar("SELECT to_regclass(?) IS NOT NULL", (name,)))

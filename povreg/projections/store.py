@@ -295,7 +295,7 @@ class ProjectionStore:
             known = ", ".join(self.projections)
             raise ValueError(f"unknown projection(s) {', '.join(sorted(unknown))}; known: {known}")
         lanes = plan_lanes(names, workers)
-        positions = self._prepare_rebuild(names, lanes, resume)
+        positions = self._prepare_rebuild(names, lanes, resume, cache_size)
         collecting = gc.isenabled()
         try:
             return self._rebuild(names, lanes, positions, progress, cache_size, stop_after_pages, force)
@@ -317,8 +317,9 @@ class ProjectionStore:
             builders = self._builders(lanes[0], positions, cache_size)
             replayed, finished = self._run_lane(lanes[0], builders, positions, progress, stop_after_pages)
             runs = [(lanes[0], builders)]
+            indexed: set[str] = set()
         else:
-            replayed, finished = self._run_workers(lanes, positions, progress, cache_size, stop_after_pages)
+            replayed, finished, indexed = self._run_workers(lanes, positions, progress, cache_size, stop_after_pages)
             with self.db.read() as tx:
                 positions = dict(tx.query("SELECT name, position FROM proj_tracking WHERE name LIKE ?",
                                           ("%" + REBUILD,)))
@@ -329,7 +330,7 @@ class ProjectionStore:
         if HOUSEHOLDS in names:
             with self.db.write() as tx:
                 flows.checkpoint_all(tx, NEW)
-        self._create_indexes(names)
+        self._create_indexes([name for name in names if name not in indexed])
         return replayed + self._swap(names, runs, positions, force)
 
     def _create_indexes(self, names: Sequence[str]) -> None:
@@ -351,8 +352,7 @@ class ProjectionStore:
                 tx.execute(f"ANALYZE {table.name}{NEW}")
 
         # One table per connection, as many at once as there are cores: each build is one
-        # server process's work, and the lanes have stopped (the largest tables first, so
-        # that the small ones fill the gaps).
+        # server process's work (the largest tables first, so that the small ones fill the gaps).
         with self.db.read() as tx:
             sizes = {t.name: tx.scalar("SELECT pg_total_relation_size(to_regclass(?))", (t.name + NEW,)) or 0
                      for t in tables}
@@ -436,8 +436,9 @@ class ProjectionStore:
         progress: ProgressCallback | None,
         cache_size: int | None,
         stop_after_pages: int | None,
-    ) -> tuple[int, bool]:
-        """Run each lane in a process of its own; returns (notifications replayed, all drained)."""
+    ) -> tuple[int, bool, set[str]]:
+        """Run each lane in a process of its own; returns (notifications replayed, all drained,
+        the projections whose new tables a lane indexed when it was drained)."""
         context = multiprocessing.get_context("spawn")
         reports: Any = context.Queue()
         settings = replace(self.registry.settings, inline_projections=False)
@@ -472,7 +473,9 @@ class ProjectionStore:
         failed = [p.exitcode for p in processes if p.exitcode != 0]
         if failed:
             raise ProjectionError(f"rebuild worker(s) failed (exit codes {failed}); run it again with resume")
-        return max((r for _, r, _ in state.values()), default=0), all(d for _, _, d in state.values())
+        indexed = {n for i, lane in enumerate(lanes) if lane.shards == 1 and state.get(i, (0, 0, False))[2]
+                   for n in lane.names}
+        return max((r for _, r, _ in state.values()), default=0), all(d for _, _, d in state.values()), indexed
 
     def _analyze(self, names: Sequence[str]) -> None:
         """Statistics of the columns the lookups use (PostgreSQL: the row count too), not of
@@ -483,9 +486,16 @@ class ProjectionStore:
                     columns = f" ({', '.join(table.lookup_columns)})" if tx.dialect == "postgres" else ""
                     tx.execute(f"ANALYZE {table.name}{NEW}{columns}")
 
-    def _prepare_rebuild(self, names: Sequence[str], lanes: Sequence[Lane], resume: bool) -> dict[str, int]:
+    def _prepare_rebuild(
+        self, names: Sequence[str], lanes: Sequence[Lane], resume: bool, cache_size: int | None
+    ) -> dict[str, int]:
         """The new tables and the lanes' tracking rows: kept when resuming (and the lanes
-        are the same), otherwise made afresh. Returns each tracking row's position."""
+        are the same), otherwise made afresh. Returns each tracking row's position.
+
+        Fresh tables filled by builders that keep every household in memory get only the
+        indexes the load looks rows up by; the rest come after it (:meth:`_create_indexes`).
+        A resumed rebuild, or one with a bounded cache, reads households back from the new
+        tables: it gets every index at once."""
         positions: dict[str, int] = {}
         with self.db.write() as tx:
             self._lock_ddl(tx)
@@ -498,10 +508,12 @@ class ProjectionStore:
                 ))
                 if resume and set(tracked) == set(keys) and all(tx.table_exists(t.name + NEW) for t in tables):
                     positions.update({key: int(position) for key, position in tracked.items()})
+                    for table in tables:
+                        table.create_indexes(tx, NEW)
                     continue
                 for table in tables:
                     tx.execute(f"DROP TABLE IF EXISTS {table.name}{NEW}")
-                    table.create(tx, NEW, building=True)
+                    table.create(tx, NEW, building=cache_size is None)
                 for key in tracked:
                     tx.execute("DELETE FROM proj_tracking WHERE name = ?", (key,))
                 for key in keys:
@@ -632,6 +644,10 @@ def _lane_worker(
 
         started = time.perf_counter()
         replayed, drained = store._run_lane(lane, builders, positions, report, stop_after_pages, parent)
+        if drained and lane.shards == 1:
+            # The only writer of its tables, done before the households shards (the audit
+            # lane is a third of the work): their indexes are built while the others run.
+            store._create_indexes(lane.names)
         position = min(positions[lane.tracking(name)] for name in lane.names)
         reports.put((index, position, replayed, drained, time.perf_counter() - started))
     finally:
