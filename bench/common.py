@@ -8,6 +8,7 @@ import os
 import platform
 import statistics
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -55,6 +56,59 @@ def machine() -> dict[str, Any]:
     except Exception:  # no PostgreSQL: the figures say so
         info["postgresql"] = None
     return info
+
+
+class ServerCpu:
+    """CPU seconds spent by the local PostgreSQL server's processes while the block runs
+    (``with ServerCpu() as cpu: …; cpu.seconds``), read from ``/proc``. Backends come and go
+    with the connection pools, so a thread samples them twice a second and keeps each one's
+    last reading; what a process spends after its last sample is missed (at most half a
+    second of it). ``seconds`` is None when not ``enabled`` or where ``/proc`` shows no
+    PostgreSQL (a server on another host)."""
+
+    def __init__(self, interval: float = 0.5, enabled: bool = True) -> None:
+        self.interval = interval
+        self.enabled = enabled
+        self.seconds: float | None = None
+        self._before: dict[int, float] = {}
+        self._seen: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    @staticmethod
+    def _sample() -> dict[int, float]:
+        ticks = os.sysconf("SC_CLK_TCK")
+        found: dict[int, float] = {}
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if not f.read(8).startswith(b"postgres"):
+                        continue
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            found[int(pid)] = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+        return found
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._seen.update(self._sample())
+
+    def __enter__(self) -> ServerCpu:
+        if self.enabled and os.path.isdir("/proc"):
+            self._before = self._sample()
+            self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if not self._thread.is_alive():
+            return
+        self._stop.set()
+        self._thread.join()
+        self._seen.update(self._sample())
+        if self._seen:
+            self.seconds = round(sum(cpu - self._before.get(pid, 0.0) for pid, cpu in self._seen.items()), 1)
 
 
 def postgres_available() -> bool:

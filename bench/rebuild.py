@@ -12,7 +12,7 @@ The baseline, in the same process: the same rebuild one notification per
 transaction (what the library's ``ProjectionRunner`` does), over the first
 ``--baseline-events`` notifications only; the ratio is rebuild over baseline.
 
-    python -m bench.rebuild [--households N] [--url URL] [--each] [--workers N]
+    python -m bench.rebuild [--households N] [--url URL] [--each] [--workers N] [--no-one-process]
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from typing import Any
 
 from bench.common import (
     Result,
+    ServerCpu,
     add_arguments,
+    backend_of,
     base_parser,
     run_per_backend,
 )
@@ -36,20 +38,22 @@ QUICK_HOUSEHOLDS = 60
 
 
 def rebuild_rate(url: str, names: list[str] | None = None, workers: int = 1) -> dict[str, Any]:
-    """One rebuild; ``cpu_s`` is this process's and its workers' CPU time (PostgreSQL's not included)."""
+    """One rebuild; ``cpu_s`` is this process's and its workers' CPU time, ``server_cpu_s``
+    the PostgreSQL server's (when it runs on this machine)."""
     registry = Registry(Settings(database_url=url, inline_projections=False))
     store = ProjectionStore(registry)
     try:
-        started = time.perf_counter()
-        cpu = _cpu()
-        events = store.rebuild(names, workers=workers)
-        seconds = time.perf_counter() - started
-        cpu = _cpu() - cpu
+        with ServerCpu(enabled=backend_of(url) == "postgres") as server:
+            started = time.perf_counter()
+            cpu = _cpu()
+            events = store.rebuild(names, workers=workers)
+            seconds = time.perf_counter() - started
+            cpu = _cpu() - cpu
     finally:
         store.close()
         registry.close()
     return {"projections": names or "all", "workers": workers, "events": events, "seconds": round(seconds, 1),
-            "events_per_s": round(events / seconds), "cpu_s": round(cpu, 1)}
+            "events_per_s": round(events / seconds), "cpu_s": round(cpu, 1), "server_cpu_s": server.seconds}
 
 
 def _cpu() -> float:
@@ -78,6 +82,8 @@ def main(argv: list[str] | None = None) -> list[Result]:
     add_arguments(parser)
     parser.add_argument("--each", action="store_true", help="also rebuild each projection alone")
     parser.add_argument("--baseline-events", type=int, default=3000)
+    parser.add_argument("--no-one-process", dest="one_process", action="store_false",
+                        help="skip the comparison with a rebuild in one process (~20 minutes at N = 100,000)")
     parser.add_argument("--workers", type=int, default=None,
                         help="rebuild processes (default: as `povreg projections rebuild`, one more than the "
                              "cores on PostgreSQL; 1: in this process; also reported with 1 when more)")
@@ -90,7 +96,7 @@ def main(argv: list[str] | None = None) -> list[Result]:
         figures["baseline_one_per_transaction"] = baseline_rate(url, 300 if args.quick else args.baseline_events)
         workers = args.workers or default_workers(backend)
         figures["rebuild"] = rebuild_rate(url, workers=workers)
-        if workers > 1:
+        if workers > 1 and args.one_process:
             figures["rebuild/one_process"] = rebuild_rate(url)
         if args.each:
             for name in ("households", "audit", "reference"):
