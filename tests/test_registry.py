@@ -475,3 +475,20 @@ def test_processes_opening_a_new_postgres_schema_together_all_start() -> None:
     finally:
         with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=PG_DB, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def test_notification_rows_are_the_librarys_notifications(county: Registry, clock: Clock) -> None:
+    """The projections' reader of the log returns the library's notifications, as tuples:
+    same rows, same order, same bytes, across pages of any size."""
+    worked_example(county, clock)
+    expected = [(n.id, str(n.originator_id), n.originator_version, n.topic, bytes(n.state))
+                for n in county.recorder.select_notifications(start=1, limit=10_000)]
+    assert len(expected) > 10
+    for limit in (1, 3, 10_000):
+        rows: list[tuple[object, ...]] = []
+        while page := county.notification_rows(rows[-1][0] if rows else 0, limit):  # type: ignore[arg-type]
+            assert len(page) <= limit
+            rows += [(p, o, v, t, bytes(s)) for p, o, v, t, s in page]
+        assert rows == expected
+    assert county.notification_rows(expected[-1][0], 10) == []
+    assert county.notification_rows(expected[2][0], 2) == [tuple(r) for r in expected[3:5]]
