@@ -168,7 +168,7 @@ def decode(registry: Registry, notification: Any) -> Entry:
 def read_page(registry: Registry, after: int, limit: int) -> list[Entry]:
     """Up to ``limit`` notifications with position > ``after`` (decoded lazily)."""
     return [
-        Entry(registry, position, originator_id, version, topic, state if type(state) is bytes else as_bytes(state))
+        Entry(registry, position, originator_id, version, topic, as_bytes(state))
         for position, originator_id, version, topic, state in registry.notification_rows(after, limit)
     ]
 
