@@ -53,6 +53,11 @@ def machine() -> dict[str, Any]:
         with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", connect_timeout=3) as c:
             row = c.execute("SHOW server_version").fetchone()
             info["postgresql"] = row[0] if row else None
+            # The settings that decide how a bulk write is checkpointed and cached.
+            info["postgresql_settings"] = dict(c.execute(
+                "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s) ORDER BY name",
+                (["shared_buffers", "max_wal_size", "checkpoint_timeout", "wal_compression"],),
+            ).fetchall())
     except Exception:  # no PostgreSQL: the figures say so
         info["postgresql"] = None
     return info

@@ -39,21 +39,39 @@ QUICK_HOUSEHOLDS = 60
 
 def rebuild_rate(url: str, names: list[str] | None = None, workers: int = 1) -> dict[str, Any]:
     """One rebuild; ``cpu_s`` is this process's and its workers' CPU time, ``server_cpu_s``
-    the PostgreSQL server's (when it runs on this machine)."""
+    the PostgreSQL server's (when it runs on this machine), ``wal_gb`` and
+    ``wal_full_page_images`` what the server wrote to its WAL (PostgreSQL)."""
     registry = Registry(Settings(database_url=url, inline_projections=False))
     store = ProjectionStore(registry)
     try:
+        wal = _wal(registry)
         with ServerCpu(enabled=backend_of(url) == "postgres") as server:
             started = time.perf_counter()
             cpu = _cpu()
             events = store.rebuild(names, workers=workers)
             seconds = time.perf_counter() - started
             cpu = _cpu() - cpu
+        figures = {"projections": names or "all", "workers": workers, "events": events,
+                   "seconds": round(seconds, 1), "events_per_s": round(events / seconds), "cpu_s": round(cpu, 1),
+                   "server_cpu_s": server.seconds}
+        after = _wal(registry)
+        if wal and after:
+            figures["wal_gb"] = round((after[0] - wal[0]) / 1e9, 2)
+            figures["wal_full_page_images"] = after[1] - wal[1]
     finally:
         store.close()
         registry.close()
-    return {"projections": names or "all", "workers": workers, "events": events, "seconds": round(seconds, 1),
-            "events_per_s": round(events / seconds), "cpu_s": round(cpu, 1), "server_cpu_s": server.seconds}
+    return figures
+
+
+def _wal(registry: Registry) -> tuple[int, int] | None:
+    """PostgreSQL's WAL written so far and its full-page images (None on SQLite)."""
+    if registry.settings.backend != "postgres":
+        return None
+    with registry.recorder.datastore.get_connection() as conn, conn.cursor() as cur:  # type: ignore[attr-defined]
+        cur.execute("SELECT wal_bytes::bigint AS wal_bytes, wal_fpi FROM pg_stat_wal")
+        row = cur.fetchone()
+    return (int(row["wal_bytes"]), int(row["wal_fpi"])) if row else None
 
 
 def _cpu() -> float:
