@@ -20,12 +20,12 @@ run: $(STAMP)
 
 ## Run the whole test suite (SQLite, PostgreSQL, Kafka-protocol broker, HTTP, CLI).
 test: $(STAMP)
-	$(BIN)/ruff check povreg tests bench
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check povreg tests bench
-	$(BIN)/mypy povreg
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

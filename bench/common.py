@@ -18,9 +18,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from povreg.application import Registry
-from povreg.config import Settings
-from povreg.simulate import DivisionSpec, LoadReport, Recording, SimClock, Simulation, load
+from bootstrap.settings import Settings
+from service.registry import Registry
+from simulation.county import DivisionSpec, LoadReport, Recording, SimClock, Simulation, load
 
 PG_HOST = os.environ.get("POVREG_BENCH_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("POVREG_BENCH_PG_PORT", "5432"))
@@ -290,7 +290,7 @@ def county_store(backend: str, households: int, seed: int = 1, url: str | None =
 
 
 def _catch_up(url: str) -> None:
-    from povreg.projections import open_read_model
+    from projections import open_read_model
 
     registry = Registry(Settings(database_url=url, inline_projections=False))
     try:
@@ -331,7 +331,7 @@ def questions(rng: Any, n: int, first: date = date(2014, 6, 1), last: date = dat
     "as now known" for a quarter, else the end of a day up to a year after as_of."""
     from zoneinfo import ZoneInfo
 
-    from povreg.moments import end_of_day
+    from domain.moments import end_of_day
 
     zone = tz or ZoneInfo("Asia/Shanghai")
     out: list[tuple[date, datetime | None]] = []

@@ -31,7 +31,7 @@ from bench.common import (
     scratch_store,
     write_json,
 )
-from povreg.simulate import load, put_divisions
+from simulation.county import load, put_divisions
 
 HOUSEHOLDS = 20_000
 QUICK_HOUSEHOLDS = 60
@@ -103,9 +103,9 @@ def run_http(backend: str, households: int, events: int, seed: int = 1) -> dict[
     import httpx
     import uvicorn
 
-    from povreg.api import create_app
-    from povreg.application import Registry
-    from povreg.config import Settings
+    from api import create_app
+    from bootstrap.settings import Settings
+    from service.registry import Registry
 
     c = county(households, seed)
     sample = c.recordings[:events]

@@ -36,10 +36,10 @@ from bench.common import (
     questions,
     run_per_backend,
 )
-from povreg.application import Registry
-from povreg.config import Settings
-from povreg.projections import SqlReadModel, open_read_model
-from povreg.simulate import COUNTY_CODE
+from bootstrap.settings import Settings
+from projections import SqlReadModel, open_read_model
+from service.registry import Registry
+from simulation.county import COUNTY_CODE
 
 HOUSEHOLDS = 2_000
 QUICK_HOUSEHOLDS = 60

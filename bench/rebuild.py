@@ -29,9 +29,9 @@ from bench.common import (
     base_parser,
     run_per_backend,
 )
-from povreg.application import Registry
-from povreg.config import Settings
-from povreg.projections.store import ProjectionStore, default_workers
+from bootstrap.settings import Settings
+from projections.store import ProjectionStore, default_workers
+from service.registry import Registry
 
 HOUSEHOLDS = 2_000
 QUICK_HOUSEHOLDS = 60

@@ -36,13 +36,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Result, backends, base_parser, county, open_registry, percentiles, scratch_store, write_json
-from povreg.application import HOUSEHOLD_TOPIC_PREFIX, Registry
-from povreg.config import Settings
-from povreg.consumers.base import Subscriber, SubscriberRunner
-from povreg.consumers.db import Tx
-from povreg.consumers.messages import POSITION_HEADER, FeedMessage, value_from_notification
-from povreg.consumers.relay import Relay, RelayConfig, producer_settings
-from povreg.simulate import LoadReport, load, put_divisions
+from bootstrap.settings import Settings
+from consumers.base import Subscriber, SubscriberRunner
+from consumers.db import Tx
+from consumers.messages import POSITION_HEADER, FeedMessage, value_from_notification
+from consumers.relay import Relay, RelayConfig, producer_settings
+from service.registry import HOUSEHOLD_TOPIC_PREFIX, Registry
+from simulation.county import LoadReport, load, put_divisions
 
 HOUSEHOLDS = 5_000
 QUICK_HOUSEHOLDS = 150

@@ -29,12 +29,12 @@ from bench.common import (
     questions,
     run_per_backend,
 )
-from povreg.application import Command, Registry
-from povreg.config import Settings
-from povreg.domain.history import Actor
-from povreg.domain.idnumber import with_check_digit
-from povreg.projections import open_read_model
-from povreg.simulate import COUNTY_CODE, SimClock
+from bootstrap.settings import Settings
+from domain.history import Actor
+from domain.idnumber import with_check_digit
+from projections import open_read_model
+from service.registry import Command, Registry
+from simulation.county import COUNTY_CODE, SimClock
 
 HOUSEHOLDS = 2_000
 QUICK_HOUSEHOLDS = 60

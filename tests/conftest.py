@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from povreg.application import Registry
-from povreg.config import Settings
-from povreg.domain.history import Actor
+from bootstrap.settings import Settings
+from domain.history import Actor
+from service.registry import Registry
 from tests.support import Clock, postgres_schema
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from povreg.domain.idnumber import with_check_digit
+from domain.idnumber import with_check_digit
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_HOST = os.environ.get("POVREG_TEST_PG_HOST", "127.0.0.1")

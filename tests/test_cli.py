@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from povreg.cli import app
+from cli import app
 from tests.support import GUARANTEED, proposal
 
 

@@ -7,9 +7,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from povreg.application import Command, Registry
-from povreg.config import Settings
-from povreg.domain.errors import (
+from bootstrap.settings import Settings
+from domain.errors import (
     DomainError,
     IdempotencyConflict,
     InvalidInput,
@@ -17,9 +16,10 @@ from povreg.domain.errors import (
     RuleViolation,
     VersionConflict,
 )
-from povreg.domain.policy import PolicySettings, PolicyVersion
-from povreg.domain.policy_data import SEED_EXAMPLES
-from povreg.domain.vocab import Status
+from domain.policy import PolicySettings, PolicyVersion
+from domain.policy_data import SEED_EXAMPLES
+from domain.vocab import Status
+from service.registry import Command, Registry
 from tests.conftest import APPROVER, RECORDER
 from tests.support import GUARANTEED, Clock, member, proposal
 
@@ -276,8 +276,8 @@ def test_corrections_are_checked_like_the_events_they_change(county: Registry, c
     with pytest.raises(InvalidInput) as bad_field:
         record(county, "H-1", {**fix, "changes": {"colour": "red"}})
     assert bad_field.value.rule == "correction_fields"
-    from povreg.domain.access import Forbidden
-    from povreg.domain.history import Actor
+    from domain.access import Forbidden
+    from domain.history import Actor
 
     village_clerk = Actor("clerk", "recorder", "620422100201")
     with pytest.raises(Forbidden):
@@ -461,7 +461,7 @@ def test_processes_opening_a_new_postgres_schema_together_all_start() -> None:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     url = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DB}?schema={schema}"
     code = (
-        "import sys; from povreg.application import Registry; from povreg.config import Settings; "
+        "import sys; from service.registry import Registry; from bootstrap.settings import Settings; "
         "r = Registry(Settings(database_url=sys.argv[1])); print(r.recorder.max_notification_id()); r.close()"
     )
     with postgres_schema():  # PostgreSQL answers and the test database exists

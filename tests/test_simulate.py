@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from povreg.application import Registry
-from povreg.cli import app
-from povreg.config import Settings
-from povreg.domain.events import EVENT_TYPES
-from povreg.projections import open_read_model
-from povreg.simulate import EXIT_TARGETS, LATE_DAYS, Recording, SimClock, Simulation, load
+from bootstrap.settings import Settings
+from cli import app
+from domain.events import EVENT_TYPES
+from projections import open_read_model
+from service.registry import Registry
+from simulation.county import EXIT_TARGETS, LATE_DAYS, Recording, SimClock, Simulation, load
 from tests.projections.oracle import Oracle
 
 #: generated only (fast): shares, kinds, exits by year

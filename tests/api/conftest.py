@@ -10,8 +10,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from povreg.api import create_app
-from povreg.application import Registry
+from api import create_app
+from service.registry import Registry
 from tests.support import Clock
 
 ROLES = ("recorder", "approver", "investigator", "subscriber", "admin")

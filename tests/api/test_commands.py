@@ -95,7 +95,7 @@ def test_every_event_type_through_http(late: Api) -> None:
     ok("H-3", "approver", type="IdentificationApproved", effective_date="2014-05-20")
     removed = ok("H-3", type="RemovedAsIneligible", effective_date="2015-01-10", reason="家有轿车")
     assert removed["status"] == "removed"
-    from povreg.domain.events import EVENT_TYPES
+    from domain.events import EVENT_TYPES
 
     assert seen == set(EVENT_TYPES)
 

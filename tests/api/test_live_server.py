@@ -18,10 +18,10 @@ import httpx
 import pytest
 import uvicorn
 
-from povreg.api import create_app
-from povreg.application import Command, Registry
-from povreg.config import Settings
-from povreg.domain.history import Actor
+from api import create_app
+from bootstrap.settings import Settings
+from domain.history import Actor
+from service.registry import Command, Registry
 from tests.support import proposal
 
 WRITERS = 8

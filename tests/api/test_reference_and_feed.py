@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from povreg.domain.policy_data import SEED_EXAMPLES
+from domain.policy_data import SEED_EXAMPLES
 from tests.api.conftest import Api, assert_problem
 from tests.support import proposal
 

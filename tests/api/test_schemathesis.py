@@ -23,10 +23,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from povreg.api import create_app
-from povreg.application import Registry
-from povreg.cli.demo import DemoClock, load
-from povreg.config import Settings
+from api import create_app
+from bootstrap.settings import Settings
+from cli.demo import DemoClock, load
+from service.registry import Registry
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from povreg.domain.events import (
+from domain.events import (
     AssistanceMeasureAssigned,
     AssistanceMeasureCompleted,
     EventBody,
@@ -35,11 +35,11 @@ from povreg.domain.events import (
     ReturnedToPoverty,
     Revisited,
 )
-from povreg.domain.fold import Step, decide
-from povreg.domain.history import Actor, EffectiveEvent, RecordedEvent
-from povreg.domain.idnumber import with_check_digit
-from povreg.domain.policy import PolicyBook, PolicyVersion, RecordedPolicy
-from povreg.domain.policy_data import statutory_book
+from domain.fold import Step, decide
+from domain.history import Actor, EffectiveEvent, RecordedEvent
+from domain.idnumber import with_check_digit
+from domain.policy import PolicyBook, PolicyVersion, RecordedPolicy
+from domain.policy_data import statutory_book
 
 Day = str | date
 

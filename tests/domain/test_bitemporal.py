@@ -7,11 +7,11 @@ from datetime import date, timedelta
 
 import pytest
 
-from povreg.domain.errors import InvalidInput, RuleViolation
-from povreg.domain.events import EventBody
-from povreg.domain.fold import Interval, state_as_of, timeline
-from povreg.domain.history import effective_events
-from povreg.domain.vocab import Status
+from domain.errors import InvalidInput, RuleViolation
+from domain.events import EventBody
+from domain.fold import Interval, state_as_of, timeline
+from domain.history import effective_events
+from domain.vocab import Status
 
 from .builders import (
     OTHER_VILLAGE,

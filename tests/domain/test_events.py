@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from povreg.domain.errors import InvalidInput
-from povreg.domain.events import (
+from domain.errors import InvalidInput
+from domain.events import (
     APPROVAL_EVENTS,
     EVENT_TYPES,
     META_EVENTS,

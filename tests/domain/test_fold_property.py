@@ -25,8 +25,8 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from povreg.domain.errors import DomainError, InvalidInput, RuleViolation
-from povreg.domain.events import (
+from domain.errors import DomainError, InvalidInput, RuleViolation
+from domain.events import (
     AssistanceMeasureAssigned,
     AssistanceMeasureCompleted,
     EventBody,
@@ -47,9 +47,9 @@ from povreg.domain.events import (
     ReturnedToPoverty,
     Revisited,
 )
-from povreg.domain.fold import Step, decide, replay, state_as_of, timeline
-from povreg.domain.history import RecordedEvent, effective_events
-from povreg.domain.policy_data import statutory_book
+from domain.fold import Step, decide, replay, state_as_of, timeline
+from domain.history import RecordedEvent, effective_events
+from domain.policy_data import statutory_book
 
 from .builders import ALL_SECURE, at, exit_confirmed, guarantees, member, proposed, recorded, returned
 

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from povreg.domain.idnumber import (
+from domain.idnumber import (
     birth_date,
     check_digit,
     id_number_problem,

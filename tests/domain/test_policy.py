@@ -7,14 +7,14 @@ from datetime import date, datetime
 import pytest
 from pydantic import ValidationError
 
-from povreg.domain.policy import (
+from domain.policy import (
     PolicyBook,
     PolicySettings,
     PolicyVersion,
     PostExitContinuation,
     RecordedPolicy,
 )
-from povreg.domain.policy_data import NATIONAL_POVERTY_LINES, SEED_EXAMPLES, statutory_book
+from domain.policy_data import NATIONAL_POVERTY_LINES, SEED_EXAMPLES, statutory_book
 
 from .builders import TAIZHOU_VILLAGE, VILLAGE, at, book_with
 

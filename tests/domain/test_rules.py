@@ -7,10 +7,10 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
-from povreg.domain.errors import InvalidInput, RuleViolation
-from povreg.domain.policy import PolicySettings, PolicyVersion, RecordedPolicy
-from povreg.domain.policy_data import SEED_EXAMPLES, statutory_book
-from povreg.domain.vocab import Status
+from domain.errors import InvalidInput, RuleViolation
+from domain.policy import PolicySettings, PolicyVersion, RecordedPolicy
+from domain.policy_data import SEED_EXAMPLES, statutory_book
+from domain.vocab import Status
 
 from .builders import (
     TAIZHOU_VILLAGE,

@@ -11,11 +11,11 @@ from datetime import date
 
 import pytest
 
-from povreg.domain.errors import RuleViolation
-from povreg.domain.events import EventBody
-from povreg.domain.fold import replay
-from povreg.domain.state import HouseholdState, Income, Measure, transition
-from povreg.domain.vocab import ACTIVE, COUNTED_POOR, MAINTAINABLE, Finding, Status
+from domain.errors import RuleViolation
+from domain.events import EventBody
+from domain.fold import replay
+from domain.state import HouseholdState, Income, Measure, transition
+from domain.vocab import ACTIVE, COUNTED_POOR, MAINTAINABLE, Finding, Status
 
 from .builders import (
     ALL_SECURE,

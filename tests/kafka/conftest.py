@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
-from povreg.application import Registry
-from povreg.config import Settings
-from povreg.consumers.base import Subscriber, SubscriberRunner
-from povreg.consumers.db import Tx
-from povreg.consumers.messages import FeedMessage
-from povreg.consumers.relay import Relay, RelayConfig
+from bootstrap.settings import Settings
+from consumers.base import Subscriber, SubscriberRunner
+from consumers.db import Tx
+from consumers.messages import FeedMessage
+from consumers.relay import Relay, RelayConfig
+from service.registry import Registry
 from tests.kafka.workload import StepClock, setup_divisions
 from tests.kafka_broker import TansuBroker, start_broker
 
@@ -131,7 +131,7 @@ def povreg_process(settings: Settings, args: Sequence[str], log: Path) -> subpro
            "POVREG_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "", "POVREG_KAFKA_TOPIC": settings.kafka_topic,
            "POVREG_INLINE_PROJECTIONS": "false", "PYTHONUNBUFFERED": "1"}
     with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-c", "from povreg.cli import app; app()", *args],
+        return subprocess.Popen([sys.executable, "-c", "from cli import app; app()", *args],
                                 env=env, stdout=out, stderr=subprocess.STDOUT)
 
 

@@ -18,14 +18,14 @@ from typing import Any
 
 import pytest
 
-from povreg.application import Registry
-from povreg.config import Settings
-from povreg.consumers.db import Database
-from povreg.consumers.dibao import DibaoRosterSync
-from povreg.consumers.messages import decode, encode_value
-from povreg.consumers.projections import projection_runner
-from povreg.feed import feed_item
-from povreg.projections.store import ProjectionStore
+from bootstrap.settings import Settings
+from consumers.db import Database
+from consumers.dibao import DibaoRosterSync
+from consumers.messages import decode, encode_value
+from consumers.projections import projection_runner
+from domain.feed import feed_item
+from projections.store import ProjectionStore
+from service.registry import Registry
 from tests.kafka.conftest import (
     Collector,
     assert_order_per_household,

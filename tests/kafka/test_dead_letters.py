@@ -10,13 +10,13 @@ import pytest
 from kafka import KafkaProducer
 from typer.testing import CliRunner
 
-from povreg.cli import app
-from povreg.config import Settings
-from povreg.consumers.base import RetryableError
-from povreg.consumers.db import Tx
-from povreg.consumers.messages import FeedMessage, PoisonMessage, decode
-from povreg.consumers.relay import Relay, RelayConfig
-from povreg.feed import feed_item
+from bootstrap.settings import Settings
+from cli import app
+from consumers.base import RetryableError
+from consumers.db import Tx
+from consumers.messages import FeedMessage, PoisonMessage, decode
+from consumers.relay import Relay, RelayConfig
+from domain.feed import feed_item
 from tests.kafka.conftest import Collector, collected, household_events, runner_for, unique_group
 from tests.kafka.workload import write_households
 from tests.kafka_broker import TansuBroker

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from povreg.application import Registry
-from povreg.cli import app
-from povreg.config import Settings
-from povreg.consumers.relay import Relay, RelayConfig
-from povreg.projections.queries import SqlReadModel
+from bootstrap.settings import Settings
+from cli import app
+from consumers.relay import Relay, RelayConfig
+from projections.queries import SqlReadModel
+from service.registry import Registry
 from tests.kafka.conftest import (
     SESSION_TIMEOUT_MS,
     get_health,

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from povreg.application import Registry
-from povreg.config import Settings
-from povreg.consumers.metrics import MetricsServer
+from bootstrap.settings import Settings
+from consumers.metrics import MetricsServer
+from service.registry import Registry
 from tests.kafka.conftest import (
     PARTITIONS,
     Collector,

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from povreg.application import Registry
-from povreg.config import Settings
-from povreg.consumers.relay import Relay, RelayConfig
-from povreg.projections.queries import SqlReadModel
+from bootstrap.settings import Settings
+from consumers.relay import Relay, RelayConfig
+from projections.queries import SqlReadModel
+from service.registry import Registry
 from tests.kafka.conftest import (
     PARTITIONS,
     SESSION_TIMEOUT_MS,

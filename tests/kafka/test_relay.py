@@ -9,13 +9,13 @@ import urllib.request
 import pytest
 from typer.testing import CliRunner
 
-from povreg.application import Registry
-from povreg.cli import app
-from povreg.config import Settings
-from povreg.consumers.messages import item_from_notification, value_from_notification
-from povreg.consumers.metrics import MetricsServer
-from povreg.consumers.relay import AckWindow, Relay, RelayConfig, RelayConfigError
-from povreg.feed import feed_item
+from bootstrap.settings import Settings
+from cli import app
+from consumers.messages import item_from_notification, value_from_notification
+from consumers.metrics import MetricsServer
+from consumers.relay import AckWindow, Relay, RelayConfig, RelayConfigError
+from domain.feed import feed_item
+from service.registry import Registry
 from tests.kafka.conftest import assert_order_per_household, household_events, topic_items
 from tests.kafka.workload import StepClock, setup_divisions, write_households
 from tests.kafka_broker import TansuBroker

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from povreg.application import Registry
-from povreg.config import Settings
-from povreg.consumers.base import Record, RetryableError, SubscriberRunner
-from povreg.consumers.db import Tx
-from povreg.consumers.messages import FeedMessage, encode_value
-from povreg.feed import feed_item
+from bootstrap.settings import Settings
+from consumers.base import Record, RetryableError, SubscriberRunner
+from consumers.db import Tx
+from consumers.messages import FeedMessage, encode_value
+from domain.feed import feed_item
+from service.registry import Registry
 from tests.kafka.conftest import Collector, collected
 from tests.kafka.workload import StepClock, setup_divisions, write_households
 

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from povreg.application import Command, Registry
-from povreg.domain.history import Actor
-from povreg.domain.idnumber import with_check_digit
+from domain.history import Actor
+from domain.idnumber import with_check_digit
+from service.registry import Command, Registry
 
 RECORDER = Actor("village-clerk", "recorder", "620422")
 APPROVER = Actor("county-office", "approver", "620422")
@@ -169,9 +169,9 @@ def bulk_households(registry: Registry, prefix: str, count: int, first: int = 0,
     """
     import uuid
 
-    from povreg.domain.events import parse_event
-    from povreg.domain.history import RecordedEvent
-    from povreg.domain.household import Household
+    from domain.events import parse_event
+    from domain.history import RecordedEvent
+    from domain.household import Household
 
     moment = start or datetime(2019, 1, 1, tzinfo=UTC)
     households: dict[str, Household] = {}

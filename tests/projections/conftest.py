@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from povreg.application import Registry
-from povreg.projections import SqlReadModel, flows, open_read_model
+from projections import SqlReadModel, flows, open_read_model
+from service.registry import Registry
 
 
 @pytest.fixture(autouse=True)

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from povreg.application import Command, Registry
-from povreg.domain.errors import DomainError
-from povreg.domain.idnumber import with_check_digit
-from povreg.domain.vocab import Attribute, Cause, MeasureCategory, Pathway
+from domain.errors import DomainError
+from domain.idnumber import with_check_digit
+from domain.vocab import Attribute, Cause, MeasureCategory, Pathway
+from service.registry import Command, Registry
 from tests.support import GUARANTEED, Clock
 
 VILLAGES = ("620422100201", "620422100202", "620422101203")
@@ -180,7 +180,7 @@ def populate(
 
 
 def _actor(name: str) -> Any:
-    from povreg.domain.history import Actor
+    from domain.history import Actor
 
     return Actor(name, "approver", "620422")
 

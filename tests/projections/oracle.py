@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from povreg.application import Registry
-from povreg.domain.fold import Step, intervals, replay
-from povreg.domain.history import RecordedEvent, effective_events
-from povreg.domain.state import HouseholdState
-from povreg.domain.vocab import COUNTED_POOR, Status
-from povreg.projections.cards import card_of, exit_flags
+from domain.fold import Step, intervals, replay
+from domain.history import RecordedEvent, effective_events
+from domain.state import HouseholdState
+from domain.vocab import COUNTED_POOR, Status
+from projections.cards import card_of, exit_flags
+from service.registry import Registry
 
 COUNTED = {"poor", "returned", "exit_pending"}
 

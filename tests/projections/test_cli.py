@@ -7,9 +7,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from povreg.application import Registry
-from povreg.cli import app
-from povreg.projections.store import default_workers
+from cli import app
+from projections.store import default_workers
+from service.registry import Registry
 from tests.projections.test_integrity import position_of, tamper
 from tests.projections.test_queries import H, seed_county, worked_example
 from tests.support import Clock
@@ -61,7 +61,7 @@ def test_queries_rebuild_status_and_verify(cli: CliRunner, county: Registry, clo
 def test_verify_names_a_tampered_row(cli: CliRunner, county: Registry, clock: Clock) -> None:
     worked_example(county, clock)
     run(cli, "projections", "catch-up")
-    from povreg.projections import open_read_model
+    from projections import open_read_model
 
     model = open_read_model(county, inline=False)
     position, event_id = position_of(model, 3)

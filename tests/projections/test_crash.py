@@ -15,9 +15,9 @@ import sys
 import time
 from pathlib import Path
 
-from povreg.application import Registry
-from povreg.projections import open_read_model
-from povreg.projections.store import ProjectionStore
+from projections import open_read_model
+from projections.store import ProjectionStore
+from service.registry import Registry
 from tests.projections.histories import populate
 from tests.projections.test_property import snapshot
 from tests.support import Clock
@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 CHILD = """
 import sys
-from povreg.application import Registry
-from povreg.config import Settings
-from povreg.projections.store import ProjectionStore
+from service.registry import Registry
+from bootstrap.settings import Settings
+from projections.store import ProjectionStore
 
 registry = Registry(Settings.from_env())
 store = ProjectionStore(registry, page_size=int(sys.argv[2]))

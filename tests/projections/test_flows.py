@@ -1,4 +1,4 @@
-"""The flow log and its checkpoints (:mod:`povreg.projections.flows`) answer county
+"""The flow log and its checkpoints (:mod:`projections.flows`) answer county
 roster counts, incidence and the adjustment report exactly as a scan of the timeline
 does — for random (as_of, known_at), with late recordings, corrections and
 retractions, whether built incrementally (small pages), by a rebuild, or by
@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from povreg.application import Registry
-from povreg.config import Settings
-from povreg.projections import SqlReadModel, flows, open_read_model
-from povreg.projections.db import from_us
-from povreg.projections.log import read_page
-from povreg.simulate import SimClock, Simulation, load
+from bootstrap.settings import Settings
+from projections import SqlReadModel, flows, open_read_model
+from projections.db import from_us
+from projections.log import read_page
+from service.registry import Registry
+from simulation.county import SimClock, Simulation, load
 from tests.support import proposal
 
 HOUSEHOLDS = 90
@@ -288,8 +288,8 @@ def test_county_difference_equals_comparing_every_household(simulated: Registry)
     """The cycle report as filed versus as known, for a county, compares only the households
     whose rows in the cycle changed in between: the same households, contributions and
     reports as comparing every household of the county."""
-    from povreg.application import Command
-    from povreg.domain.history import Actor
+    from domain.history import Actor
+    from service.registry import Command
 
     # A household counted in 2014-2016 as filed, whose dates are corrected to 2017 later:
     # its rows in the cycle close and none opens there.
@@ -325,7 +325,7 @@ def difference_of_every_household(model: SqlReadModel, prefix: str, start: date,
                                   filed_at: datetime | None, known_at: datetime | None) -> dict[str, Any]:
     """Asserts that ``adjustments_diff`` finds what comparing every household's contribution
     finds; returns the households that differ: (as filed, as known)."""
-    from povreg.projections import adjustments as adj
+    from projections import adjustments as adj
 
     found = model.adjustments_diff(prefix, start, end, filed_at=filed_at, known_at=known_at)
     filed_at = filed_at or model.filed_at(end)

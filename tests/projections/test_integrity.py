@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from povreg.application import Registry
-from povreg.projections import SqlReadModel
-from povreg.projections.households import ProjectionError
-from povreg.projections.integrity import GENESIS, canonical, link, sha256
-from povreg.projections.verify import anchor, verify
+from projections import SqlReadModel
+from projections.households import ProjectionError
+from projections.integrity import GENESIS, canonical, link, sha256
+from projections.verify import anchor, verify
+from service.registry import Registry
 from tests.projections.test_queries import H, worked_example
 from tests.support import Clock
 

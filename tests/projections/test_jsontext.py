@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from povreg.projections.jsontext import canonical, compact, loads
+from projections.jsontext import canonical, compact, loads
 
 SCALARS = (
     st.none()

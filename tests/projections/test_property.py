@@ -23,11 +23,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from povreg.application import Command, Registry
-from povreg.config import Settings
-from povreg.domain.errors import DomainError, NotFound
-from povreg.domain.history import Actor
-from povreg.projections import SqlReadModel, open_read_model
+from bootstrap.settings import Settings
+from domain.errors import DomainError, NotFound
+from domain.history import Actor
+from projections import SqlReadModel, open_read_model
+from service.registry import Command, Registry
 from tests.projections.oracle import Oracle, report_numbers
 from tests.support import GUARANTEED, Clock, member, postgres_schema
 

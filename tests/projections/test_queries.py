@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from povreg.application import Command, Registry
-from povreg.domain.policy import PolicySettings, PolicyVersion, PostExitContinuation
-from povreg.projections import SqlReadModel
+from domain.policy import PolicySettings, PolicyVersion, PostExitContinuation
+from projections import SqlReadModel
+from service.registry import Command, Registry
 from tests.conftest import APPROVER
 from tests.support import GUARANTEED, Clock, member, proposal
 

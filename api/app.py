@@ -1,0 +1,90 @@
+"""The FastAPI application: ``create_app(registry | settings)``.
+
+Endpoints that touch the store are plain ``def`` (the eventsourcing library is
+synchronous; FastAPI runs them in its thread pool).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version as _dist_version
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.utils import get_openapi
+
+from api import problems
+from api.routes import admin, divisions, events_feed, households, queries
+from bootstrap.settings import Settings
+from service.registry import Registry
+
+DESCRIPTION = """\
+Event-sourced registry of poor households (建档立卡动态管理).
+
+Commands record immutable events; queries answer *as of* a valid date (`as_of`) and
+*as known at* a transaction moment (`known_at`). Authenticate with
+`Authorization: Bearer <token>` (`povreg token create --role ROLE [--division PREFIX]`).
+Every error is an RFC 9457 problem (`application/problem+json`) whose `rule` names the
+rule that refused the request.
+"""
+
+
+def create_app(source: Registry | Settings | None = None) -> FastAPI:
+    """The API over ``source``: a registry (the caller closes it), or settings (the
+    app opens the registry and closes it on shutdown; default: from the environment)."""
+    owned = not isinstance(source, Registry)
+    registry = source if isinstance(source, Registry) else Registry(source or Settings.from_env())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Open the read models at start-up, so that writes project as they happen.
+        await run_in_threadpool(queries.open_read_model_of, app)
+        try:
+            yield
+        finally:
+            if app.state.read_model is not None and hasattr(app.state.read_model, "close"):
+                app.state.read_model.close()
+            if owned:
+                registry.close()
+
+    app = FastAPI(
+        title="povreg",
+        version=_dist_version("povreg"),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.registry = registry
+    app.state.read_model = None
+    app.state.read_model_head = 0
+    app.state.read_model_lock = threading.Lock()
+    problems.install(app)
+    for module in (households, queries, divisions, events_feed, admin):
+        app.include_router(module.router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, with every error response as ``application/problem+json``."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    doc = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    for path in doc.get("paths", {}).values():
+        for operation in path.values():
+            responses = operation.get("responses", {})
+            for status, response in responses.items():
+                if status.isdigit() and int(status) >= 400:
+                    response["content"] = {problems.PROBLEM_JSON: {"schema": problem_ref}}
+            if "422" in responses:
+                responses["422"]["description"] = "invalid input (the problem's `errors` lists the fields)"
+    schemas = doc.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    app.openapi_schema = doc
+    return doc

@@ -1,0 +1,177 @@
+"""RFC 9457 problem details: every error the API answers is ``application/problem+json``.
+
+A problem always has ``type``, ``title``, ``status``, ``detail`` and ``rule`` (the
+short, stable code of the rule that refused the request; ``type`` is
+``urn:povreg:problem:<rule>`` and ``detail`` ends by naming it), plus ``errors``
+for field errors and whatever context the refusing rule gave (e.g. ``state``,
+``expected_version``, ``current_version``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain.errors import DomainError
+from domain.events import EVENT_TYPES
+
+log = logging.getLogger("povreg.api")
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_PREFIX = "urn:povreg:problem:"
+
+
+class Unauthorized(DomainError):
+    """No token, or a token the registry does not know (or has revoked)."""
+
+    status = 401
+    title = "Unauthorized"
+
+
+class ServiceUnavailable(DomainError):
+    status = 503
+    title = "Service unavailable"
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    rule: str,
+    *,
+    errors: Sequence[dict[str, Any]] | None = None,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": TYPE_PREFIX + rule,
+        "title": title,
+        "status": status,
+        "detail": detail if f"rule {rule}" in detail else f"{detail} (rule {rule})",
+        "rule": rule,
+    }
+    if instance:
+        body["instance"] = instance
+    if errors:
+        body["errors"] = list(errors)
+    reserved = set(body) | {"errors"}
+    body.update({k: _jsonable(v) for k, v in context.items() if k not in reserved})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+def field_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
+    """FastAPI/pydantic validation errors as ``{"loc", "msg", "type"}``, without noise.
+
+    ``loc`` starts with where the value was (``body``, ``query``, ``path``,
+    ``header``); the discriminator's tag and validator-function steps are dropped,
+    as the domain's own field errors do (:func:`domain.events.invalid_from`).
+    """
+    out = []
+    for err in raw:
+        loc = [str(p) for p in err.get("loc", ()) if not str(p).startswith("function-")]
+        if len(loc) > 1 and loc[0] == "body" and loc[1] in EVENT_TYPES:
+            loc = [loc[0], *loc[2:]]
+        out.append({"loc": loc, "msg": str(err.get("msg", "")).removeprefix("Value error, "), "type": err.get("type")})
+    return out
+
+
+def _validation_rule(errors: list[dict[str, Any]]) -> str:
+    kinds = {e["type"] for e in errors}
+    if "json_invalid" in kinds:
+        return "malformed_json"
+    if kinds & {"union_tag_invalid", "union_tag_not_found"}:
+        return "unknown_event_type"
+    if all(e["loc"][:1] == ["body"] for e in errors):
+        return "invalid_fields"
+    return "invalid_parameters"
+
+
+async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    headers = {"WWW-Authenticate": 'Bearer realm="povreg"'} if exc.status == 401 else None
+    return problem(
+        exc.status,
+        exc.title,
+        exc.detail,
+        exc.rule,
+        errors=getattr(exc, "errors", None),
+        instance=request.url.path,
+        headers=headers,
+        **exc.context,
+    )
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = field_errors(exc.errors())
+    rule = _validation_rule(errors)
+    if rule == "unknown_event_type":
+        summary = f"unknown or missing event type; known types: {', '.join(sorted(EVENT_TYPES))}"
+    else:
+        summary = "; ".join(f"{'.'.join(e['loc']) or 'request'}: {e['msg']}" for e in errors[:5])
+    return problem(422, "Invalid input", f"invalid request: {summary}", rule, errors=errors, instance=request.url.path)
+
+
+_HTTP_RULES = {
+    401: "unauthorized",
+    403: "forbidden",
+    404: "unknown_route",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    if status == 400:  # FastAPI could not decode the body (not UTF-8, not the declared form)
+        return problem(
+            422, "Invalid input", f"the request body could not be read: {exc.detail}", "malformed_json",
+            instance=request.url.path,
+        )
+    rule = _HTTP_RULES.get(status, f"http_{status}")
+    if status == 404:
+        detail = f"no such resource: {request.method} {request.url.path}"
+    elif status == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    else:
+        detail = str(exc.detail)
+    title = {404: "Not found", 405: "Method not allowed"}.get(status, str(exc.detail))
+    return problem(status, title, detail, rule, instance=request.url.path, headers=dict(exc.headers or {}))
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return problem(
+        500,
+        "Internal server error",
+        "the registry could not answer this request; the error is logged on the server",
+        "internal_error",
+        instance=request.url.path,
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _on_domain_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)

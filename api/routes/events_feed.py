@@ -1,0 +1,78 @@
+"""``GET /v1/events``: the global feed of household events, in recording order."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from api.auth import FEED_READERS, ActorDep, RegistryDep, masked_for
+from api.routes.common import household_divisions, household_in_scope, problem_responses
+from api.schemas import FeedItem
+from domain.access import require_role
+from domain.feed import feed_item
+
+router = APIRouter(tags=["feed"])
+
+#: How many positions a scoped token's request scans at most before answering.
+SCAN_LIMIT = 5_000
+
+
+@router.get(
+    "/v1/events",
+    response_model=list[FeedItem],
+    responses={
+        200: {
+            "description": "the events after `after`, in recording order",
+            "headers": {
+                "Povreg-Next-After": {
+                    "description": "the position to resume from (?after=)",
+                    "schema": {"type": "integer"},
+                }
+            },
+        },
+        **problem_responses(401, 403, 422),
+    },
+    summary="The global event feed",
+)
+def events(
+    actor: ActorDep,
+    registry: RegistryDep,
+    after: Annotated[
+        int, Query(ge=0, le=2**62, description="the last position seen (0 = from the start)")
+    ] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000, description="at most this many items")] = 100,
+) -> JSONResponse:
+    """Household events after position `after`, in recording order, as a JSON list.
+
+    Positions are stable: a poller resumes from the last one it saw. Subscribers,
+    investigators and admins. A token scoped to a division sees the events of the
+    households that have belonged to a village under its prefix; the response header
+    `Povreg-Next-After` says where to resume (it can be past the last item, when
+    events of other divisions were skipped). Personal fields are masked except for
+    investigators and admins."""
+    require_role(actor, *FEED_READERS)
+    items: list[dict[str, object]] = []
+    next_after = after
+    scope_cache: dict[str, bool] = {}
+    while len(items) < limit:
+        page = registry.feed(after=next_after, limit=limit)
+        if not page:
+            break
+        for position, event in page:
+            next_after = position
+            if actor.division:
+                hid = event.household_id
+                if hid not in scope_cache:
+                    scope_cache[hid] = household_in_scope(actor, household_divisions(registry, hid))
+                if not scope_cache[hid]:
+                    continue
+            item = feed_item(position, event)
+            item["data"] = masked_for(actor, item["data"])  # the household's PII; recorded_by is staff
+            items.append(item)
+            if len(items) == limit:
+                break
+        if not actor.division or next_after - after >= SCAN_LIMIT:
+            break
+    return JSONResponse(items, headers={"Povreg-Next-After": str(next_after)})

@@ -1,0 +1,115 @@
+"""``povreg token|division|policy …``: the registry's reference data."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from cli.common import console, err_console, open_registry, parse_date, print_json
+from domain.errors import InvalidInput
+from domain.policy import PolicyVersion
+from domain.policy_data import SEED_EXAMPLES
+
+token_app = typer.Typer(no_args_is_help=True)
+division_app = typer.Typer(no_args_is_help=True)
+policy_app = typer.Typer(no_args_is_help=True)
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="recorder, approver, investigator, subscriber or admin")],
+    division: Annotated[str, typer.Option(help="division-code prefix the token is scoped to (empty: everywhere)")] = "",
+    name: Annotated[str | None, typer.Option(help="a label recorded as the actor's name")] = None,
+) -> None:
+    """Create an API token; prints it alone on the last line (only its hash is stored)."""
+    with open_registry() as registry:
+        secret = registry.create_token(role, division, name)
+    console.print(f"token for role {role}, scope {division or 'everywhere'}:")
+    typer.echo(secret)
+
+
+@division_app.command("put")
+def division_put(
+    code: str,
+    name: Annotated[str, typer.Option()],
+    rural_population: Annotated[int, typer.Option(min=0)],
+    effective_date: Annotated[str, typer.Option(help="YYYY-MM-DD")] = "2014-01-01",
+) -> None:
+    """Register or update a division (6-digit county, 9-digit township, 12-digit village)."""
+    with open_registry() as registry:
+        day = parse_date(effective_date)
+        assert day is not None
+        _, created = registry.put_division(code, name, rural_population, day)
+        console.print(f"{'registered' if created else 'updated'} {code} {name}")
+
+
+@division_app.command("show")
+def division_show(code: str) -> None:
+    with open_registry() as registry:
+        division = registry.division(code)
+        print_json(
+            {
+                "code": code,
+                "versions": [
+                    {
+                        "name": v.name,
+                        "rural_population": v.rural_population,
+                        "effective_date": v.effective_date,
+                        "recorded_at": v.recorded_at,
+                    }
+                    for v in division.versions
+                ],
+            }
+        )
+
+
+@policy_app.command("record")
+def policy_record(
+    version: Annotated[str | None, typer.Argument(help="a policy version as JSON (see docs/policy.md)")] = None,
+    example: Annotated[
+        str | None, typer.Option(help=f"record one of the seeds' examples: {', '.join(SEED_EXAMPLES)}")
+    ] = None,
+) -> None:
+    """Record a policy version for a jurisdiction (a division-code prefix; empty = national)."""
+    if (version is None) == (example is None):
+        err_console.print("[red]give either a policy version as JSON or --example NAME[/red]")
+        raise typer.Exit(2)
+    if example is not None:
+        if example not in SEED_EXAMPLES:
+            err_console.print(f"[red]unknown example {example!r}[/red]; known: {', '.join(SEED_EXAMPLES)}")
+            raise typer.Exit(2)
+        policy = SEED_EXAMPLES[example]
+    else:
+        try:
+            policy = PolicyVersion.model_validate(json.loads(version or ""))
+        except (json.JSONDecodeError, ValidationError) as exc:
+            err_console.print(f"[red]invalid policy version:[/red] {exc}")
+            raise typer.Exit(2) from None
+    with open_registry() as registry:
+        recorded = registry.record_policy(policy)
+        console.print(f"recorded policy for {policy.jurisdiction or 'the nation'} at {recorded.recorded_at}")
+
+
+@policy_app.command("show")
+def policy_show(
+    division: str,
+    on: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default today)")] = None,
+) -> None:
+    """The rules in force for a division on a date, and where each comes from."""
+    with open_registry() as registry:
+        day = parse_date(on) or registry.today()
+        try:
+            policy = registry.policy_book().resolve(division, day)
+        except LookupError as exc:
+            raise InvalidInput(str(exc), rule="no_policy") from None
+        out = {k: v for k, v in policy.__dict__.items() if k != "provenance"}
+        out["provenance"] = {k: {"jurisdiction": j, "effective_date": d, "source": s}
+                             for k, (j, d, s) in policy.provenance.items()}
+        print_json(out)
+
+
+__all__ = ["date", "division_app", "policy_app", "token_app"]

@@ -1,0 +1,189 @@
+"""``povreg household …`` and ``povreg import``: record, import and inspect households."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cli.common import console, err_console, open_registry, parse_date, parse_moment, print_json
+from domain.errors import DomainError
+from domain.fold import Interval
+from domain.history import Actor
+from domain.state import HouseholdState
+from service.registry import Command, Receipt, iter_jsonl
+
+app = typer.Typer(no_args_is_help=True)
+
+ActorName = Annotated[
+    str | None, typer.Option("--actor", help="who records (default cli:<login>); the CLI acts as an approver")
+]
+
+
+def cli_actor(name: str | None) -> Actor:
+    return Actor(name or f"cli:{getpass.getuser()}", "approver", "")
+
+
+def _command(obj: dict[str, Any], actor: Actor) -> Command:
+    payload = dict(obj)
+    household_id = payload.pop("household_id", None)
+    expected_version = payload.pop("expected_version", None)
+    idempotency_key = payload.pop("idempotency_key", None)
+    return Command(
+        payload=payload,
+        actor=actor,
+        household_id=household_id,
+        expected_version=expected_version,
+        idempotency_key=idempotency_key,
+    )
+
+
+@app.command("record")
+def record(
+    event: Annotated[str, typer.Argument(help="the event as JSON, with household_id unless it is a proposal")],
+    actor: ActorName = None,
+) -> None:
+    """Record one event; prints the receipt."""
+    try:
+        obj = json.loads(event)
+    except json.JSONDecodeError as exc:
+        err_console.print(f"[red]not JSON:[/red] {exc.msg}")
+        raise typer.Exit(2) from None
+    if not isinstance(obj, dict):
+        err_console.print("[red]the event must be a JSON object[/red]")
+        raise typer.Exit(2)
+    with open_registry() as registry:
+        print_json(registry.record(_command(obj, cli_actor(actor))).as_dict())
+
+
+def import_events(
+    path: Annotated[Path, typer.Argument(help="JSON Lines file, one event per line ('-' for stdin)")],
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="lines per transaction")] = 500,
+    actor: ActorName = None,
+) -> None:
+    """Import household events from JSON Lines. A refused line records nothing; the rest go in.
+
+    Each line is an event body as in API.md plus ``household_id`` (optional for
+    IdentificationProposed) and optionally ``expected_version`` and ``idempotency_key``.
+    Exit code 1 if any line was refused.
+    """
+    if str(path) != "-" and not path.is_file():
+        err_console.print(f"[red]no such file:[/red] {path}")
+        raise typer.Exit(2)
+    text = typer.get_text_stream("stdin").read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    who = cli_actor(actor)
+    refused: list[tuple[int, str, str]] = []
+    accepted = 0
+    with open_registry() as registry, Progress(
+        TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(), console=err_console, transient=False,
+    ) as progress:
+        task = progress.add_task("import", total=len(lines), rate="")
+        pending: list[tuple[int, Command]] = []
+
+        def flush() -> None:
+            nonlocal accepted
+            if not pending:
+                return
+            results = registry.record_many([c for _, c in pending])
+            for (number, _), result in zip(pending, results, strict=True):
+                if isinstance(result, DomainError):
+                    refused.append((number, result.rule, result.detail))
+                else:
+                    accepted += 1
+            progress.update(task, advance=len(pending))
+            elapsed = progress.tasks[0].elapsed or 0
+            if elapsed:
+                progress.update(task, rate=f"{accepted / elapsed:,.0f} events/s")
+            pending.clear()
+
+        for number, obj, error in iter_jsonl(lines):
+            if error is not None or obj is None:
+                refused.append((number, "invalid_json", error or ""))
+                progress.update(task, advance=1)
+                continue
+            pending.append((number, _command(obj, who)))
+            if len(pending) >= batch:
+                flush()
+        flush()
+    console.print(f"imported {accepted} event(s); refused {len(refused)} line(s)")
+    if refused:
+        table = Table("line", "rule", "why", title="refused lines (nothing recorded for them)")
+        for number, rule, detail in refused[:200]:
+            table.add_row(str(number), rule, detail)
+        err_console.print(table)
+        if len(refused) > 200:
+            err_console.print(f"… and {len(refused) - 200} more")
+        raise typer.Exit(1)
+
+
+def _state_json(state: HouseholdState) -> dict[str, Any]:
+    return {
+        "household_id": state.household_id,
+        "status": state.status.value,
+        "division_code": state.division_code,
+        "attribute": state.attribute.value,
+        "main_cause": state.main_cause.value,
+        "members": [m.model_dump(mode="json") for m in state.members],
+        "latest_income": {"year": state.income.year, "income_per_capita": state.income.per_capita},
+        "measures": len(state.measures),
+        "at_risk": state.at_risk,
+    }
+
+
+@app.command("show")
+def show(
+    household_id: str,
+    as_of: Annotated[str | None, typer.Option(help="valid date YYYY-MM-DD (default today)")] = None,
+    known_at: Annotated[str | None, typer.Option(help="moment (ISO 8601) or date; default now")] = None,
+) -> None:
+    """A household as of a date, as known at a moment (replayed from its events)."""
+    with open_registry() as registry:
+        state = registry.state_as_of(household_id, parse_date(as_of), parse_moment(known_at, registry))
+        print_json(_state_json(state))
+
+
+def _interval_json(i: Interval) -> dict[str, Any]:
+    return {"status": i.status.value, "from": i.start.isoformat(), "to": i.end.isoformat() if i.end else None}
+
+
+@app.command("timeline")
+def timeline(
+    household_id: str,
+    known_at: Annotated[str | None, typer.Option(help="moment (ISO 8601) or date; default now")] = None,
+) -> None:
+    """A household's valid-time status intervals, as known at a moment."""
+    with open_registry() as registry:
+        intervals = registry.timeline(household_id, parse_moment(known_at, registry))
+        table = Table("status", "from", "to")
+        for i in intervals:
+            table.add_row(i.status.value, i.start.isoformat(), i.end.isoformat() if i.end else "—")
+        console.print(table)
+
+
+@app.command("history")
+def history(household_id: str) -> None:
+    """Every recorded event of a household, in recording order (JSON Lines)."""
+    with open_registry() as registry:
+        for ev in registry.history(household_id):
+            typer.echo(
+                json.dumps(
+                    {
+                        "version": ev.version,
+                        "event_id": ev.event_id,
+                        "recorded_at": ev.recorded_at.isoformat(),
+                        "recorded_by": ev.recorded_by.as_dict(),
+                        **ev.body.model_dump(mode="json"),
+                    },
+                    ensure_ascii=False,
+                )
+            )
+
+
+__all__ = ["Receipt", "app", "import_events"]

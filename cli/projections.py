@@ -1,0 +1,307 @@
+"""``povreg projections …``, ``povreg verify`` and the read-model queries
+(``card``, ``roster``, ``adjustments``, ``incidence``, ``audit``).
+
+Queries first catch the read model up with the log, then answer from the
+projections. Output is JSON (``--mask`` hides personal information as the API
+does for non-investigators); ``roster`` and ``adjustments`` also print tables.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cli.common import console, err_console, open_registry, parse_date, parse_moment, print_json
+from domain.masking import mask
+from projections import SqlReadModel, open_read_model
+from projections.households import ProjectionError
+from projections.store import Progress as RunProgress
+from projections.store import default_workers
+from projections.verify import anchor as chain_anchor
+from projections.verify import read_anchors, verify
+
+app = typer.Typer(no_args_is_help=True, help="Read models: rebuild, catch up, status, anchors.")
+
+AsOf = Annotated[str | None, typer.Option("--as-of", help="valid date YYYY-MM-DD (default today)")]
+KnownAt = Annotated[str | None, typer.Option("--known-at", help="moment (ISO 8601) or date; default now")]
+Mask = Annotated[bool, typer.Option("--mask", help="mask names, ID numbers and phones")]
+AsJson = Annotated[bool, typer.Option("--json", help="print JSON only")]
+
+
+@contextmanager
+def read_model(catch_up: bool = True) -> Iterator[SqlReadModel]:
+    with open_registry() as registry:
+        model = open_read_model(registry, inline=False)
+        try:
+            if catch_up:
+                model.catch_up()
+            yield model
+        except ValueError as exc:
+            err_console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+        finally:
+            model.close()
+
+
+def _out(data: Any, masked: bool) -> None:
+    print_json(mask(data) if masked else data)
+
+
+def _progress_bar(label: str) -> tuple[Progress, Any]:
+    bar = Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=err_console,
+    )
+    task = bar.add_task(label, total=None, rate="")
+
+    def update(p: RunProgress) -> None:
+        bar.update(task, total=max(p.head, p.position), completed=p.position, rate=f"{p.rate:,.0f} events/s")
+
+    return bar, update
+
+
+# ------------------------------------------------------------------ projections
+
+
+@app.command("rebuild")
+def rebuild(
+    names: Annotated[list[str] | None, typer.Argument(help="households, reference, audit (default: all)")] = None,
+    resume: Annotated[bool, typer.Option(help="continue an interrupted rebuild")] = False,
+    force: Annotated[bool, typer.Option(help="swap in an audit chain even if the store's past changed")] = False,
+    workers: Annotated[int | None, typer.Option(
+        help="processes replaying the log: audit and reference in one, households split over the others "
+             "(resume with the same number; default: one more than the CPU cores on PostgreSQL, 1 on SQLite)",
+        min=1, show_default=False)] = None,
+) -> None:
+    """Replay the whole log into fresh tables and swap them in atomically."""
+    with read_model(catch_up=False) as model:
+        processes = workers or default_workers(model.store.db.dialect)
+        bar, update = _progress_bar("rebuilding")
+        started = datetime.now(UTC)
+        with bar:
+            try:
+                count = model.store.rebuild(names or None, progress=update, resume=resume, force=force,
+                                            workers=processes)
+            except ProjectionError as exc:
+                err_console.print(f"[red]{exc}[/red]")
+                raise typer.Exit(1) from None
+        seconds = (datetime.now(UTC) - started).total_seconds()
+        rate = count / seconds if seconds else 0
+        console.print(f"rebuilt {', '.join(names or model.store.projections)}: {count:,} events in "
+                      f"{seconds:.1f} s ({rate:,.0f} events/s, {processes} process{'es' if processes > 1 else ''})")
+
+
+@app.command("catch-up")
+def catch_up() -> None:
+    """Apply every notification not yet projected (the embedded mode does this after each write)."""
+    with read_model(catch_up=False) as model:
+        bar, update = _progress_bar("catching up")
+        with bar:
+            count = model.store.catch_up(progress=update)
+        console.print(f"applied {count:,} notification(s)")
+
+
+@app.command("status")
+def status(as_json: AsJson = False) -> None:
+    """Each projection's position, the log's head, the lag and row counts."""
+    with read_model(catch_up=False) as model:
+        rows = model.store.status()
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("projection", "position", "head", "lag", "rows")
+    for r in rows:
+        table.add_row(
+            r["name"], f"{r['position']:,}", f"{r['head']:,}", "" if r["lag"] is None else f"{r['lag']:,}",
+            ", ".join(f"{k} {v:,}" for k, v in r["rows"].items()),
+        )
+    console.print(table)
+
+
+@app.command("anchor")
+def anchor(
+    file: Annotated[Path | None, typer.Option(help="append the anchor to this JSON Lines file")] = None,
+) -> None:
+    """Print the integrity chain's head (position, hash) to write down outside the database."""
+    with read_model() as model:
+        head = chain_anchor(model.store)
+    if head is None:
+        err_console.print("the log is empty: nothing to anchor")
+        raise typer.Exit(1)
+    head["anchored_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    line = json.dumps(head)
+    if file is not None:
+        with file.open("a", encoding="utf-8") as f:
+            f.write(line + "\n")
+    typer.echo(line)
+
+
+# ----------------------------------------------------------------------- verify
+
+
+def verify_command(
+    anchors: Annotated[Path | None, typer.Option(help="JSON Lines of anchors from `povreg projections anchor`")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Check that the stored events and the audit trail were not altered (exit 1 if they were)."""
+    expected = read_anchors(anchors.read_text(encoding="utf-8").splitlines()) if anchors else []
+    with read_model(catch_up=False) as model:
+        bar = Progress(TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                       console=err_console, transient=True)
+        with bar:
+            task = bar.add_task("verify", total=None)
+            result = verify(model.store, expected, progress=lambda done, total: bar.update(task, completed=done,
+                                                                                         total=total))
+    if as_json:
+        print_json(result.as_dict())
+    else:
+        for p in result.problems:
+            err_console.print(f"[red]{p.kind}[/red] {p.detail}")
+        verdict = "[green]intact[/green]" if result.ok else f"[red]{len(result.problems)} problem(s)[/red]"
+        console.print(
+            f"{verdict}: checked {result.checked:,} stored event(s) up to position {result.chain_head:,}"
+            + (f"; {result.not_yet_chained:,} newer event(s) not yet chained" if result.not_yet_chained else "")
+            + (f"; {result.anchors_checked} anchor(s) matched" if result.anchors_checked and result.ok else "")
+        )
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------- queries
+
+
+def card_command(
+    household_id: str, as_of: AsOf = None, known_at: KnownAt = None, masked: Mask = False,
+    timeline: Annotated[bool, typer.Option(help="add the valid-time status timeline")] = False,
+) -> None:
+    """A household's card as of a date, as known at a moment (from the projection)."""
+    with read_model() as model:
+        moment = parse_moment(known_at, model.registry)
+        card = model.card(household_id, parse_date(as_of) or model.registry.today(), moment)
+        if card is None:
+            err_console.print(f"[red]household {household_id} is not on the register then[/red]")
+            raise typer.Exit(1)
+        if timeline:
+            card["timeline"] = model.timeline(household_id, moment)
+    _out(card, masked)
+
+
+def roster_command(
+    division: str,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+    status: Annotated[str | None, typer.Option(help="only rows with this status")] = None,
+    page: Annotated[int, typer.Option(min=1)] = 1,
+    page_size: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    masked: Mask = False,
+    as_json: AsJson = False,
+) -> None:
+    """Counts per status and a page of households of a division (2, 4, 6, 9 or 12 digits)."""
+    with read_model() as model:
+        result = model.roster(division, parse_date(as_of) or model.registry.today(),
+                              parse_moment(known_at, model.registry), status, page, page_size)
+    if as_json:
+        _out(result, masked)
+        return
+    counts = Table("status", "households", "persons", title=f"{division} {result['division_name'] or ''} "
+                   f"as of {result['as_of']}")
+    for s, c in result["counts"].items():
+        counts.add_row(s, str(c["households"]), str(c["persons"]))
+    counts.add_row("total", str(result["total"]["households"]), str(result["total"]["persons"]))
+    console.print(counts)
+    rows = Table("household", "status", "village", "attribute", "cause", "persons", "head",
+                 title=f"page {result['page']} of {result['pages']}")
+    for r in (mask(result["rows"]) if masked else result["rows"]):
+        rows.add_row(r["household_id"], r["status"], f"{r['division_code']} {r['division_name'] or ''}",
+                     r["attribute"], r["main_cause"], str(r["persons"]), r["head_name"] or "")
+    console.print(rows)
+
+
+def adjustments_command(
+    division: str,
+    start: Annotated[str, typer.Option(help="first day of the cycle YYYY-MM-DD")],
+    end: Annotated[str, typer.Option(help="last day of the cycle YYYY-MM-DD")],
+    known_at: KnownAt = None,
+    diff: Annotated[bool, typer.Option(help="compare 'as filed' (--filed-at) with 'as known' (--known-at)")] = False,
+    filed_at: Annotated[str | None, typer.Option(help="moment the report was filed (default: end of --end)")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """The three-year adjustment report of a division; ``--diff`` lists what changed since filing."""
+    with read_model() as model:
+        s, e = parse_date(start), parse_date(end)
+        assert s is not None and e is not None
+        moment = parse_moment(known_at, model.registry)
+        if diff:
+            result = model.adjustments_diff(division, s, e, parse_moment(filed_at, model.registry), moment)
+        else:
+            result = model.adjustments(division, s, e, moment)
+    if as_json:
+        print_json(result)
+        return
+    report = result["known"] if diff else result
+    table = Table("line", "households", "persons", title=f"{division} {start} … {end}")
+    table.add_row("opening", str(report["opening"]["households"]), str(report["opening"]["persons"]))
+    for direction, sign in (("inflows", "+"), ("outflows", "−")):
+        for kind, v in report[direction].items():
+            if kind != "total" and (v["households"] or v["persons"]):
+                table.add_row(f"  {sign} {kind}", str(v["households"]), str(v["persons"]))
+    table.add_row("closing", str(report["closing"]["households"]), str(report["closing"]["persons"]))
+    console.print(table)
+    console.print("reconciles" if report["reconciles"] else "[red]does NOT reconcile[/red]")
+    if diff:
+        console.print(f"{len(result['households'])} household(s) differ between as filed "
+                      f"({result['filed_at']}) and as known:")
+        for h in result["households"]:
+            kinds = ", ".join(f"{e['kind']} {e['type']} ({e['recorded_at'][:10]})" for e in h["events"])
+            console.print(f"  {h['household_id']}: {kinds or 'no event in between (earlier knowledge changed)'}")
+
+
+def incidence_command(division: str, as_of: AsOf = None, known_at: KnownAt = None) -> None:
+    """Poverty incidence of a division: poor persons ÷ rural population."""
+    with read_model() as model:
+        print_json(model.incidence(division, parse_date(as_of) or model.registry.today(),
+                                   parse_moment(known_at, model.registry)))
+
+
+def audit_command(
+    household: Annotated[str | None, typer.Option(help="a household's trail")] = None,
+    division: Annotated[str | None, typer.Option(help="a division's trail (code prefix)")] = None,
+    actor: Annotated[str | None, typer.Option(help="an actor's trail (token name)")] = None,
+    after: Annotated[int, typer.Option(help="only events after this position")] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 1000,
+    masked: Mask = False,
+) -> None:
+    """The audit trail: every event with both times, actor, reason, evidence and what corrections changed."""
+    with read_model() as model:
+        if household and not (division or actor):
+            result = model.audit(household)
+            if result is None:
+                err_console.print(f"[red]household {household} is not registered[/red]")
+                raise typer.Exit(1)
+        else:
+            result = model.audit_trail(household_id=household, division_prefix=division, actor=actor,
+                                       after=after, limit=limit)
+    _out(result, masked)
+
+
+def register(root: typer.Typer) -> None:
+    """Add these commands to the ``povreg`` application."""
+    root.add_typer(app, name="projections", help="Read models: rebuild, catch up, status, anchors.")
+    root.command("verify")(verify_command)
+    root.command("card")(card_command)
+    root.command("roster")(roster_command)
+    root.command("adjustments")(adjustments_command)
+    root.command("incidence")(incidence_command)
+    root.command("audit")(audit_command)

@@ -1,0 +1,578 @@
+"""The subscriber base: topic → your database, each event applied exactly once.
+
+Write a subscriber in a few lines::
+
+    class Arrivals(Subscriber):
+        name = "arrivals"
+        tables = ("CREATE TABLE IF NOT EXISTS arrivals (household_id TEXT PRIMARY KEY, division TEXT)",)
+
+        def handle(self, message: FeedMessage, tx: Tx) -> None:
+            if message.type == "IdentificationProposed":
+                tx.execute("INSERT INTO arrivals VALUES (?, ?)",
+                           (message.household_id, message.event.body.division_code))
+
+    SubscriberRunner(Arrivals(), settings).run()
+
+What the runner guarantees (API.md: delivery is at-least-once):
+
+- **Consumer group**: run as many copies as the topic has partitions; the group
+  splits the partitions between them.
+- **Exactly-once effect**: ``handle`` runs inside a database transaction that
+  also records the event (``povreg_consumer_applied``: subscriber, event_id,
+  household, version, position). A redelivered event is found there and
+  skipped; the offsets are committed to Kafka only after that transaction
+  committed. A crash anywhere means redelivery, never a double effect. On
+  PostgreSQL the transaction first takes an advisory lock on (subscriber,
+  partition), so two members of a group that briefly both hold a partition
+  during a rebalance apply its records one after the other, and the second
+  sees the first one's de-duplication rows.
+- **Order per household**: a household's events arrive in version order on
+  one partition. An event whose version is already applied is a duplicate. An
+  event that arrives ahead of an earlier version of its household (possible only
+  after a relay failure, which then re-publishes the earlier events *and* it
+  again) is deferred: logged, counted, not applied now — its re-published copy
+  is applied in order.
+- **Poison messages** (undecodable JSON, not a feed item, an invalid event, or
+  ``handle`` raising a non-retryable error) go to ``<topic>.dlq`` with the
+  original key, value and headers plus ``dlq.reason``, ``dlq.kind``,
+  ``dlq.subscriber``, ``dlq.topic``, ``dlq.partition``, ``dlq.offset``; the
+  dead letter is also recorded in ``povreg_consumer_dead_letters``. Never a
+  silent skip.
+- **Retryable errors** (database locked or gone, broker unavailable for the
+  dead-letter topic, or :class:`RetryableError` raised by ``handle``) roll the
+  transaction back and retry it with exponential backoff, for as long as it
+  takes.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bootstrap.settings import Settings
+from consumers.clients import close_now
+from consumers.db import Database, Tx, transient_db_errors
+from consumers.messages import FeedMessage, PoisonMessage, decode
+
+log = logging.getLogger("povreg.consumers")
+
+APPLIED_TABLE = "povreg_consumer_applied"
+DEAD_LETTER_TABLE = "povreg_consumer_dead_letters"
+BASE_TABLES = (
+    f"CREATE TABLE IF NOT EXISTS {APPLIED_TABLE} ("
+    " subscriber TEXT NOT NULL, event_id TEXT NOT NULL, household_id TEXT NOT NULL,"
+    " version INTEGER NOT NULL, position BIGINT NOT NULL, outcome TEXT NOT NULL, applied_at TEXT NOT NULL,"
+    " PRIMARY KEY (subscriber, event_id))",
+    f"CREATE INDEX IF NOT EXISTS {APPLIED_TABLE}_household ON {APPLIED_TABLE} (subscriber, household_id, version)",
+    f"CREATE TABLE IF NOT EXISTS {DEAD_LETTER_TABLE} ("
+    " subscriber TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL, kafka_offset BIGINT NOT NULL,"
+    " event_id TEXT, household_id TEXT, version INTEGER, kind TEXT NOT NULL, reason TEXT NOT NULL,"
+    " dead_at TEXT NOT NULL, PRIMARY KEY (subscriber, topic, partition, kafka_offset))",
+)
+
+
+class RetryableError(Exception):
+    """Raise from ``handle`` for a temporary failure: the batch is rolled back and retried later."""
+
+
+class Subscriber:
+    """Override :attr:`name`, :attr:`tables` and :meth:`handle` (or :meth:`handle_batch`)."""
+
+    #: the subscriber's identity: its de-duplication namespace and default consumer group.
+    name: str = "subscriber"
+    #: ``CREATE … IF NOT EXISTS`` statements for the subscriber's own tables.
+    tables: Sequence[str] = ()
+    #: apply a household's events strictly in version order (defer an event that runs ahead).
+    strict_order: bool = True
+    #: validate the event payload (pydantic) before ``handle``; invalid → dead-letter topic.
+    validate: bool = True
+
+    def setup(self, db: Database) -> None:
+        if self.tables:
+            db.ddl(*self.tables)
+
+    def begin(self, tx: Tx) -> None:
+        """Called first in every transaction, before the de-duplication reads (e.g. to take a lock
+        that other writers of the same tables also take)."""
+
+    def handle(self, message: FeedMessage, tx: Tx) -> None:
+        raise NotImplementedError
+
+    def handle_batch(self, messages: Sequence[FeedMessage], tx: Tx) -> None:
+        """Apply several new events at once (default: :meth:`handle` each). If it raises a
+        non-retryable error the runner retries the messages one by one to isolate the bad one."""
+        for message in messages:
+            self.handle(message, tx)
+
+    def rolled_back(self) -> None:
+        """Called when writes of ``handle``/``handle_batch`` were rolled back (drop any in-memory cache)."""
+
+
+@dataclass
+class Record:
+    """The parts of a Kafka ConsumerRecord the runner uses (tests build these by hand)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+@dataclass
+class Stats:
+    applied_total: int = 0
+    duplicates_total: int = 0
+    deferred_total: int = 0
+    dead_letters_total: int = 0
+    retries_total: int = 0
+    batches_total: int = 0
+    last_error: str | None = None
+    last_applied_position: int = 0
+    last_applied_at: float | None = None
+
+
+class SubscriberRunner:
+    """Consumes the topic with a group and applies each event to ``subscriber`` exactly once."""
+
+    def __init__(
+        self,
+        subscriber: Subscriber,
+        settings: Settings,
+        bootstrap: str | None = None,
+        topic: str | None = None,
+        group: str | None = None,
+        db: Database | None = None,
+        chunk_size: int = 500,
+        session_timeout_ms: int = 10_000,
+        consumer_config: dict[str, Any] | None = None,
+        backoff_initial: float = 0.2,
+        backoff_max: float = 30.0,
+    ) -> None:
+        self.subscriber = subscriber
+        self.settings = settings
+        self.bootstrap = bootstrap or settings.kafka_bootstrap
+        self.topic = topic or settings.kafka_topic
+        self.dlq_topic = f"{self.topic}.dlq"
+        self.group = group or f"povreg-{subscriber.name}"
+        self.db = db or Database(settings)
+        self.chunk_size = chunk_size
+        self.session_timeout_ms = session_timeout_ms
+        self.consumer_config = consumer_config or {}
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.stats = Stats()
+        #: the partitions this member holds and its lag after the last poll (snapshots for other threads).
+        self.partitions: tuple[int, ...] = ()
+        self.lag: int | None = None
+        #: per partition, the offset after the last record applied in the current assignment
+        self._next_offsets: dict[Any, int] = {}
+        self.consumer: Any = None
+        self._dlq_producer: Any = None
+        self._retryable: tuple[type[BaseException], ...] = (RetryableError, *transient_db_errors())
+        self.db.ddl(*BASE_TABLES)
+        subscriber.setup(self.db)
+
+    # ------------------------------------------------------------------ kafka
+
+    def _consumer(self) -> Any:
+        from kafka import KafkaConsumer
+
+        config: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap,
+            "group_id": self.group,
+            "client_id": f"povreg-{self.subscriber.name}",
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
+            "session_timeout_ms": self.session_timeout_ms,
+            "heartbeat_interval_ms": max(500, self.session_timeout_ms // 4),
+            "max_poll_records": self.chunk_size * 4,
+            "max_poll_interval_ms": 600_000,
+            "max_partition_fetch_bytes": 4 * 1024 * 1024,
+            "request_timeout_ms": 30_000,
+            "reconnect_backoff_max_ms": 2_000,
+        }
+        config.update(self.consumer_config)
+        consumer = KafkaConsumer(**config)
+        consumer.subscribe([self.topic])
+        return consumer
+
+    def _dlq(self) -> Any:
+        if self._dlq_producer is None:
+            from kafka import KafkaProducer
+
+            self._dlq_producer = KafkaProducer(
+                bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True,
+                client_id=f"povreg-{self.subscriber.name}-dlq", request_timeout_ms=10_000,
+                delivery_timeout_ms=30_000, max_block_ms=10_000)
+        return self._dlq_producer
+
+    def _measure_lag(self) -> int | None:
+        """Messages on the assigned partitions not yet applied: the high watermarks of the last fetches
+        minus where this member got to. No network: ``KafkaConsumer.position`` would ask the coordinator
+        and re-validate positions on every call."""
+        consumer = self.consumer
+        if consumer is None:
+            return None
+        total = 0
+        try:
+            for tp in consumer.assignment():
+                high = consumer.highwater(tp)
+                at = self._next_offsets.get(tp)
+                if at is None:  # nothing applied yet in this assignment: where the client will fetch from
+                    position = consumer._subscription.position(tp)
+                    at = getattr(position, "offset", None)
+                if high is None or at is None:
+                    return None
+                total += max(0, high - at)
+        except Exception:  # a metric, not a reason to fail
+            return None
+        return total
+
+    def stats_dict(self) -> dict[str, Any]:
+        s = self.stats
+        assigned = list(self.partitions)
+        return {
+            "component": "subscriber",
+            "subscriber": self.subscriber.name,
+            "group": self.group,
+            "topic": self.topic,
+            "healthy": s.last_error is None,
+            "assigned_partitions": assigned,
+            "lag": self.lag,
+            "applied_total": s.applied_total,
+            "duplicates_total": s.duplicates_total,
+            "deferred_total": s.deferred_total,
+            "dead_letters_total": s.dead_letters_total,
+            "retries_total": s.retries_total,
+            "last_applied_position": s.last_applied_position,
+            "last_error": s.last_error,
+        }
+
+    # -------------------------------------------------------------------- run
+
+    def run(self, stop: threading.Event | None = None, idle: Callable[[], bool] | None = None) -> None:
+        """Consume until ``stop`` is set (or ``idle()`` returns True after an empty poll)."""
+        from kafka.structs import OffsetAndMetadata
+
+        stop = stop or threading.Event()
+        self.consumer = self._consumer()
+        log.info("%s: consuming %s as group %s", self.subscriber.name, self.topic, self.group)
+        try:
+            while not stop.is_set():
+                try:
+                    polled = self.consumer.poll(timeout_ms=200)
+                except Exception as exc:  # broker trouble: the client reconnects
+                    self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                    log.warning("%s: poll failed: %s", self.subscriber.name, exc)
+                    stop.wait(1.0)
+                    continue
+                self.stats.last_error = None
+                self._observe()
+                if not polled:
+                    if idle is not None and idle():
+                        break
+                    continue
+                for tp, polled_records in polled.items():
+                    records = self._unseen(tp, polled_records)
+                    for start in range(0, len(records), self.chunk_size):
+                        chunk = records[start:start + self.chunk_size]
+                        if not self.process(chunk, stop):
+                            break  # stopping: uncommitted records are redelivered later
+                        self._next_offsets[tp] = chunk[-1].offset + 1
+                        try:
+                            self.consumer.commit({tp: OffsetAndMetadata(chunk[-1].offset + 1, None, -1)})
+                        except Exception as exc:  # rebalanced away: the new owner de-duplicates
+                            self.stats.last_error = f"offset commit failed: {exc}"
+                            log.warning("%s: offset commit failed (%s); records will be redelivered and "
+                                        "de-duplicated", self.subscriber.name, exc)
+                    if stop.is_set():
+                        break
+                self.lag = self._measure_lag()
+        finally:
+            self.close_kafka()
+
+    def _unseen(self, tp: Any, records: Sequence[Any]) -> Sequence[Any]:
+        """Drop records at offsets this member already applied in its current assignment (a client or
+        broker that hands the same offsets out again); later copies of an event at new offsets are
+        the de-duplication's business."""
+        floor = self._next_offsets.get(tp)
+        if floor is None or not records or records[0].offset >= floor:
+            return records
+        log.warning("%s: %s[%d]: the client returned offsets from %d again (applied up to %d); skipping them",
+                    self.subscriber.name, tp.topic, tp.partition, records[0].offset, floor - 1)
+        return [r for r in records if r.offset >= floor]
+
+    def _observe(self) -> None:
+        """Snapshot the assignment and the lag for the metrics endpoint and observers."""
+        try:
+            partitions = tuple(sorted(tp.partition for tp in self.consumer.assignment()))
+        except Exception:  # a snapshot for observers, not a reason to fail
+            return
+        if partitions != self.partitions:
+            log.info("%s: assigned partitions %s of %s", self.subscriber.name, list(partitions), self.topic)
+            self.partitions = partitions
+            self._next_offsets.clear()  # a new assignment starts from the committed offsets
+        self.lag = self._measure_lag()
+
+    def _finish_join(self) -> None:
+        """Let a group join in progress complete before leaving.
+
+        A member that leaves in the middle of a join is harmless to Apache Kafka,
+        but it wedges the group on Tansu (the test broker): no later member can
+        join it again. Waiting for the join (at most a session timeout) costs
+        nothing where it is not needed.
+        """
+        coordinator = getattr(self.consumer, "_coordinator", None)
+        if coordinator is None or not getattr(coordinator, "rejoining", False):
+            return
+        try:
+            coordinator.ensure_active_group(timeout_ms=self.session_timeout_ms + 5_000)
+        except Exception:
+            log.debug("finishing the group join before leaving", exc_info=True)
+
+    def close_kafka(self) -> None:
+        if self.consumer is not None:
+            self._finish_join()
+            try:
+                self.consumer.close(autocommit=False)
+            except Exception:
+                log.debug("closing the consumer", exc_info=True)
+            self.consumer = None
+            self.partitions = ()
+            self.lag = None
+            self._next_offsets.clear()
+        if self._dlq_producer is not None:
+            close_now(self._dlq_producer)  # everything it sent was flushed before its offsets moved
+            self._dlq_producer = None
+
+    def close(self) -> None:
+        self.close_kafka()
+        self.db.close()
+
+    # -------------------------------------------------------------- applying
+
+    def process(self, records: Sequence[Any], stop: threading.Event | None = None) -> bool:
+        """Apply one partition's consecutive records; retried with backoff until done.
+
+        Returns False if ``stop`` was set before the records could be applied.
+        """
+        backoff = self.backoff_initial
+        while True:
+            try:
+                self._apply(records)
+                self.stats.batches_total += 1
+                return True
+            except self._retryable as exc:
+                self.subscriber.rolled_back()
+                self._note_retry(exc)
+            except Exception as exc:
+                self.subscriber.rolled_back()
+                from kafka.errors import KafkaError
+
+                if not isinstance(exc, KafkaError):
+                    raise
+                self._note_retry(exc)
+                self._reset_dlq()
+            delay = backoff * (0.5 + random.random())
+            backoff = min(backoff * 2, self.backoff_max)
+            if stop is not None:
+                if stop.wait(delay):
+                    return False
+            else:
+                time.sleep(delay)
+
+    def _note_retry(self, exc: BaseException) -> None:
+        self.stats.retries_total += 1
+        self.stats.last_error = f"{type(exc).__name__}: {exc}"
+        log.warning("%s: retrying after %s", self.subscriber.name, self.stats.last_error)
+
+    def _reset_dlq(self) -> None:
+        if self._dlq_producer is not None:
+            close_now(self._dlq_producer)
+            self._dlq_producer = None
+
+    def _apply(self, records: Sequence[Any]) -> None:
+        sub = self.subscriber
+        decoded: list[tuple[Any, FeedMessage | None, PoisonMessage | None]] = []
+        for r in records:
+            try:
+                message = decode(r.value, r.key, r.topic, r.partition, r.offset)
+                if sub.validate:
+                    message.event  # noqa: B018 - validates (cached)
+                decoded.append((r, message, None))
+            except PoisonMessage as poison:
+                decoded.append((r, None, poison))
+        counts = {"applied": 0, "duplicates": 0, "deferred": 0, "dead": 0}
+        dead: list[tuple[Any, FeedMessage | None, str, str]] = []
+        now = datetime.now(UTC).isoformat()
+        with self.db.transaction() as tx:
+            _lock_partition(tx, sub.name, records[0].topic, records[0].partition)
+            sub.begin(tx)
+            households = {m.household_id for _, m, _ in decoded if m is not None}
+            event_ids = [m.event_id for _, m, _ in decoded if m is not None]
+            seen = _already_applied(tx, sub.name, event_ids)
+            last = _last_versions(tx, sub.name, households)
+            dead_offsets = _dead_offsets(tx, sub.name, records)
+            fresh: list[tuple[Any, FeedMessage]] = []
+            for r, decoded_message, poison_message in decoded:
+                if (r.topic, r.partition, r.offset) in dead_offsets:
+                    counts["duplicates"] += 1
+                    continue
+                if decoded_message is None:
+                    assert poison_message is not None
+                    dead.append((r, None, poison_message.kind, poison_message.reason))
+                    continue
+                message = decoded_message
+                if message.event_id in seen or message.version <= last.get(message.household_id, 0):
+                    counts["duplicates"] += 1
+                    continue
+                expected = last.get(message.household_id, 0) + 1
+                if sub.strict_order and message.version > expected:
+                    counts["deferred"] += 1
+                    log.warning("%s: deferred %s v%d of %s (expected v%d): an earlier event has not arrived; "
+                                "the relay re-publishes it and this one after it", sub.name, message.event_id,
+                                message.version, message.household_id, expected)
+                    continue
+                last[message.household_id] = message.version
+                seen.add(message.event_id)
+                fresh.append((r, message))
+            applied, failed = self._handle(tx, fresh)
+            dead.extend(failed)
+            tx.insert_many(
+                APPLIED_TABLE,
+                ("subscriber", "event_id", "household_id", "version", "position", "outcome", "applied_at"),
+                [(sub.name, m.event_id, m.household_id, m.version, m.position, "applied", now) for m in applied]
+                + [(sub.name, m.event_id, m.household_id, m.version, m.position, "dead_letter", now)
+                   for _, m, _, _ in dead if m is not None],
+            )
+            if dead:
+                tx.insert_many(
+                    DEAD_LETTER_TABLE,
+                    ("subscriber", "topic", "partition", "kafka_offset", "event_id", "household_id", "version",
+                     "kind", "reason", "dead_at"),
+                    [(sub.name, r.topic, r.partition, r.offset, m.event_id if m else None,
+                      m.household_id if m else None, m.version if m else None, kind, reason[:2000], now)
+                     for r, m, kind, reason in dead],
+                )
+                # The dead letters must be on their topic before the offsets move past them.
+                self._send_dead_letters(dead)
+            counts["applied"] = len(applied)
+            counts["dead"] = len(dead)
+        s = self.stats
+        s.applied_total += counts["applied"]
+        s.duplicates_total += counts["duplicates"]
+        s.deferred_total += counts["deferred"]
+        s.dead_letters_total += counts["dead"]
+        if applied:
+            s.last_applied_position = max(s.last_applied_position, max(m.position for m in applied))
+            s.last_applied_at = time.time()
+        s.last_error = None
+
+    def _handle(self, tx: Tx, fresh: list[tuple[Any, FeedMessage]]
+                ) -> tuple[list[FeedMessage], list[tuple[Any, FeedMessage, str, str]]]:
+        """Run the subscriber's code; returns (applied, dead letters)."""
+        sub = self.subscriber
+        if not fresh:
+            return [], []
+        if len(fresh) > 1:
+            # The whole chunk under one savepoint; only if it fails, one by one to isolate the bad message.
+            try:
+                with tx.savepoint("batch"):
+                    sub.handle_batch([m for _, m in fresh], tx)
+                return [m for _, m in fresh], []
+            except self._retryable:
+                raise
+            except Exception as exc:
+                sub.rolled_back()
+                log.warning("%s: batch failed (%s); applying one by one", sub.name, exc)
+        applied: list[FeedMessage] = []
+        dead: list[tuple[Any, FeedMessage, str, str]] = []
+        for r, message in fresh:
+            try:
+                with tx.savepoint("one"):
+                    sub.handle_batch([message], tx)
+                applied.append(message)
+            except self._retryable:
+                raise
+            except PoisonMessage as poison:
+                sub.rolled_back()
+                dead.append((r, message, poison.kind, poison.reason))
+            except Exception as exc:  # non-retryable: dead-letter it, never skip silently
+                sub.rolled_back()
+                log.exception("%s: %s at position %d failed; sending it to %s", sub.name, message.event_id,
+                              message.position, self.dlq_topic)
+                dead.append((r, message, "handler", f"{type(exc).__name__}: {exc}"))
+        return applied, dead
+
+    def _send_dead_letters(self, dead: list[tuple[Any, FeedMessage | None, str, str]]) -> None:
+        producer = self._dlq()
+        futures = []
+        for r, _message, kind, reason in dead:
+            headers = [(k, v) for k, v in (r.headers or []) if not k.startswith("dlq.")]
+            headers += [
+                ("dlq.reason", reason.encode()),
+                ("dlq.kind", kind.encode()),
+                ("dlq.subscriber", self.subscriber.name.encode()),
+                ("dlq.topic", r.topic.encode()),
+                ("dlq.partition", str(r.partition).encode()),
+                ("dlq.offset", str(r.offset).encode()),
+                ("dlq.at", datetime.now(UTC).isoformat().encode()),
+            ]
+            futures.append(producer.send(self.dlq_topic, key=r.key, value=r.value, headers=headers))
+            log.error("%s: dead-lettered %s[%d]@%d (%s): %s", self.subscriber.name, r.topic, r.partition,
+                      r.offset, kind, reason)
+        producer.flush(timeout=30)
+        for future in futures:
+            future.get(timeout=0)
+
+
+def _lock_partition(tx: Tx, subscriber: str, topic: str, partition: int) -> None:
+    """PostgreSQL: one transaction at a time per (subscriber, partition), across processes.
+    (SQLite's ``BEGIN IMMEDIATE`` already serialises every writer.)"""
+    if tx.backend == "postgres":
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext(?), ?)", (f"povreg:{subscriber}:{topic}", partition))
+
+
+def _chunks(items: Sequence[Any], size: int = 400) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _already_applied(tx: Tx, subscriber: str, event_ids: Sequence[str]) -> set[str]:
+    seen: set[str] = set()
+    for part in _chunks(list(event_ids)):
+        marks = ",".join("?" * len(part))
+        seen.update(row[0] for row in tx.query(
+            f"SELECT event_id FROM {APPLIED_TABLE} WHERE subscriber = ? AND event_id IN ({marks})",
+            (subscriber, *part)))
+    return seen
+
+
+def _last_versions(tx: Tx, subscriber: str, households: Iterable[str]) -> dict[str, int]:
+    last: dict[str, int] = {}
+    for part in _chunks(sorted(households)):
+        marks = ",".join("?" * len(part))
+        for household_id, version in tx.query(
+            f"SELECT household_id, MAX(version) FROM {APPLIED_TABLE} WHERE subscriber = ? "
+            f"AND household_id IN ({marks}) GROUP BY household_id", (subscriber, *part)):
+            last[household_id] = int(version)
+    return last
+
+
+def _dead_offsets(tx: Tx, subscriber: str, records: Sequence[Any]) -> set[tuple[str, int, int]]:
+    if not records:
+        return set()
+    first, final = records[0], records[-1]
+    rows = tx.query(
+        f"SELECT topic, partition, kafka_offset FROM {DEAD_LETTER_TABLE} WHERE subscriber = ? AND topic = ? "
+        "AND partition = ? AND kafka_offset BETWEEN ? AND ?",
+        (subscriber, first.topic, first.partition, first.offset, final.offset))
+    return {(t, int(p), int(o)) for t, p, o in rows}

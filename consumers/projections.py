@@ -1,0 +1,107 @@
+"""The projection consumer (``povreg consume projections``): the scaled mode.
+
+Builds the household read models (:class:`~projections.households.HouseholdProjection`:
+the events, cards and bitemporal timeline behind cards, rosters, adjustments
+and incidence) from the topic instead of from the notification log, so they
+can be built on other machines — as many consumers in one group as the topic
+has partitions. A household's events are all on one partition, in version
+order, which is all that projection needs (it re-folds one household at a
+time). The projecting itself is the in-process code, called with the events
+of the messages: there is no second implementation to drift.
+
+The projection's rows, the subscriber base's de-duplication records and the
+per-partition tracking row (``proj_tracking``: ``kafka:<topic>:<partition>``,
+the next offset) are written in one transaction on the read model's own
+connection, then the Kafka offsets are committed: each event applied once.
+
+Divisions, policies and the audit chain are not household events on the topic:
+they stay with the log's catch-up (``povreg projections catch-up``, or the
+API's). That catch-up projects household events too; both writers take the
+``households`` tracking row's lock first (PostgreSQL; SQLite serialises writers
+anyway) and the projection is idempotent by ``(household_id, version)``, so
+whichever comes first applies an event and the other skips it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from bootstrap.settings import Settings
+from consumers.base import Subscriber, SubscriberRunner
+from consumers.db import Tx, ddl_lock
+from consumers.messages import FeedMessage
+from service.registry import Registry
+
+
+class _SharedDb:
+    """The subscriber base's transactions on the projection store's own connection."""
+
+    def __init__(self, projection_db: Any) -> None:
+        self.inner = projection_db
+        self.backend = projection_db.dialect
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        with self.inner.write() as ptx:
+            yield Tx(self, ptx.conn)  # type: ignore[arg-type]
+
+    def ddl(self, *statements: str) -> None:
+        with self.transaction() as tx:
+            ddl_lock(tx)
+            for statement in statements:
+                tx.execute(statement)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class ProjectionSubscriber(Subscriber):
+    """Feeds the household projection from the topic."""
+
+    name = "projections"
+
+    def __init__(self, store: Any, topic: str) -> None:
+        self.store = store
+        self.topic = topic
+
+    def begin(self, tx: Tx) -> None:
+        # The lock the log's catch-up takes on the same tables (ProjectionStore._lock_positions).
+        if tx.backend == "postgres":
+            tx.execute("SELECT position FROM proj_tracking WHERE name = ? FOR UPDATE", (self.store.households.name,))
+
+    def handle(self, message: FeedMessage, tx: Tx) -> None:
+        self.handle_batch([message], tx)
+
+    def rolled_back(self) -> None:
+        self.store.households.reset()
+
+    def handle_batch(self, messages: Sequence[FeedMessage], tx: Tx) -> None:
+        from projections.db import Tx as ProjectionTx
+
+        ptx = ProjectionTx(tx.conn, self.store.db.dialect)
+        self.store.households.apply(ptx, [(m.position, m.event) for m in messages])
+        # Where each partition got to, in the same transaction as the rows.
+        last: dict[int, int] = {}
+        for m in messages:
+            last[m.partition] = max(last.get(m.partition, -1), m.offset)
+        for partition, offset in last.items():
+            name = f"kafka:{self.topic}:{partition}"
+            tx.execute("INSERT INTO proj_tracking (name, position, updated_us) VALUES (?, 0, 0) "
+                       "ON CONFLICT DO NOTHING", (name,))
+            tx.execute("UPDATE proj_tracking SET position = ? WHERE name = ? AND position < ?",
+                       (offset + 1, name, offset + 1))
+
+
+def projection_runner(settings: Settings, registry: Registry | None = None, **runner_kw: Any
+                      ) -> tuple[SubscriberRunner, Registry]:
+    """A runner for the projection consumer; returns it and the registry it opened (close both)."""
+    from projections.store import ProjectionStore
+
+    registry = registry or Registry(settings)
+    store = ProjectionStore(registry)
+    topic = runner_kw.get("topic") or settings.kafka_topic
+    subscriber = ProjectionSubscriber(store, topic)
+    runner = SubscriberRunner(subscriber, settings, db=_SharedDb(store.db), **runner_kw)  # type: ignore[arg-type]
+    return runner, registry

@@ -1,0 +1,572 @@
+"""The relay: store → Kafka (``povreg relay``).
+
+The notification log is the outbox. The relay reads it after its own tracked
+position, publishes every household event to the topic (key = household_id,
+value = the feed item JSON, header ``position``) with librdkafka's idempotent
+producer (``acks=all``; sequence numbers keep each partition in order, retries
+included), and records a position only once every event up to it was
+acknowledged by the broker. The position lives in its own table in the store's
+database (``povreg_relay_tracking``), so a restart — after kill -9, a crash or a
+broker outage — resumes from the last acknowledged event: at-least-once, never
+a gap. Events acknowledged but not yet recorded when the relay died are
+published again; subscribers de-duplicate them by ``event_id`` (consumers/base.py).
+
+Any producer failure (broker down, request timeout, an expired or rejected
+message, a fatal idempotence error) drops the producer, waits with exponential
+backoff (with jitter), and starts again from the last acknowledged position
+with a new producer.
+
+Throughput: events are sent as they are read, many pages in flight; each
+delivery report (served in this thread) names its event's position, and the
+acknowledged position is the one before the oldest event still unacknowledged
+(partitions answer independently, so a report may come before an older
+event's). It is written at most every
+``commit_interval`` seconds. The partition is computed here (Kafka's murmur2 of
+the key, cached per household) because sharding needs it. The producer is
+confluent-kafka (librdkafka, C): kafka-python spent ~50 µs of Python per record,
+librdkafka ~5; what is left in Python is reading the log and the JSON of each
+message (messages.py). Batches are large (1 MiB, ``linger.ms`` 50) and
+uncompressed by default: on a local network compression costs more CPU than it
+saves.
+
+Scaling out: ``shard=(i, N)`` makes a relay publish only the partitions p with
+p % N == i; N relays (i = 0 … N-1) each read the log and send their share in
+parallel, each with its own tracking row. A household still has one partition,
+hence one relay: its order holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from bootstrap.settings import Settings
+from consumers.clients import abandon
+from consumers.db import Database, transient_db_errors
+from consumers.messages import POSITION_HEADER, value_from_notification
+from service.registry import HOUSEHOLD_TOPIC_PREFIX, Registry
+
+log = logging.getLogger("povreg.relay")
+
+TRACKING_TABLE = "povreg_relay_tracking"
+
+
+class RelayError(RuntimeError):
+    pass
+
+
+class RelayConfigError(RelayError):
+    """A configuration the producer refuses: retrying cannot help."""
+
+
+@dataclass
+class RelayConfig:
+    bootstrap: str
+    topic: str = "household-events"
+    #: the tracking row's key: one row per relayed topic.
+    name: str | None = None
+    page_size: int = 5000
+    #: events sent but not yet acknowledged before the relay waits for acks.
+    max_pending: int = 50_000
+    poll_interval: float = 0.05
+    commit_interval: float = 0.5
+    log_interval: float = 10.0
+    flush_timeout: float = 5.0
+    #: seconds between checks of the topic's partition count
+    metadata_interval: float = 5.0
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    producer: dict[str, Any] = field(default_factory=dict)
+    #: (index, count): publish only the partitions p with p % count == index. Run one relay for each
+    #: index 0 … count-1 to spread publishing over processes (each reads the log, sends its share).
+    shard: tuple[int, int] | None = None
+
+    @property
+    def tracking_name(self) -> str:
+        if self.name:
+            return self.name
+        if self.shard is not None:
+            return f"{self.topic}#{self.shard[0]}/{self.shard[1]}"
+        return self.topic
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"i/N"`` → (i, N) with 0 <= i < N."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise RelayConfigError(f"a shard is INDEX/COUNT, e.g. 0/2, not {text!r}") from None
+    if not 0 <= index < count:
+        raise RelayConfigError(f"shard {text!r}: the index must be 0 to {count - 1}" if count > 0
+                               else f"shard {text!r}: the count must be 1 or more")
+    return index, count
+
+
+class RelayTracking:
+    """The relay's last acknowledged position, in the store's own database.
+
+    One row per relay: ``name`` is the topic, or ``topic#i/N`` for shard i of N.
+    A relay without a row yet starts from the furthest position that other rows
+    of the topic prove published for all of its partitions (see
+    :func:`covered_position`); with none, from the start. Re-sharding therefore
+    re-sends some events, never skips one.
+    """
+
+    def __init__(self, db: Database, name: str, topic: str | None = None,
+                 shard: tuple[int, int] | None = None) -> None:
+        self.db = db
+        self.name = name
+        self.topic = topic or name
+        self.shard = shard
+        db.ddl(
+            f"CREATE TABLE IF NOT EXISTS {TRACKING_TABLE} ("
+            " name TEXT PRIMARY KEY, position BIGINT NOT NULL, published BIGINT NOT NULL DEFAULT 0,"
+            " updated_at TEXT NOT NULL)"
+        )
+
+    def load(self) -> tuple[int, int]:
+        """(position, events published) of this relay."""
+        read = self.db.read()
+        row = read.one(f"SELECT position, published FROM {TRACKING_TABLE} WHERE name = ?", (self.name,))
+        if row:
+            return int(row[0]), int(row[1])
+        prefix = self.topic + "#"
+        others: dict[tuple[int, int], int] = {}
+        for name, position in read.query(
+                f"SELECT name, position FROM {TRACKING_TABLE} WHERE name = ? OR substr(name, 1, ?) = ?",
+                (self.topic, len(prefix), prefix)):
+            shard = (0, 1) if name == self.topic else _shard_of(name[len(prefix):])
+            if shard is not None:
+                others[shard] = int(position)
+        return covered_position(others, self.shard or (0, 1)), 0
+
+    def save(self, position: int, published: int) -> None:
+        now = datetime.now(UTC).isoformat()
+        with self.db.transaction() as tx:
+            tx.execute(
+                f"INSERT INTO {TRACKING_TABLE} (name, position, published, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
+                "published = excluded.published, updated_at = excluded.updated_at "
+                f"WHERE excluded.position >= {TRACKING_TABLE}.position",
+                (self.name, position, published, now),
+            )
+
+
+def _shard_of(text: str) -> tuple[int, int] | None:
+    try:
+        return parse_shard(text)
+    except RelayConfigError:
+        return None
+
+
+def covered_position(rows: dict[tuple[int, int], int], shard: tuple[int, int]) -> int:
+    """The furthest position up to which every partition of ``shard`` is known published by ``rows``
+    ((index, count) → position; the unsharded relay is (0, 1)).
+
+    A complete set of shards i/N (i = 0 … N-1) covers every partition up to its lowest position; a
+    single shard i/N covers shard j/M's partitions when N divides M and j % N == i.
+    """
+    index, count = shard
+    candidates = [0]
+    by_count: dict[int, dict[int, int]] = {}
+    for (i, n), position in rows.items():
+        by_count.setdefault(n, {})[i] = position
+        if count % n == 0 and index % n == i:
+            candidates.append(position)
+    candidates += [min(family.values()) for n, family in by_count.items() if len(family) == n]
+    return max(candidates)
+
+
+def transient_errors() -> tuple[type[BaseException], ...]:
+    """What the relay waits out and retries: the broker's and the database's failures. Anything else
+    is a bug or a misconfiguration, and stops the relay (its supervisor restarts it, visibly)."""
+    from confluent_kafka import KafkaException
+    from eventsourcing.persistence import InterfaceError, OperationalError
+
+    return (KafkaException, RelayError, OSError, InterfaceError, OperationalError, *transient_db_errors())
+
+
+def murmur2_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives ``key`` (the Java client's, and the consumers')."""
+    from kafka.partitioner.default import murmur2
+
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+#: librdkafka has every codec built in.
+COMPRESSION_CODECS = ("none", "gzip", "snappy", "lz4", "zstd")
+
+
+def check_compression(codec: str | None) -> None:
+    """Refuse an unknown compression codec before anything is written."""
+    if codec is not None and codec not in COMPRESSION_CODECS:
+        raise RelayConfigError(f"unknown compression {codec!r}: {', '.join(COMPRESSION_CODECS)}")
+
+
+def producer_settings(bootstrap: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The librdkafka producer configuration of the relay (``overrides`` use librdkafka's names)."""
+    settings: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "client.id": "povreg-relay",
+        "acks": "all",
+        # Idempotence: librdkafka keeps each partition in order, retries included, with up to
+        # 5 requests in flight (a retried batch cannot overtake a later one), and reports
+        # deliveries in that order.
+        "enable.idempotence": True,
+        "max.in.flight.requests.per.connection": 5,
+        "linger.ms": 50,
+        "batch.size": 1024 * 1024,
+        "message.max.bytes": 8 * 1024 * 1024,
+        "compression.type": "none",
+        "request.timeout.ms": 10_000,
+        "message.timeout.ms": 30_000,
+        "reconnect.backoff.ms": 100,
+        "reconnect.backoff.max.ms": 2_000,
+        # Far more than max_pending plus a page: a full queue would block the relay's sends.
+        "queue.buffering.max.messages": 1_000_000,
+        "logger": logging.getLogger("povreg.relay.librdkafka"),
+    }
+    settings.update(overrides or {})
+    return settings
+
+
+class AckWindow:
+    """The events sent and not yet acknowledged, in log order.
+
+    Partitions are acknowledged independently, so an event may be acknowledged
+    before an older one of another partition: it waits in ``early`` until every
+    older one is, and only then does the acknowledged position move past it.
+    """
+
+    def __init__(self) -> None:
+        self.unacked: deque[int] = deque()
+        self.early: set[int] = set()
+
+    def sent(self, position: int) -> None:
+        self.unacked.append(position)
+
+    def acked(self, position: int) -> None:
+        unacked, early = self.unacked, self.early
+        if not unacked or unacked[0] != position:
+            early.add(position)
+            return
+        unacked.popleft()
+        while unacked and unacked[0] in early:
+            early.remove(unacked.popleft())
+
+    def acknowledged_through(self, read_position: int) -> int:
+        """The last position up to which every event sent is acknowledged (``read_position``, the last
+        one read, when nothing is outstanding)."""
+        return self.unacked[0] - 1 if self.unacked else read_position
+
+
+class Relay:
+    """Publishes the notification log to Kafka; :meth:`run` until stopped."""
+
+    def __init__(self, settings: Settings, config: RelayConfig, registry: Registry | None = None,
+                 producer_factory: Callable[..., Any] | None = None) -> None:
+        check_compression(config.producer.get("compression_type"))
+        if config.shard is not None:
+            parse_shard(f"{config.shard[0]}/{config.shard[1]}")
+        self.settings = settings
+        self.config = config
+        self._own_registry = registry is None
+        self.registry = registry or Registry(settings)
+        self.db = Database(settings)
+        self.tracking = RelayTracking(self.db, config.tracking_name, config.topic, config.shard)
+        self._producer_factory = producer_factory
+        self._producer: Any = None
+        self._partitions: dict[bytes, int] = {}
+        self._partition_count = 0
+        self._partitions_checked = 0.0
+        self._window = AckWindow()
+        self._acked = 0
+        self._delivery_error: Any = None
+        self.position, self.published_total = self.tracking.load()
+        self.recorded_position = self.position
+        self.read_position = self.position
+        self.max_position = self.position
+        self.started_at = time.time()
+        self.failures_total = 0
+        self.last_error: str | None = None
+        self.last_error_at: float | None = None
+        self.last_ack_at: float | None = None
+        self.connected = False
+        self._backoff = config.backoff_initial
+        self._last_commit = time.monotonic()
+        self._last_log = time.monotonic()
+        self._last_max_check = 0.0
+        self._log_published = self.published_total
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def lag(self) -> int:
+        """Notifications in the log that the relay has not yet had acknowledged."""
+        return max(0, self.max_position - self.position)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "component": "relay",
+            "topic": self.config.topic,
+            "relay": self.config.tracking_name,
+            # Unhealthy from a failure until the broker acknowledges again.
+            "healthy": self.last_error_at is None or (self.last_ack_at or 0) > self.last_error_at,
+            "connected": self.connected,
+            "position": self.position,
+            "recorded_position": self.recorded_position,
+            "max_position": self.max_position,
+            "lag": self.lag,
+            "published_total": self.published_total,
+            "failures_total": self.failures_total,
+            "last_error": self.last_error,
+            "seconds_since_last_error": (round(time.time() - self.last_error_at, 3)
+                                         if self.last_error_at else None),
+            "seconds_since_last_ack": round(time.time() - self.last_ack_at, 3) if self.last_ack_at else None,
+            "uptime_seconds": round(time.time() - self.started_at, 3),
+        }
+
+    # --------------------------------------------------------------- producer
+
+    def _new_producer(self) -> Any:
+        from confluent_kafka import KafkaError, KafkaException, Producer
+
+        settings = producer_settings(self.config.bootstrap, self.config.producer)
+        settings["error_cb"] = self._client_error
+        factory = self._producer_factory or Producer
+        try:
+            return factory(settings)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if isinstance(error, KafkaError) and error.code() == KafkaError._INVALID_ARG:
+                raise RelayConfigError(f"the producer refuses its configuration: {error.str()}") from exc
+            raise
+        except (ValueError, TypeError) as exc:
+            raise RelayConfigError(f"the producer refuses its configuration: {exc}") from exc
+
+    def _drop_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        self.connected = False
+        if producer is not None:
+            abandon(producer)
+
+    def _client_error(self, err: Any) -> None:
+        """librdkafka's errors outside a delivery: a fatal one ends the session; others (a broker
+        down, all brokers down) it retries itself, so they only mark the relay disconnected."""
+        if err.fatal():
+            self._delivery_error = self._delivery_error or err
+        else:
+            self.connected = False
+            log.debug("relay: %s", err.str())
+
+    def _delivered(self, position: int, err: Any, _msg: Any) -> None:
+        """Delivery report of the event at ``position`` (served by poll/flush, in the relay's thread)."""
+        if err is not None:
+            self._delivery_error = self._delivery_error or err
+            return
+        self._acked += 1
+        self._window.acked(position)
+
+    def _partition(self, key: bytes) -> int:
+        part = self._partitions.get(key)
+        if part is None:
+            part = self._partitions[key] = murmur2_partition(key, self._partition_count)
+        return part
+
+    def _refresh_partitions(self, force: bool = False) -> None:
+        """The topic's partition count, asked of the broker at most every ``metadata_interval`` s."""
+        now = time.monotonic()
+        if not force and now - self._partitions_checked < self.config.metadata_interval:
+            return
+        topic = self.config.topic
+        metadata = self._producer.list_topics(topic, timeout=self.config.flush_timeout).topics.get(topic)
+        count = len(metadata.partitions) if metadata is not None and metadata.error is None else 0
+        if count == 0:
+            raise RelayError(f"no partitions for topic {topic}" + (f": {metadata.error}" if metadata else ""))
+        self._partitions_checked = now
+        if count != self._partition_count:
+            if self._partition_count:
+                log.warning("topic %s now has %d partitions (was %d)", topic, count, self._partition_count)
+            self._partition_count = count
+            self._partitions.clear()
+
+    # ------------------------------------------------------------------- run
+
+    def run(self, stop: threading.Event | None = None, until: int | None = None) -> None:
+        """Relay until ``stop`` is set (or, with ``until``, until that position is acknowledged)."""
+        stop = stop or threading.Event()
+        log.info("relay starting at position %d → topic %s on %s", self.position, self.config.topic,
+                 self.config.bootstrap)
+        while not stop.is_set():
+            try:
+                if self._session(stop, until):
+                    break
+            except RelayConfigError:
+                self._drop_producer()
+                raise
+            except transient_errors() as exc:
+                self._fail(exc)
+                delay = self._backoff * (0.5 + random.random())
+                self._backoff = min(self._backoff * 2, self.config.backoff_max)
+                log.warning("relay: retrying in %.1fs from position %d (lag %d)", delay, self.position, self.lag)
+                stop.wait(delay)
+        self._commit(force=True)
+        self._drop_producer()
+        log.info("relay stopped at position %d (lag %d, %d published)", self.position, self.lag,
+                 self.published_total)
+
+    def drain(self, timeout: float = 60.0) -> None:
+        """Publish everything in the log now, then return (tests, benchmarks, one-shot runs)."""
+        target = self.registry.recorder.max_notification_id() or 0
+        stop = threading.Event()
+        timer = threading.Timer(timeout, stop.set)
+        timer.start()
+        try:
+            self.run(stop, until=target)
+        finally:
+            timer.cancel()
+        if self.position < target:
+            raise RelayError(f"relay reached position {self.position}, not {target}, within {timeout}s")
+
+    def _fail(self, exc: BaseException) -> None:
+        self.failures_total += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        self.last_error_at = time.time()
+        self._drop_producer()
+        self._update_max(force=True)
+        log.error("relay: publishing failed at position %d (lag %d): %s", self.position, self.lag,
+                  self.last_error)
+
+    def _session(self, stop: threading.Event, until: int | None) -> bool:
+        """One producer's life; returns True when done (``until`` reached), raises on any failure."""
+        cfg = self.config
+        self._delivery_error, self._acked = None, 0
+        self.read_position = self.position  # read again from what the broker acknowledged
+        self._producer = producer = self._new_producer()
+        self._refresh_partitions(force=True)
+        self._window = AckWindow()
+        self.connected = True
+        recorder = self.registry.recorder
+        next_start = self.position + 1
+        while not stop.is_set():
+            page: Sequence[Any] = []
+            if len(producer) < cfg.max_pending:
+                page = recorder.select_notifications(start=next_start, limit=cfg.page_size)
+            if page:
+                self._refresh_partitions()
+                self._send(producer, page)
+                next_start = page[-1].id + 1
+                self.read_position = page[-1].id
+                self.max_position = max(self.max_position, self.read_position)
+                producer.poll(0)  # serve the delivery reports that arrived meanwhile
+            elif len(producer):
+                self._wait_for_acks(producer)
+            else:
+                self._update_max()
+                if until is not None and self.position >= until:
+                    self._commit(force=True)
+                    return True
+                self._commit()
+                stop.wait(cfg.poll_interval)
+            self._advance()
+            self._commit()
+            self._update_max()
+            self._maybe_log()
+        # Stopping: give in-flight events a last chance to be acknowledged.
+        if len(producer) and producer.flush(cfg.flush_timeout):
+            log.warning("relay: %d events not acknowledged at shutdown; they will be re-sent", len(producer))
+        with contextlib.suppress(RelayError):
+            self._advance()
+        return True
+
+    def _send(self, producer: Any, page: Sequence[Any]) -> None:
+        """Send the page's household events of this relay's partitions; note each as unacknowledged."""
+        topic, sent, delivered = self.config.topic, self._window.sent, self._delivered
+        mapper = self.registry.mapper
+        shard_index, shard_count = self.config.shard or (0, 1)
+        for n in page:
+            if not n.topic.startswith(HOUSEHOLD_TOPIC_PREFIX):
+                continue
+            key = n.originator_id.encode()
+            partition = self._partition(key)
+            if shard_count != 1 and partition % shard_count != shard_index:
+                continue
+            value = value_from_notification(n, mapper)
+            headers = [(POSITION_HEADER, str(n.id).encode())]
+            while True:
+                try:
+                    producer.produce(topic, value, key, partition=partition, headers=headers,
+                                     on_delivery=partial(delivered, n.id))
+                    break
+                except BufferError:  # librdkafka's queue is full: let acknowledgements make room
+                    self._wait_for_acks(producer)
+                    self._raise_delivery_error()
+            sent(n.id)
+
+    def _wait_for_acks(self, producer: Any) -> None:
+        if producer.flush(self.config.flush_timeout):  # some still unacknowledged: the broker is slow or gone
+            self.connected = False
+            self.last_error = f"no acknowledgement from the broker within {self.config.flush_timeout}s"
+            self.last_error_at = time.time()
+            self._update_max(force=True)
+            log.warning("relay: waiting for the broker (position %d, lag %d)", self.position, self.lag)
+
+    def _raise_delivery_error(self) -> None:
+        err = self._delivery_error
+        if err is not None:
+            raise RelayError(f"an event after position {self.position} was not acknowledged: {err.str()}")
+
+    def _advance(self) -> None:
+        """Move the acknowledged position up to the first event still unacknowledged (or all read)."""
+        self._raise_delivery_error()
+        if self._acked:  # the broker answered: healthy again
+            self.published_total += self._acked
+            self._acked = 0
+            self.last_ack_at = time.time()
+            self.connected = True
+            self._backoff = self.config.backoff_initial
+        self.position = max(self.position, self._window.acknowledged_through(self.read_position))
+
+    def _commit(self, force: bool = False) -> None:
+        if self.position == self.recorded_position:
+            return
+        now = time.monotonic()
+        if force or now - self._last_commit >= self.config.commit_interval:
+            self.tracking.save(self.position, self.published_total)
+            self.recorded_position = self.position
+            self._last_commit = now
+
+    def _update_max(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last_max_check >= 0.2:
+            self._last_max_check = now
+            try:
+                self.max_position = max(self.registry.recorder.max_notification_id() or 0, self.read_position)
+            except Exception:
+                log.debug("max_notification_id failed", exc_info=True)
+
+    def _maybe_log(self) -> None:
+        now = time.monotonic()
+        elapsed = now - self._last_log
+        if elapsed >= self.config.log_interval:
+            self._update_max(force=True)
+            rate = (self.published_total - self._log_published) / elapsed
+            log.info("relay: position %d, max %d, lag %d, %.0f events/s", self.position, self.max_position,
+                     self.lag, rate)
+            self._last_log = now
+            self._log_published = self.published_total
+
+    def close(self) -> None:
+        self._drop_producer()
+        self.db.close()
+        if self._own_registry:
+            self.registry.close()

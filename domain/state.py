@@ -1,0 +1,301 @@
+"""A household's state and the state machine that moves it (DOMAIN.md, "Lifecycle").
+
+:func:`transition` applies one event, in valid-time order, and refuses what the
+state machine forbids. It checks structure only (which event may follow which,
+what an event refers to); the policy rules of :mod:`domain.rules` are
+checked when an event is recorded, with the policy in force on its date.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+from domain.errors import RuleViolation
+from domain.events import (
+    AssistanceMeasureAssigned,
+    AssistanceMeasureCompleted,
+    ExitConfirmed,
+    ExitProposed,
+    ExitWithdrawn,
+    Guarantees,
+    HelperAssigned,
+    HouseholdClosed,
+    HouseholdTransferred,
+    IdentificationApproved,
+    IdentificationProposed,
+    IdentificationRejected,
+    IncomeAssessed,
+    Member,
+    MembersChanged,
+    RemovedAsIneligible,
+    ReturnedToPoverty,
+    Revisited,
+)
+from domain.history import EffectiveEvent
+from domain.idnumber import mask_id_number
+from domain.vocab import (
+    ACTIVE,
+    MAINTAINABLE,
+    Attribute,
+    Cause,
+    Finding,
+    MeasureCategory,
+    Pathway,
+    Relation,
+    Status,
+)
+
+
+@dataclass(frozen=True)
+class Income:
+    year: int
+    per_capita: float
+    assessed_on: date
+
+
+@dataclass(frozen=True)
+class Measure:
+    measure_id: str
+    category: MeasureCategory
+    assigned_on: date
+    amount: float | None = None
+    funding_source: str | None = None
+    helper: str | None = None
+    description: str | None = None
+    completed_on: date | None = None
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class Helper:
+    name: str
+    assigned_on: date
+    unit: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class HouseholdState:
+    household_id: str
+    status: Status
+    division_code: str
+    attribute: Attribute
+    main_cause: Cause
+    secondary_causes: tuple[Cause, ...]
+    members: tuple[Member, ...]
+    income: Income
+    guarantees: Guarantees
+    proposed_on: date
+    measures: tuple[Measure, ...] = ()
+    helpers: tuple[Helper, ...] = ()
+    approved_on: date | None = None
+    exit_proposed_on: date | None = None
+    exit_pathway: Pathway | None = None
+    exited_on: date | None = None
+    returned_on: date | None = None
+    return_cause: Cause | None = None
+    #: The status ExitWithdrawn goes back to.
+    exit_from: Status | None = None
+    at_risk: bool = False
+    #: The date of the latest event applied.
+    as_of: date = field(default=date.min)
+
+    @property
+    def persons(self) -> int:
+        return len(self.members)
+
+    def measure(self, measure_id: str) -> Measure | None:
+        return next((m for m in self.measures if m.measure_id == measure_id), None)
+
+
+def _refuse(state: HouseholdState | None, ev: EffectiveEvent, rule: str, why: str) -> RuleViolation:
+    status = state.status.value if state else "not registered"
+    return RuleViolation(
+        f"{ev.body.type} effective {ev.body.effective_date} is not allowed while the "
+        f"household is {status}: {why}",
+        rule=rule,
+        state=status,
+        event_type=ev.body.type,
+        event_id=ev.event_id,
+        effective_date=ev.body.effective_date.isoformat(),
+    )
+
+
+_FROM: dict[str, frozenset[Status]] = {
+    "IdentificationApproved": frozenset({Status.PROPOSED}),
+    "IdentificationRejected": frozenset({Status.PROPOSED}),
+    "ExitProposed": frozenset({Status.POOR, Status.RETURNED}),
+    "ExitConfirmed": frozenset({Status.EXIT_PENDING}),
+    "ExitWithdrawn": frozenset({Status.EXIT_PENDING}),
+    "ReturnedToPoverty": frozenset({Status.EXITED}),
+    "Revisited": frozenset({Status.EXITED}),
+    "RemovedAsIneligible": ACTIVE,
+    "HouseholdClosed": frozenset(Status) - {Status.CLOSED},
+    "AssistanceMeasureAssigned": MAINTAINABLE,
+    "AssistanceMeasureCompleted": MAINTAINABLE,
+    "HelperAssigned": MAINTAINABLE,
+    "IncomeAssessed": MAINTAINABLE,
+    "MembersChanged": MAINTAINABLE,
+    "HouseholdTransferred": MAINTAINABLE,
+}
+
+_RULE_TEXT: dict[str, str] = {
+    "IdentificationApproved": "only a proposed household can be approved",
+    "IdentificationRejected": "only a proposed household can be rejected",
+    "ExitProposed": "only a poor or returned household can be proposed for exit",
+    "ExitConfirmed": "only a household proposed for exit can exit",
+    "ExitWithdrawn": "only a pending exit can be withdrawn",
+    "ReturnedToPoverty": "only an exited household can return to poverty",
+    "Revisited": "only exited households are revisited (回头看)",
+    "RemovedAsIneligible": "only a household on the register can be removed",
+    "HouseholdClosed": "the household is already closed",
+}
+
+
+def _evolve(state: HouseholdState, on: date, **changes: object) -> HouseholdState:
+    """``replace(state, as_of=on, **changes)`` for the fold's hot path.
+
+    ``dataclasses.replace`` reads every field and re-runs the frozen ``__init__``
+    (21 guarded ``__setattr__`` calls): it was the largest single cost of recording
+    and folding an event. The state has no ``__post_init__`` and no validation,
+    so copying its fields and overwriting the changed ones builds the same object;
+    ``changes`` are only ever field names, written by the code below.
+    """
+    new = object.__new__(HouseholdState)
+    fields = new.__dict__
+    fields.update(state.__dict__)
+    fields.update(changes)
+    fields["as_of"] = on
+    return new
+
+
+def transition(state: HouseholdState | None, ev: EffectiveEvent, household_id: str) -> HouseholdState:
+    """The state after ``ev``; raises RuleViolation where the state machine forbids it."""
+    body = ev.body
+    on = body.effective_date
+    if isinstance(body, IdentificationProposed):
+        if state is not None and state.status != Status.REMOVED:
+            raise _refuse(
+                state, ev, "already_identified",
+                "a household is identified once (only a removed household may be re-identified)",
+            )
+        return HouseholdState(
+            household_id=household_id,
+            status=Status.PROPOSED,
+            division_code=body.division_code,
+            attribute=body.attribute,
+            main_cause=body.main_cause,
+            secondary_causes=tuple(body.secondary_causes),
+            members=tuple(body.members),
+            income=Income(body.income_year, body.income_per_capita, on),
+            guarantees=body.guarantees,
+            proposed_on=on,
+            as_of=on,
+        )
+    if state is None:
+        raise _refuse(state, ev, "not_identified", "the first event of a household is IdentificationProposed")
+    allowed = _FROM.get(body.type)
+    if allowed is None:  # pragma: no cover - every household event type is listed
+        raise _refuse(state, ev, "unknown_event", "unknown event type")
+    if state.status not in allowed:
+        why = _RULE_TEXT.get(
+            body.type,
+            "this event is accepted only while the household is poor, returned, "
+            "exit_pending or exited",
+        )
+        raise _refuse(state, ev, "illegal_transition", why)
+    match body:
+        case IdentificationApproved():
+            return _evolve(state, on, status=Status.POOR, approved_on=on)
+        case IdentificationRejected():
+            return _evolve(state, on, status=Status.REJECTED)
+        case AssistanceMeasureAssigned():
+            assigned = Measure(
+                measure_id=ev.event_id,
+                category=body.category,
+                assigned_on=on,
+                amount=body.amount,
+                funding_source=body.funding_source,
+                helper=body.helper,
+                description=body.description,
+            )
+            return _evolve(state, on, measures=(*state.measures, assigned))
+        case AssistanceMeasureCompleted():
+            measure = state.measure(body.measure_id)
+            if measure is None:
+                raise _refuse(
+                    state, ev, "unknown_measure",
+                    f"measure {body.measure_id} was not assigned to this household by then",
+                )
+            if measure.completed_on is not None:
+                raise _refuse(
+                    state, ev, "measure_completed",
+                    f"measure {body.measure_id} was already completed on {measure.completed_on}",
+                )
+            done = replace(measure, completed_on=on, outcome=body.outcome)
+            return _evolve(
+                state,
+                on,
+                measures=tuple(done if m.measure_id == body.measure_id else m for m in state.measures),
+            )
+        case HelperAssigned():
+            helper = Helper(body.helper_name, on, body.unit, body.phone)
+            return _evolve(state, on, helpers=(*state.helpers, helper))
+        case IncomeAssessed():
+            current = state.income
+            if (body.year, on) >= (current.year, current.assessed_on):
+                return _evolve(state, on, income=Income(body.year, body.income_per_capita, on))
+            return _evolve(state, on)
+        case MembersChanged():
+            return _evolve(state, on, members=_change_members(state, ev, body))
+        case ExitProposed():
+            return _evolve(
+                state,
+                on,
+                status=Status.EXIT_PENDING,
+                exit_from=state.status,
+                exit_proposed_on=on,
+                exit_pathway=body.pathway,
+                guarantees=body.guarantees,
+            )
+        case ExitConfirmed():
+            return _evolve(state, on, status=Status.EXITED, exited_on=on, at_risk=False)
+        case ExitWithdrawn():
+            return _evolve(
+                state, on, status=state.exit_from or Status.POOR, exit_from=None, exit_proposed_on=None
+            )
+        case ReturnedToPoverty():
+            return _evolve(state, on, status=Status.RETURNED, returned_on=on, return_cause=body.cause)
+        case Revisited():
+            if body.finding == Finding.WRONGLY_EXITED:
+                return _evolve(state, on, status=Status.RETURNED, returned_on=on, at_risk=False)
+            return _evolve(state, on, at_risk=body.finding == Finding.AT_RISK)
+        case RemovedAsIneligible():
+            return _evolve(state, on, status=Status.REMOVED)
+        case HouseholdTransferred():
+            if body.division_code == state.division_code:
+                raise _refuse(state, ev, "same_division", f"the household is already in {body.division_code}")
+            return _evolve(state, on, division_code=body.division_code)
+        case HouseholdClosed():
+            return _evolve(state, on, status=Status.CLOSED)
+    raise AssertionError(f"unhandled event {body.type}")  # pragma: no cover
+
+
+def _change_members(state: HouseholdState, ev: EffectiveEvent, body: MembersChanged) -> tuple[Member, ...]:
+    current = {m.id_number: m for m in state.members}
+    for id_number in body.left:
+        if id_number not in current:
+            raise _refuse(state, ev, "unknown_member", f"{mask_id_number(id_number)} is not a member by then")
+    for m in body.joined:
+        if m.id_number in current:
+            raise _refuse(state, ev, "duplicate_member", f"{mask_id_number(m.id_number)} is already a member")
+    members = [m for m in state.members if m.id_number not in set(body.left)] + list(body.joined)
+    if not members:
+        raise _refuse(state, ev, "empty_household", "a household cannot be left without members (close it instead)")
+    heads = sum(1 for m in members if m.relation == Relation.HEAD)
+    if heads != 1:
+        raise _refuse(state, ev, "one_head", f"a household has exactly one head (this change leaves {heads})")
+    return tuple(members)
+
+

@@ -1,5 +1,0 @@
-"""The HTTP API (../shared/API.md): FastAPI, problem+json errors, bearer tokens."""
-
-from povreg.api.app import create_app
-
-__all__ = ["create_app"]

@@ -1,0 +1,317 @@
+"""The audit trail and its integrity chain.
+
+``proj_audit`` has one row per household event (and per division or policy
+version): both times, the actor, reason, evidence, the data, and for
+corrections and retractions what they changed — the target's fields before and
+after, and the household's status timeline as known just before and just after
+(computed with the domain fold when the correction is projected). Each row
+carries its ``event_hash`` and the household's chain head.
+
+``proj_chain`` has one row per notification of the whole log (tokens and
+indexes included): the stored row's ``raw_hash`` and the global chain. See
+:mod:`projections.integrity` for the definitions and
+:mod:`projections.verify` for the check.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+from domain.events import META_EVENTS, EventCorrected, EventRetracted, event_json
+from domain.fold import intervals, replay
+from domain.history import Actor, RecordedEvent, effective_events
+from projections.db import Tx, chunks, from_us, to_us
+from projections.households import dumps
+from projections.integrity import (
+    GENESIS,
+    link,
+    moment_text,
+    raw_hash,
+    record_hash,
+)
+from projections.jsontext import compact
+from projections.log import Entry
+from projections.schema import AUDIT, CHAIN
+
+
+def division_record(e: Entry) -> dict[str, Any]:
+    d = e.division
+    assert d is not None
+    return {
+        "event_id": f"{e.originator_id}#{e.originator_version}",
+        "household_id": None,
+        "version": e.originator_version,
+        "type": "DivisionRegistered" if d.registered else "DivisionUpdated",
+        "effective_date": d.effective_date.isoformat(),
+        "recorded_at": moment_text(d.recorded_at),
+        "recorded_by": None,
+        "data": {
+            "code": d.code,
+            "name": d.name,
+            "rural_population": d.rural_population,
+            "effective_date": d.effective_date.isoformat(),
+        },
+    }
+
+
+def policy_record(e: Entry) -> dict[str, Any]:
+    p = e.policy
+    assert p is not None
+    return {
+        "event_id": f"{e.originator_id}#{e.originator_version}",
+        "household_id": None,
+        "version": e.originator_version,
+        "type": "PolicyVersionRecorded",
+        "effective_date": p.version.effective_date.isoformat(),
+        "recorded_at": moment_text(p.recorded_at),
+        "recorded_by": None,
+        "data": p.version.model_dump(mode="json"),
+    }
+
+
+def household_record(e: Entry) -> dict[str, Any]:
+    """:func:`~projections.integrity.event_record` of a household event, read from the
+    stored JSON without validating it into models (the stored body *is* ``event_json``)."""
+    data = e.data
+    body = data["body"]
+    actor = data["recorded_by"]
+    return {
+        "event_id": data["event_id"],
+        "household_id": e.originator_id,
+        "version": e.originator_version,
+        "type": body["type"],
+        "effective_date": body["effective_date"],
+        "recorded_at": moment_text(e.recorded_at),
+        "recorded_by": {"name": actor["name"], "role": actor["role"], "division": actor.get("division", "")},
+        "data": body,
+    }
+
+
+def entry_record(e: Entry) -> dict[str, Any] | None:
+    """The audited record of a notification (None for tokens, indexes, idempotency records)."""
+    if e.is_household:
+        return household_record(e)
+    if e.division is not None:
+        return division_record(e)
+    if e.policy is not None:
+        return policy_record(e)
+    return None
+
+
+def _interval_json(steps: Sequence[Any]) -> list[dict[str, Any]]:
+    return [
+        {"status": i.status.value, "from": i.start.isoformat(), "to": i.end.isoformat() if i.end else None}
+        for i in intervals(steps)
+    ]
+
+
+def describe_change(before: Sequence[RecordedEvent], meta: RecordedEvent) -> dict[str, Any]:
+    """What a correction or retraction changed, by folding the history without and with it."""
+    body = meta.body
+    assert isinstance(body, EventCorrected | EventRetracted)
+    hid = meta.household_id
+    after = [*before, meta]
+    target = next((e for e in before if e.event_id == body.target_event_id), None)
+    base_id = body.target_event_id
+    if target is not None and isinstance(target.body, EventCorrected):
+        base_id = target.body.target_event_id  # retracting a correction restores its target
+    eff_before = {e.event_id: e for e in effective_events(before)}
+    eff_after = {e.event_id: e for e in effective_events(after)}
+    was = eff_before.get(base_id)
+    now = eff_after.get(base_id)
+    was_fields = event_json(was.body) if was else {}
+    now_fields = event_json(now.body) if now else {}
+    fields = {
+        k: {"before": was_fields.get(k), "after": now_fields.get(k)}
+        for k in sorted(set(was_fields) | set(now_fields))
+        if was_fields.get(k) != now_fields.get(k)
+    }
+    if isinstance(body, EventRetracted):
+        effect = "correction_retracted" if base_id != body.target_event_id else "event_retracted"
+    else:
+        effect = "event_corrected"
+    return {
+        "effect": effect,
+        "target_event_id": body.target_event_id,
+        "target_type": target.type if target else None,
+        "event_id": base_id,
+        "event_type": was.body.type if was else (now.body.type if now else None),
+        "fields": fields,
+        "timeline_before": _interval_json(replay(effective_events(before), hid)),
+        "timeline_after": _interval_json(replay(effective_events(after), hid)),
+    }
+
+
+def audit_row_event(row: Sequence[Any]) -> RecordedEvent:
+    """A RecordedEvent back from a ``proj_audit`` row (event_id, household_id, version, type,
+    recorded_us, actor_name, actor_role, actor_division, data)."""
+    from domain.events import EVENT_TYPES
+
+    event_id, household_id, version, type_, recorded_us, name, role, division, data = row
+    return RecordedEvent(
+        event_id=event_id,
+        household_id=household_id,
+        version=version,
+        recorded_at=from_us(recorded_us),
+        recorded_by=Actor(name, role, division or ""),
+        body=EVENT_TYPES[type_].model_validate_json(data),
+    )
+
+
+class AuditProjection:
+    """Maintains ``proj_audit`` and ``proj_chain``."""
+
+    name = "audit"
+    tables = (CHAIN, AUDIT)
+
+    def __init__(self, cache_size: int = 0) -> None:
+        self.cache_size = cache_size
+        self._heads: OrderedDict[str, tuple[int, str]] = OrderedDict()
+        #: True while the cache holds every household of the tables (a rebuild from
+        #: empty tables that evicts nothing): a household not in it has no rows yet.
+        self.complete = False
+        self._chain_head: tuple[int, str] | None = None
+
+    def reset(self) -> None:
+        self.complete = False
+        self._heads.clear()
+        self._chain_head = None
+
+    def apply(self, tx: Tx, entries: Sequence[Entry], suffix: str = "") -> int:
+        if not entries:
+            return 0
+        try:
+            return self._apply(tx, entries, suffix)
+        except BaseException:
+            self.reset()
+            raise
+
+    def _apply(self, tx: Tx, entries: Sequence[Entry], suffix: str) -> int:
+        chain_rows: list[tuple[Any, ...]] = []
+        audit_rows: list[tuple[Any, ...]] = []
+        head = self._chain_head if self.cache_size else None
+        if head is None:
+            row = tx.one(f"SELECT position, chain FROM {CHAIN.name}{suffix} ORDER BY position DESC LIMIT 1")
+            head = (row[0], row[1]) if row else (0, GENESIS)
+        heads = self._household_heads(tx, {e.originator_id for e in entries if e.is_household}, suffix)
+        # For describing corrections: the events committed before this batch of each
+        # household corrected in it (one query for all), and those earlier in this batch.
+        corrected = {
+            e.originator_id for e in entries
+            if e.position > head[0] and e.is_household and e.data["body"]["type"] in META_EVENTS
+        }
+        stored = self._histories(tx, corrected, suffix)
+        in_batch: dict[str, list[Entry]] = {}
+        chain = head[1]
+        for e in entries:
+            if e.position <= head[0]:
+                continue  # already chained
+            record = entry_record(e)
+            event_hash = record_hash(record, finite=e.finite) if record is not None else None
+            r_hash = raw_hash(e.originator_id, e.originator_version, e.topic, e.state)
+            chain = link(chain, r_hash, event_hash)
+            chain_rows.append((e.position, e.originator_id, e.originator_version, e.topic, r_hash, event_hash, chain))
+            if record is None:
+                continue
+            assert event_hash is not None
+            household_chain = None
+            changes = None
+            actor: dict[str, str] = record["recorded_by"] or {}
+            household = e.is_household
+            division_code = record["data"].get("division_code") if household else None
+            if household:
+                hid = e.originator_id
+                _, previous = heads.get(hid, (0, GENESIS))
+                household_chain = link(previous, event_hash)
+                heads[hid] = (e.originator_version, household_chain)
+                if record["type"] in META_EVENTS:
+                    before = stored.get(hid, []) + [b.household for b in in_batch.get(hid, []) if b.household]
+                    assert e.household is not None
+                    changes = dumps(describe_change(before, e.household))
+                in_batch.setdefault(hid, []).append(e)
+            elif e.division is not None:
+                division_code = e.division.code
+            elif e.policy is not None:
+                division_code = e.policy.version.jurisdiction
+            data = record["data"]
+            audit_rows.append(
+                (
+                    e.position,
+                    record["household_id"],
+                    record["version"],
+                    record["event_id"],
+                    record["type"],
+                    record["effective_date"],
+                    record["recorded_at"],
+                    to_us(e.recorded_at) if household else _record_us(e),
+                    actor.get("name"),
+                    actor.get("role"),
+                    actor.get("division"),
+                    division_code,
+                    data.get("reason") if household else None,
+                    compact(data.get("evidence", []), finite=e.finite) if household else "[]",
+                    e.body_json if household else dumps(data),
+                    changes,
+                    event_hash,
+                    household_chain,
+                )
+            )
+        CHAIN.insert(tx, chain_rows, suffix)
+        AUDIT.insert(tx, audit_rows, suffix)
+        if chain_rows:
+            head = (chain_rows[-1][0], chain)
+        if self.cache_size:
+            self._chain_head = head
+            for hid, value in heads.items():
+                self._heads[hid] = value
+                self._heads.move_to_end(hid)
+            while len(self._heads) > self.cache_size:
+                self._heads.popitem(last=False)
+                self.complete = False
+        return len(chain_rows)
+
+    def _household_heads(self, tx: Tx, household_ids: set[str], suffix: str) -> dict[str, tuple[int, str]]:
+        heads: dict[str, tuple[int, str]] = {}
+        missing = []
+        for hid in household_ids:
+            if hid in self._heads:
+                heads[hid] = self._heads[hid]
+            elif not self.complete:
+                missing.append(hid)
+        for chunk in chunks(missing):
+            marks = ", ".join("?" * len(chunk))
+            for hid, version, chain in tx.query(
+                f"SELECT household_id, version, household_chain FROM {AUDIT.name}{suffix} "
+                f"WHERE household_id IN ({marks}) ORDER BY household_id, version",
+                chunk,
+            ):
+                heads[hid] = (version, chain)
+        return heads
+
+    @staticmethod
+    def _histories(tx: Tx, household_ids: set[str], suffix: str) -> dict[str, list[RecordedEvent]]:
+        """The audited events of these households, in version order."""
+        histories: dict[str, list[RecordedEvent]] = {}
+        for chunk in chunks(sorted(household_ids)):
+            for row in tx.query(
+                "SELECT event_id, household_id, version, type, recorded_us, actor_name, actor_role, "
+                f"actor_division, data FROM {AUDIT.name}{suffix} WHERE household_id IN ({', '.join('?' * len(chunk))}) "
+                "ORDER BY household_id, version",
+                chunk,
+            ):
+                histories.setdefault(row[1], []).append(audit_row_event(row))
+        return histories
+
+
+def _record_us(e: Entry) -> int:
+    if e.division is not None:
+        return to_us(e.division.recorded_at)
+    assert e.policy is not None
+    return to_us(e.policy.recorded_at)
+
+
+def parse_row_json(value: str | None) -> Any:
+    return json.loads(value) if value else None

@@ -1,0 +1,150 @@
+"""The household card (户有卡): a JSON snapshot of a folded state, plus query-time flags.
+
+:func:`card_of` turns a :class:`~domain.state.HouseholdState` (from the
+domain fold) into the JSON the timeline projection stores with each interval.
+What depends on the question rather than on the household — the version known
+at ``known_at`` and the post-exit policy flags, which follow the policy in
+force on ``as_of`` as known at ``known_at`` — is added by :func:`finish_card`
+when the card is read, so a policy change never requires re-folding households.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+
+from domain.policy import PolicyBook
+from domain.state import HouseholdState
+from domain.vocab import LABELS_ZH, Status
+
+
+def _head(state: HouseholdState) -> dict[str, Any]:
+    """The card without members, measures and helpers, with the state's own values:
+    enums and dates are written by orjson as their values and ISO dates."""
+    income = state.income
+    return {
+        "household_id": state.household_id,
+        "status": state.status,
+        "division_code": state.division_code,
+        "attribute": state.attribute,
+        "main_cause": state.main_cause,
+        "secondary_causes": state.secondary_causes,
+        "persons": len(state.members),
+        "latest_income": {
+            "year": income.year,
+            "income_per_capita": income.per_capita,
+            "assessed_on": income.assessed_on,
+        },
+        "guarantees": state.guarantees.__dict__,
+        "proposed_on": state.proposed_on,
+        "approved_on": state.approved_on,
+        "exit_proposed_on": state.exit_proposed_on,
+        "exit_pathway": state.exit_pathway,
+        "exited_on": state.exited_on,
+        "returned_on": state.returned_on,
+        "return_cause": state.return_cause,
+        "at_risk": state.at_risk,
+        "last_event_on": state.as_of,
+    }
+
+
+def _members(state: HouseholdState) -> list[dict[str, Any]]:
+    return [m.model_dump(mode="json") for m in state.members]
+
+
+def _helpers(state: HouseholdState) -> list[dict[str, Any]]:
+    return [{"name": h.name, "unit": h.unit, "phone": h.phone, "assigned_on": h.assigned_on} for h in state.helpers]
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def card_of(state: HouseholdState) -> dict[str, Any]:
+    """The stored card of a household state, as JSON types (what a reader parses)."""
+    return orjson.loads(CardEncoder(0).encode(state))  # type: ignore[no-any-return]
+
+
+class CardEncoder:
+    """Serialises cards, re-using the JSON of member, measure and helper tuples that
+    successive states of a household share (the fold keeps unchanged tuples).
+
+    The text is orjson's, in C: enums, dates and the measures (dataclasses whose
+    fields are the card's) need no conversion in Python. A state's floats all come
+    from validated ``Money`` fields, so a card holds no NaN or infinity; cards are
+    parsed when read, never hashed, so orjson's spelling of tiny floats (``1e-05``
+    where :mod:`json` writes ``0.00001``) reads back as the same number."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._parts: dict[int, tuple[object, str]] = {}
+
+    def _part(self, value: tuple[Any, ...], render: Callable[[], Any]) -> str:
+        hit = self._parts.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        text = _dumps(render())
+        if len(self._parts) > self._size:
+            self._parts.clear()
+        self._parts[id(value)] = (value, text)
+        return text
+
+    def encode(self, state: HouseholdState) -> str:
+        head = _dumps(_head(state))
+        members = self._part(state.members, lambda: _members(state))
+        measures = self._part(state.measures, lambda: state.measures)
+        helpers = self._part(state.helpers, lambda: _helpers(state))
+        return f'{head[:-1]},"members":{members},"measures":{measures},"helpers":{helpers}}}'
+
+
+def exit_flags(
+    status: str, division_code: str, exited_on: str | None, as_of: date, policies: PolicyBook
+) -> tuple[str | None, str | None]:
+    """(policy_continuation_until, exit_policy) of an exited household on ``as_of``.
+
+    脱贫不脱政策: the post-exit continuation policy in force for the household's
+    division on ``as_of`` says until when it keeps its support; ``exit_policy`` is
+    ``enjoying`` (已脱贫(享受政策)) up to that day and ``not_enjoying``
+    (已脱贫(不再享受政策)) after it. Both are None unless the household is exited.
+    """
+    if status != Status.EXITED.value or exited_on is None:
+        return None, None
+    try:
+        policy = policies.resolve(division_code, as_of)
+    except LookupError:
+        return None, None
+    until = policy.post_exit_continuation.support_until(date.fromisoformat(exited_on))
+    return (until.isoformat() if until else None), ("enjoying" if until and as_of <= until else "not_enjoying")
+
+
+def finish_card(
+    stored: dict[str, Any],
+    *,
+    as_of: date,
+    known_at: datetime | None,
+    version: int,
+    valid_from: str,
+    valid_to: str | None,
+    policies: PolicyBook,
+) -> dict[str, Any]:
+    """The card as API.md shows it: the stored snapshot plus the question's own fields."""
+    until, exit_policy = exit_flags(
+        stored["status"], stored["division_code"], stored.get("exited_on"), as_of, policies
+    )
+    return {
+        **stored,
+        "status_label": LABELS_ZH.get(stored["status"], stored["status"]),
+        "flags": {
+            "at_risk": stored["at_risk"],
+            "policy_continuation_until": until,
+            "exit_policy": exit_policy,
+        },
+        "version": version,
+        "as_of": as_of.isoformat(),
+        "known_at": known_at.isoformat(timespec="microseconds") if known_at else None,
+        "valid_from": valid_from,
+        "valid_to": valid_to,
+    }

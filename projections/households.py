@@ -1,0 +1,476 @@
+"""The bitemporal household read models: cards and the status timeline.
+
+Each household's rows are a function of its own events only. When an event
+arrives, that household alone is re-folded with the domain's own functions
+(:func:`~domain.history.effective_events` and
+:func:`~domain.fold.replay`) over its history as now known, and the rows
+whose content changed are closed (``known_to`` = the event's recording moment)
+and their successors inserted (``known_from`` = that moment). Two tables, two
+grains:
+
+* ``proj_cards`` — one row per *day on which an event took effect*: the state
+  at the end of that day, as the card's JSON, believed over
+  ``[known_from, known_to)``. A card row has no ``valid_to``: the card "as of D,
+  known at K" is the row known at K with the latest ``valid_from <= D`` (its
+  ``valid_to`` is the next such row's ``valid_from``). So an event appended
+  after all the others (the common case) inserts one row and closes nothing.
+* ``proj_timeline`` — one row per *interval in which what the counts read holds*
+  (status, division, attribute, main cause, persons, exit pathway, head):
+  ``[valid_from, valid_to) × [known_from, known_to)``, with the same fields of
+  the interval before it (``prev_*``). Rosters, counts, incidence and the
+  adjustment report are queries over it. Income assessments, measures, helpers
+  and revisits do not change it, so it has a few rows per household, not one
+  per event; and with ``prev_*`` in the row every flow of the adjustment report
+  is one row, read without a self-join.
+
+An event appended after all the others in valid time only extends the fold: its
+state is the domain's :func:`~domain.state.transition` applied to the
+last state, exactly what ``replay`` would compute. Late events, corrections and
+retractions take the full re-fold of that household.
+
+:meth:`HouseholdProjection.apply` takes ``(position, RecordedEvent)`` pairs and is
+idempotent by ``(household_id, version)``: the Kafka projection consumer can feed
+it from a topic partition (events of one household arrive in version order).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from domain.events import EVENT_TYPES, META_EVENTS, event_json
+from domain.fold import Step, replay
+from domain.history import Actor, EffectiveEvent, RecordedEvent, effective_events
+from domain.state import HouseholdState, transition
+from domain.vocab import Relation
+from projections import flows
+from projections.cards import CardEncoder
+from projections.db import OPEN_DATE, OPEN_US, Tx, chunks, from_us, to_us
+from projections.jsontext import compact
+from projections.schema import CARDS, EVENTS, FLOW_CLASSES, FLOW_MARKS, FLOW_SUMS, FLOWS, TIMELINE
+
+#: What the timeline's counts read of a state:
+#: (status, division_code, attribute, main_cause, persons, exit_pathway, head_name, head_id_number)
+Key = tuple[str, str, str, str, int, str | None, str | None, str | None]
+#: One day of the fold: (valid_from ISO date, the state at the end of that day, its Key)
+Day = tuple[str, HouseholdState, Key]
+
+
+class ProjectionError(RuntimeError):
+    """The projection cannot apply an event (a gap in a household's versions, a corrupt row)."""
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def key_of(state: HouseholdState) -> Key:
+    members = state.members
+    head = None
+    for m in members:
+        if m.relation == Relation.HEAD:
+            head = m
+            break
+    else:
+        if members:
+            head = members[0]
+    # str() of a StrEnum member is its value as a plain str, in C (``.value`` is a
+    # Python-level descriptor, and this runs once per event of a rebuild).
+    return (
+        str(state.status),
+        state.division_code,
+        str(state.attribute),
+        str(state.main_cause),
+        len(members),
+        str(state.exit_pathway) if state.exit_pathway else None,
+        head.name if head else None,
+        head.id_number if head else None,
+    )
+
+
+def days_of(steps: Sequence[Step]) -> list[Day]:
+    """The fold's days: several events on one day count as the day's last (as ``intervals`` does)."""
+    days: list[Day] = []
+    for step in steps:
+        on = step.event.effective_date.isoformat()
+        if days and days[-1][0] == on:
+            days[-1] = (on, step.state, key_of(step.state))
+        else:
+            days.append((on, step.state, key_of(step.state)))
+    return days
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A timeline interval: ``[valid_from, valid_to)`` with its Key and the Key before it."""
+
+    valid_to: str
+    key: Key
+    prev: Key | None
+
+
+def spans_of(days: Sequence[Day]) -> dict[str, Span]:
+    """Merge consecutive days with the same Key into intervals, keyed by valid_from."""
+    spans: dict[str, Span] = {}
+    start: str | None = None
+    current: Key | None = None
+    prev: Key | None = None
+    for on, _, key in days:
+        if key != current:
+            if start is not None:
+                assert current is not None
+                spans[start] = Span(on, current, prev)
+            prev, start, current = current, on, key
+    if start is not None:
+        assert current is not None
+        spans[start] = Span(OPEN_DATE, current, prev)
+    return spans
+
+
+@dataclass
+class Fold:
+    """What the projection knows of one household: its history, its days, its believed rows."""
+
+    household_id: str
+    history: list[RecordedEvent] = field(default_factory=list)
+    days: list[Day] = field(default_factory=list)
+    #: the effective date of the last step in valid-time order
+    last_date: date | None = None
+    #: believed card rows: valid_from -> (state, known_from)
+    cards: dict[str, tuple[HouseholdState, int]] = field(default_factory=dict)
+    #: believed timeline rows: valid_from -> (span, known_from)
+    spans: dict[str, tuple[Span, int]] = field(default_factory=dict)
+    #: the recording moment (µs) of the household's last event
+    moment: int = 0
+    #: re-uses the JSON of the members, measures and helpers its states share
+    encoder: CardEncoder = field(default_factory=lambda: CardEncoder(8))
+
+    @property
+    def version(self) -> int:
+        return self.history[-1].version if self.history else 0
+
+    def append(self, event: RecordedEvent) -> bool:
+        """Add ``event`` and re-fold; True when it only extended the fold by one step."""
+        self.history.append(event)
+        if self.days and self.last_date is not None and event.type not in META_EVENTS and (
+            event.body.effective_date >= self.last_date
+        ):
+            # It sorts last in effective_events (latest date, highest version): replay
+            # would produce the same steps plus one transition from the last state.
+            ev = EffectiveEvent(event, event.body)
+            state = transition(self.days[-1][1], ev, self.household_id)
+            on = event.body.effective_date.isoformat()
+            day = (on, state, key_of(state))
+            if self.days[-1][0] == on:
+                self.days[-1] = day
+            else:
+                self.days.append(day)
+            self.last_date = event.body.effective_date
+            return True
+        self.refold()
+        return False
+
+    def refold(self) -> None:
+        steps = replay(effective_events(self.history), self.household_id)
+        self.days = days_of(steps)
+        self.last_date = steps[-1].event.effective_date if steps else None
+
+
+@dataclass
+class _Batch:
+    """The rows one ``apply`` writes: inserts (closable until written), closes, deletes."""
+
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    #: (table, household_id, known_from, valid_from) -> row (known_to at index ``KNOWN_TO[table]``)
+    inserts: dict[tuple[str, str, int, str], list[Any]] = field(default_factory=dict)
+    closes: dict[str, list[tuple[int, str, int, str]]] = field(default_factory=dict)
+    deletes: dict[str, list[tuple[str, int, str]]] = field(default_factory=dict)
+    #: the flow log's entries (row starts opened and closed, by event)
+    flows: flows.Pending = field(default_factory=flows.Pending)
+
+    def open(self, table: str, household_id: str, known_from: int, valid_from: str, row: list[Any]) -> None:
+        self.inserts[(table, household_id, known_from, valid_from)] = row
+
+    def close(self, table: str, household_id: str, known_from: int, valid_from: str, moment: int) -> None:
+        key = (table, household_id, known_from, valid_from)
+        if known_from == moment:
+            # Believed from and to the same moment: nobody can observe it, delete it.
+            if self.inserts.pop(key, None) is None:
+                self.deletes.setdefault(table, []).append((household_id, known_from, valid_from))
+        elif key in self.inserts:
+            self.inserts[key][KNOWN_TO[table]] = moment  # opened earlier in this batch: insert it closed
+        else:
+            self.closes.setdefault(table, []).append((moment, household_id, known_from, valid_from))
+
+
+KNOWN_TO = {CARDS.name: 3, TIMELINE.name: 4}
+
+
+class HouseholdProjection:
+    """Maintains ``proj_events``, ``proj_cards``, ``proj_timeline`` and the flow log
+    (``proj_flows`` and its classes and checkpoints, :mod:`projections.flows`)."""
+
+    name = "households"
+    tables = (EVENTS, CARDS, TIMELINE, FLOWS, FLOW_CLASSES, FLOW_MARKS, FLOW_SUMS)
+
+    def __init__(self, cache_size: int | None = 0, single_writer: bool = False) -> None:
+        """``cache_size``: folds kept between batches (0: none, None: unbounded). With
+        ``single_writer`` (a rebuild's private tables, each household written by one lane)
+        a cached fold is trusted as is, and the flow log's checkpoints are left to the end
+        of the rebuild; otherwise a fold is used only while the household's projected
+        version still matches."""
+        self.cache_size = cache_size
+        self.single_writer = single_writer
+        self._cache: OrderedDict[str, Fold] = OrderedDict()
+        #: True while the cache holds every household of the tables (a rebuild from
+        #: empty tables that evicts nothing): a household not in it has no rows yet.
+        self.complete = False
+
+    def reset(self) -> None:
+        self._cache.clear()
+        self.complete = False
+
+    # ------------------------------------------------------------------ apply
+
+    def apply(
+        self,
+        tx: Tx,
+        items: Iterable[tuple[int, RecordedEvent]],
+        suffix: str = "",
+        bodies: dict[int, str] | None = None,
+    ) -> int:
+        """Project household events; returns how many were new (others are skipped).
+
+        ``bodies`` may give an event's body JSON by position (as the store holds it),
+        which saves serialising it again.
+        """
+        by_household: dict[str, list[tuple[int, RecordedEvent]]] = {}
+        for position, event in items:
+            by_household.setdefault(event.household_id, []).append((position, event))
+        if not by_household:
+            return 0
+        try:
+            return self._apply(tx, by_household, suffix, bodies or {})
+        except BaseException:
+            self.reset()  # the transaction rolls back: forget what it did
+            raise
+
+    def _apply(
+        self, tx: Tx, by_household: dict[str, list[tuple[int, RecordedEvent]]], suffix: str, bodies: dict[int, str]
+    ) -> int:
+        folds = self._folds(tx, list(by_household), suffix)
+        batch = _Batch()
+        applied = 0
+        for household_id, items in by_household.items():
+            fold = folds.get(household_id)
+            if fold is None:
+                fold = folds[household_id] = Fold(household_id)
+            if len(items) > 1:
+                items.sort(key=lambda i: i[1].version)
+            for position, event in items:
+                if event.version <= fold.version:
+                    continue  # already projected (at-least-once delivery)
+                if event.version != fold.version + 1:
+                    raise ProjectionError(
+                        f"household {household_id}: event version {event.version} arrived but the "
+                        f"projection is at version {fold.version}"
+                    )
+                self._apply_event(fold, event, batch, position)
+                body = bodies.get(position)
+                batch.events.append(
+                    (
+                        household_id,
+                        event.version,
+                        position,
+                        event.event_id,
+                        event.type,
+                        event.body.effective_date.isoformat(),
+                        to_us(event.recorded_at),
+                        compact(event.recorded_by.as_dict(), finite=True),  # strings only
+                        body if body is not None else dumps(event_json(event.body)),
+                    )
+                )
+                applied += 1
+        self._write(tx, batch, suffix)
+        if self.cache_size != 0:
+            for household_id in by_household:
+                self._cache[household_id] = folds[household_id]
+                self._cache.move_to_end(household_id)
+            if self.cache_size is not None:
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+                    self.complete = False
+        return applied
+
+    def _write(self, tx: Tx, batch: _Batch, suffix: str) -> None:
+        EVENTS.insert(tx, batch.events, suffix)
+        for table in (CARDS, TIMELINE):
+            name = table.name
+            tx.executemany(
+                f"DELETE FROM {name}{suffix} WHERE household_id = ? AND known_from = ? AND valid_from = ?",
+                batch.deletes.get(name, []),
+            )
+            tx.update_known_to(name + suffix, batch.closes.get(name, []))
+            table.insert(tx, [r for k, r in batch.inserts.items() if k[0] == name], suffix)
+        # A rebuild's lanes leave the flow log's checkpoints to its end (flows.checkpoint_all).
+        flows.write(tx, batch.flows, suffix, checkpoints=not self.single_writer)
+
+    def _apply_event(self, fold: Fold, event: RecordedEvent, batch: _Batch, position: int = 0) -> None:
+        hid = fold.household_id
+        # Recording moments strictly increase per household (the write gate's promise).
+        # Should two events of a household ever share a moment, nobody can observe the
+        # belief between them: the rows of the first are then replaced, not closed.
+        moment = max(to_us(event.recorded_at), fold.moment)
+        fold.moment = moment
+        last_key = fold.days[-1][2] if fold.days else None
+        appended = fold.append(event)
+        cards = CARDS.name
+        if appended:
+            # Only the last day changed (a new day, or the same day's state replaced).
+            on, state, key = fold.days[-1]
+            believed = fold.cards.get(on)
+            if believed is None or not (believed[0] is state or believed[0] == state):
+                if believed is not None:
+                    batch.close(cards, hid, believed[1], on, moment)
+                HouseholdProjection._open_card(fold, on, state, moment, batch)
+            if key == last_key:
+                return  # the timeline's last interval reads as before: nothing to change
+        else:
+            current = {on: state for on, state, _ in fold.days}
+            for on, (state, known_from) in list(fold.cards.items()):
+                now = current.get(on)
+                if now is None or not (now is state or now == state):
+                    batch.close(cards, hid, known_from, on, moment)
+                    del fold.cards[on]
+            for on, state, _ in fold.days:
+                if on not in fold.cards:
+                    HouseholdProjection._open_card(fold, on, state, moment, batch)
+        self._diff_timeline(fold, moment, batch, position)
+
+    @staticmethod
+    def _open_card(fold: Fold, on: str, state: HouseholdState, moment: int, batch: _Batch) -> None:
+        fold.cards[on] = (state, moment)
+        batch.open(CARDS.name, fold.household_id, moment, on,
+                   [fold.household_id, on, moment, OPEN_US, fold.encoder.encode(state)])
+
+    @staticmethod
+    def _diff_timeline(fold: Fold, moment: int, batch: _Batch, position: int = 0) -> None:
+        hid = fold.household_id
+        table = TIMELINE.name
+        spans = spans_of(fold.days)
+        # The flow log's entries: each row start closed (−) or opened (+) at this moment,
+        # by (day, class); a row closed and reopened with another valid_to cancels out.
+        changes: dict[tuple[int, flows.FlowClass], list[int]] = {}
+        for on, (span, known_from) in list(fold.spans.items()):
+            if spans.get(on) != span:
+                batch.close(table, hid, known_from, on, moment)
+                del fold.spans[on]
+                _flow(changes, on, span, -1)
+        for on, span in spans.items():
+            if on in fold.spans:
+                continue
+            fold.spans[on] = (span, moment)
+            prev = span.prev or (None, None, None, None, None)
+            batch.open(table, hid, moment, on, [hid, on, span.valid_to, moment, OPEN_US, *span.key, *prev[:5]])
+            _flow(changes, on, span, 1)
+        if changes:
+            batch.flows.add(moment, position, changes)
+
+    # ------------------------------------------------------------------- load
+
+    def _folds(self, tx: Tx, household_ids: list[str], suffix: str) -> dict[str, Fold]:
+        folds: dict[str, Fold] = {}
+        missing = []
+        for hid in household_ids:
+            cached = self._cache.get(hid)
+            if cached is not None:
+                folds[hid] = cached
+            elif not self.complete:
+                missing.append(hid)
+        if folds and not self.single_writer:
+            # Another writer (a Kafka consumer, another process) may have moved a
+            # household on since it was cached: trust a fold only at the stored version.
+            cached_ids = list(folds)
+            for chunk in chunks(cached_ids):
+                marks = ", ".join("?" * len(chunk))
+                stored = dict(tx.query(
+                    f"SELECT household_id, max(version) FROM {EVENTS.name}{suffix} "
+                    f"WHERE household_id IN ({marks}) GROUP BY household_id",
+                    chunk,
+                ))
+                for hid in chunk:
+                    if stored.get(hid, 0) != folds[hid].version:
+                        del folds[hid]
+                        self._cache.pop(hid, None)
+                        missing.append(hid)
+        for chunk in chunks(missing):
+            folds.update(self.load(tx, chunk, suffix))
+        return folds
+
+    @staticmethod
+    def load(tx: Tx, household_ids: Sequence[str], suffix: str = "") -> dict[str, Fold]:
+        """Re-fold households from their projected events; attach the stored believed rows."""
+        if not household_ids:
+            return {}
+        marks = ", ".join("?" * len(household_ids))
+        histories: dict[str, list[RecordedEvent]] = {}
+        for row in tx.query(
+            f"SELECT household_id, version, event_id, type, recorded_us, recorded_by, body "
+            f"FROM {EVENTS.name}{suffix} WHERE household_id IN ({marks}) ORDER BY household_id, version",
+            household_ids,
+        ):
+            histories.setdefault(row[0], []).append(decode_event_row(row))
+        believed: dict[str, dict[str, dict[str, int]]] = {}
+        for table in (CARDS, TIMELINE):
+            for hid, valid_from, known_from in tx.query(
+                f"SELECT household_id, valid_from, known_from FROM {table.name}{suffix} "
+                f"WHERE household_id IN ({marks}) AND known_to = ?",
+                [*household_ids, OPEN_US],
+            ):
+                believed.setdefault(table.name, {}).setdefault(hid, {})[valid_from] = known_from
+        folds = {}
+        for hid, history in histories.items():
+            fold = Fold(hid, history)
+            fold.refold()
+            fold.moment = max(to_us(e.recorded_at) for e in history)
+            cards = believed.get(CARDS.name, {}).get(hid, {})
+            spans = believed.get(TIMELINE.name, {}).get(hid, {})
+            for on, state, _ in fold.days:
+                if on not in cards:
+                    raise ProjectionError(f"household {hid}: no believed card from {on}; rebuild the projection")
+                fold.cards[on] = (state, cards[on])
+            for on, span in spans_of(fold.days).items():
+                if on not in spans:
+                    raise ProjectionError(
+                        f"household {hid}: no open timeline row from {on}; rebuild the projection"
+                    )
+                fold.spans[on] = (span, spans[on])
+            folds[hid] = fold
+        return folds
+
+
+def _flow(changes: dict[tuple[int, flows.FlowClass], list[int]], on: str, span: Span, sign: int) -> None:
+    cls = flows.flow_class(span.key, span.prev)
+    if cls is None:
+        return
+    cell = changes.setdefault((date.fromisoformat(on).toordinal(), cls), [0, 0, 0])
+    cell[0] += sign
+    cell[1] += sign * span.key[4]
+    cell[2] += sign * (span.prev[4] if span.prev is not None else 0)
+
+
+def decode_event_row(row: Sequence[Any]) -> RecordedEvent:
+    """A ``proj_events`` row (household_id, version, event_id, type, recorded_us, recorded_by, body)."""
+    household_id, version, event_id, type_, recorded_us, recorded_by, body = row
+    return RecordedEvent(
+        event_id=event_id,
+        household_id=household_id,
+        version=version,
+        recorded_at=from_us(recorded_us),
+        recorded_by=Actor.from_dict(json.loads(recorded_by)),
+        body=EVENT_TYPES[type_].model_validate_json(body),
+    )

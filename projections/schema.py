@@ -1,0 +1,273 @@
+"""The read models' tables, declared once for SQLite and PostgreSQL.
+
+Each projection owns a set of tables. Live tables have their plain names;
+a rebuild fills the same tables under the suffix ``_new`` and swaps them in by
+renaming, in one transaction (:mod:`projections.rebuild`). Index names
+carry a random token so that a rebuilt table's indexes never collide with the
+live table's.
+
+``proj_tracking`` is shared and never swapped: one row per projection (its
+last applied notification position) plus one per running rebuild.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from projections.db import OPEN_US, Tx
+
+#: abstract column type → (SQLite, PostgreSQL)
+TYPES = {
+    "text": ("TEXT", "TEXT"),
+    # Division codes are compared as byte strings (prefix ranges), whatever the locale.
+    "code": ("TEXT", 'TEXT COLLATE "C"'),
+    "int": ("INTEGER", "INTEGER"),
+    "bigint": ("INTEGER", "BIGINT"),
+    "blob": ("BLOB", "BYTEA"),
+}
+#: abstract column type → the PostgreSQL type a binary COPY sends
+BINARY = {"text": "text", "code": "text", "int": "int4", "bigint": "int8", "blob": "bytea"}
+
+
+@dataclass(frozen=True)
+class Index:
+    columns: str
+    where: str | None = None
+    #: Needed while a rebuild fills the table (its lookups use it); the others are
+    #: built after the bulk load, which is cheaper than maintaining them row by row.
+    building: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    primary_key: str
+    indexes: tuple[Index, ...] = ()
+    #: PostgreSQL: a rebuild from empty tables adds the primary key after its bulk load
+    #: (:meth:`create_indexes`), because nothing looks rows up by it meanwhile. A key over
+    #: household ids takes its inserts at random places: at N = 100,000 its index outgrew
+    #: the server's buffer cache (955,923 pages read back from the OS in one rebuild).
+    key_after_load: bool = False
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c for c, _ in self.columns)
+
+    def insert(self, tx: Tx, rows: Sequence[Sequence[Any]], suffix: str = "") -> None:
+        """Rows (all columns, in order) into the table (or its ``suffix`` twin), in bulk."""
+        tx.insert(self.name + suffix, self.column_names, rows, [BINARY[t] for _, t in self.columns])
+
+    @property
+    def lookup_columns(self) -> tuple[str, ...]:
+        """The columns a rebuild looks rows up by while it fills the table: its primary
+        key's and those of the indexes it builds with."""
+        keys = [self.primary_key, *(i.columns for i in self.indexes if i.building)]
+        return tuple(dict.fromkeys(c.strip() for k in keys for c in k.split(",")))
+
+    def create(self, tx: Tx, suffix: str = "", building: bool = False) -> None:
+        """The table and its indexes; ``building``: only those a rebuild needs while
+        it fills the table (:meth:`create_indexes` adds the others)."""
+        name = self.name + suffix
+        pg = tx.dialect == "postgres"
+        cols = ", ".join(f"{c} {TYPES[t][1 if pg else 0]}" for c, t in self.columns)
+        key = "" if building and pg and self.key_after_load else f", PRIMARY KEY ({self.primary_key})"
+        tx.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols}{key})")
+        self._create_indexes(tx, suffix, lambda index: index.building or not building)
+
+    def create_indexes(self, tx: Tx, suffix: str = "") -> None:
+        """The indexes :meth:`create` left out when ``building`` (those still missing)."""
+        name = self.name + suffix
+        if self.key_after_load and tx.dialect == "postgres" and not tx.has_primary_key(name):
+            tx.execute(f"ALTER TABLE {name} ADD PRIMARY KEY ({self.primary_key})")
+        self._create_indexes(tx, suffix, lambda index: not index.building)
+
+    def _create_indexes(self, tx: Tx, suffix: str, wanted: Callable[[Index], bool]) -> None:
+        name = self.name + suffix
+        token = secrets.token_hex(3)
+        existing = tx.index_names(name) if self.indexes else []
+        for i, index in enumerate(self.indexes):
+            if wanted(index) and not any(n.startswith(f"ix_{self.name}_{i}_") for n in existing):
+                where = f" WHERE {index.where}" if index.where else ""
+                tx.execute(f"CREATE INDEX IF NOT EXISTS ix_{self.name}_{i}_{token} ON {name} ({index.columns}){where}")
+
+
+TRACKING = Table(
+    "proj_tracking",
+    (("name", "text"), ("position", "bigint"), ("updated_us", "bigint")),
+    "name",
+)
+
+EVENTS = Table(
+    "proj_events",
+    (
+        ("household_id", "text"),
+        ("version", "int"),
+        ("position", "bigint"),
+        ("event_id", "text"),
+        ("type", "text"),
+        ("effective_date", "text"),
+        ("recorded_us", "bigint"),
+        ("recorded_by", "text"),
+        ("body", "text"),
+    ),
+    "household_id, version",
+    (Index("position"),),
+    key_after_load=True,
+)
+
+CARDS = Table(
+    "proj_cards",
+    (
+        ("household_id", "text"),
+        ("valid_from", "code"),
+        ("known_from", "bigint"),
+        ("known_to", "bigint"),
+        ("card", "text"),
+    ),
+    # "As of D, known at K": the latest valid_from <= D among this household's rows known at K.
+    "household_id, valid_from, known_from",
+)
+
+TIMELINE = Table(
+    "proj_timeline",
+    (
+        ("household_id", "text"),
+        ("valid_from", "code"),
+        ("valid_to", "code"),
+        ("known_from", "bigint"),
+        ("known_to", "bigint"),
+        ("status", "text"),
+        ("division_code", "code"),
+        ("attribute", "text"),
+        ("main_cause", "text"),
+        ("persons", "int"),
+        ("exit_pathway", "text"),
+        ("head_name", "text"),
+        ("head_id_number", "text"),
+        # The interval before this one (NULL for a household's first): the adjustment
+        # report's flows are then read row by row, without a self-join.
+        ("prev_status", "text"),
+        ("prev_division_code", "code"),
+        ("prev_attribute", "text"),
+        ("prev_main_cause", "text"),
+        ("prev_persons", "int"),
+    ),
+    "household_id, known_from, valid_from",
+    (
+        Index("division_code, valid_from"),
+        # Most questions are "as now known": a smaller index for them.
+        Index("division_code, valid_from, valid_to", where=f"known_to = {OPEN_US}"),
+    ),
+)
+
+# The flow log and its checkpoints (:mod:`projections.flows`): county-level
+# counts, incidence and the adjustment report as sums over row starts.
+FLOWS = Table(
+    "proj_flows",
+    (
+        ("moment", "bigint"),  # when the row start became believed (+) or stopped being (−)
+        ("position", "bigint"),  # the event's notification position
+        ("n", "int"),  # the entry's number among that event's entries
+        ("day", "int"),  # the row's valid_from, as a proleptic ordinal (date.toordinal)
+        ("flow_class", "bigint"),
+        ("households", "int"),
+        ("persons", "int"),
+        ("prev_persons", "int"),
+    ),
+    "moment, position, n",
+    (Index("day, moment, flow_class, households, persons, prev_persons"),),
+)
+
+FLOW_CLASSES = Table(
+    "proj_flow_classes",
+    (
+        ("flow_class", "bigint"),
+        ("division_code", "code"),  # the county (6 digits)
+        ("prev_division_code", "code"),
+        ("status", "text"),
+        ("prev_status", "text"),
+        ("attribute", "text"),
+        ("prev_attribute", "text"),
+        ("main_cause", "text"),
+        ("prev_main_cause", "text"),
+        ("exit_pathway", "text"),  # of an exit (status exited) only
+        ("persons_sign", "int"),
+    ),
+    "flow_class",
+)
+
+FLOW_MARKS = Table(
+    "proj_flow_marks",
+    (("mark", "int"), ("moment", "bigint"), ("bounds", "blob")),
+    "mark",
+)
+
+FLOW_SUMS = Table(
+    "proj_flow_sums",
+    (("mark", "int"), ("chunk", "int"), ("flow_class", "bigint"), ("sums", "blob")),
+    "mark, chunk, flow_class",
+)
+
+DIVISIONS = Table(
+    "proj_divisions",
+    (
+        ("code", "code"),
+        ("position", "bigint"),
+        ("name", "text"),
+        ("rural_population", "bigint"),
+        ("effective_date", "text"),
+        ("recorded_us", "bigint"),
+    ),
+    "code, position",
+)
+
+POLICIES = Table(
+    "proj_policies",
+    (("position", "bigint"), ("recorded_us", "bigint"), ("version", "text")),
+    "position",
+)
+
+CHAIN = Table(
+    "proj_chain",
+    (
+        ("position", "bigint"),
+        ("originator_id", "text"),
+        ("originator_version", "bigint"),
+        ("topic", "text"),
+        ("raw_hash", "text"),
+        ("event_hash", "text"),
+        ("chain", "text"),
+    ),
+    "position",
+)
+
+AUDIT = Table(
+    "proj_audit",
+    (
+        ("position", "bigint"),
+        ("household_id", "text"),
+        ("version", "int"),
+        ("event_id", "text"),
+        ("type", "text"),
+        ("effective_date", "text"),
+        ("recorded_at", "text"),
+        ("recorded_us", "bigint"),
+        ("actor_name", "text"),
+        ("actor_role", "text"),
+        ("actor_division", "text"),
+        ("division_code", "code"),
+        ("reason", "text"),
+        ("evidence", "text"),
+        ("data", "text"),
+        ("changes", "text"),
+        ("event_hash", "text"),
+        ("household_chain", "text"),
+    ),
+    "position",
+    # A rebuild reads a household's trail to describe its corrections.
+    (Index("household_id, version", building=True), Index("actor_name, position"), Index("division_code, position")),
+)
