@@ -21,6 +21,7 @@ run: $(STAMP)
 ## Run the whole test suite (SQLite, PostgreSQL, Kafka-protocol broker, HTTP, CLI).
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

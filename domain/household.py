@@ -403,7 +403,7 @@ def _keep_stored_topics() -> None:
     register_topic(STORED_TOPIC_MODULE, module)
     for aggregate in (Household, PersonIndex, QuotaLedger, IdempotencyRecord, Division, PolicyRegister,
                       AccessToken):
-        aggregate.TOPIC = f"{STORED_TOPIC_MODULE}:{aggregate.__qualname__}"  # type: ignore[attr-defined]
+        aggregate.TOPIC = f"{STORED_TOPIC_MODULE}:{aggregate.__qualname__}"  # type: ignore[union-attr]
         for value in vars(aggregate).values():
             if isinstance(value, type) and issubclass(value, _Event):
                 value.TOPIC = f"{STORED_TOPIC_MODULE}:{value.__qualname__}"  # type: ignore[attr-defined]

@@ -1,0 +1,1 @@
+"""One place that wires the registry: settings read and validated from the environment."""
