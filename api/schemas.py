@@ -433,3 +433,49 @@ class AuditTrail(Open):
     actor: str | None = None
     events: list[AuditEvent]
     next_after: int | None = Field(description="resume with ?after=<next_after>; null when there is no more")
+
+
+class WhyLink(Open):
+    """A decision of the chain, as then believed (corrections applied)."""
+
+    event_id: str
+    type: str
+    effective_date: date
+    recorded_at: datetime
+    recorded_by: dict[str, str]
+    reason: str | None = None
+    evidence: list[str] = []
+    corrected_by: list[str] = []
+    from_status: Status | None = None
+    to_status: Status | None = None
+
+
+class WhyCheck(Open):
+    rule: str = Field(description="the rule's code (the one a refusal would name)")
+    label: str = Field(description="the rule in Chinese")
+    event_id: str = Field(description="the decision the rule was checked on")
+    passed: bool
+    setting: str | None = Field(description="the policy setting the rule reads")
+    source: dict[str, Any] | None = Field(
+        description="where the setting came from: jurisdiction, effective_date, document"
+    )
+
+
+class Why(Open):
+    """Why the household had its status on `as_of`, as known at `known_at`."""
+
+    household_id: str
+    as_of: date
+    known_at: datetime | None
+    status: Status
+    division_code: str
+    since: date = Field(description="the status holds since this date (as then known)")
+    decision: WhyLink = Field(description="the event that set the status")
+    chain: list[WhyLink] = Field(description="the decision, then the proposal it acted on")
+    policy: dict[str, Any] = Field(description="the policy versions the checks read (`versions`)")
+    checks: list[WhyCheck]
+    facts: list[dict[str, Any]] = Field(description="the events whose data the checks read (`used_for`, `values`)")
+    changes: list[dict[str, Any]] = Field(
+        description="corrections and retractions known by then of events effective by `as_of`"
+    )
+    findings: list[dict[str, Any]] = Field(description="open findings on the card then")

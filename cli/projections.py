@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cli.common import console, err_console, open_registry, parse_date, parse_moment, print_json
+from domain.explain import explain
 from domain.masking import mask
 from projections import SqlReadModel, open_read_model
 from projections.households import ProjectionError
@@ -198,6 +199,22 @@ def card_command(
     _out(card, masked)
 
 
+def why_command(household_id: str, as_of: AsOf = None, known_at: KnownAt = None, masked: Mask = False) -> None:
+    """Why a household had its status on a date, as known at a moment: the decision, the policy
+    checks that admitted it and their sources, the facts they read, corrections and findings."""
+    with read_model() as model:
+        registry = model.registry
+        moment = parse_moment(known_at, registry)
+        day = parse_date(as_of) or registry.today()
+        found = explain(registry.history(household_id), day, moment, registry.policy_book())
+        if found is None:
+            err_console.print(f"[red]household {household_id} is not on the register then[/red]")
+            raise typer.Exit(1)
+        card = model.card(household_id, day, moment) or {}
+        found["findings"] = [f for f in card.get("findings", []) if f.get("state", "open") == "open"]
+    _out(found, masked)
+
+
 def roster_command(
     division: str,
     as_of: AsOf = None,
@@ -301,6 +318,7 @@ def register(root: typer.Typer) -> None:
     root.add_typer(app, name="projections", help="Read models: rebuild, catch up, status, anchors.")
     root.command("verify")(verify_command)
     root.command("card")(card_command)
+    root.command("why")(why_command)
     root.command("roster")(roster_command)
     root.command("adjustments")(adjustments_command)
     root.command("incidence")(incidence_command)

@@ -85,7 +85,7 @@ def query_errors() -> Iterator[None]:
         raise InvalidInput(str(exc), rule="invalid_query") from None
 
 
-def _household_scope(actor: Actor, registry: Registry, household_id: str, *roles: Role) -> None:
+def household_scope(actor: Actor, registry: Registry, household_id: str, *roles: Role) -> None:
     require_role(actor, *(roles or READERS))
     if actor.division and not household_in_scope(actor, household_divisions(registry, household_id)):
         raise Forbidden(
@@ -108,7 +108,7 @@ def card(
     known_at: KnownAt = None,
 ) -> JSONResponse:
     """`404` when the household is not on the register as of / known at then."""
-    _household_scope(actor, registry, household_id)
+    household_scope(actor, registry, household_id)
     day = as_of or registry.today()
     known = moment(known_at, registry)
     with query_errors():
@@ -138,7 +138,7 @@ def timeline(
 ) -> JSONResponse:
     """`[{"status", "from", "to"}]`, `to` exclusive (null = open). `404` when nothing of the
     household was recorded by `known_at`."""
-    _household_scope(actor, registry, household_id)
+    household_scope(actor, registry, household_id)
     known = moment(known_at, registry)
     with query_errors():
         found = read_model_of(request).timeline(household_id, known)
@@ -162,7 +162,7 @@ def audit(
 ) -> JSONResponse:
     """Every event with both times, who recorded it, reason, evidence, its data and, for
     corrections and retractions, what they changed; plus the integrity proof."""
-    _household_scope(actor, registry, household_id, *AUDITORS)
+    household_scope(actor, registry, household_id, *AUDITORS)
     with query_errors():
         found = read_model_of(request).audit(household_id)
     if found is None:
