@@ -22,7 +22,7 @@ from rich.table import Table
 from cli.common import console, err_console, open_registry, parse_date, parse_moment, print_json
 from domain.explain import explain
 from domain.masking import mask
-from projections import SqlReadModel, open_read_model
+from projections import SqlReadModel, open_read_model, sheets
 from projections.households import ProjectionError
 from projections.store import Progress as RunProgress
 from projections.store import default_workers
@@ -224,11 +224,24 @@ def roster_command(
     page_size: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     masked: Mask = False,
     as_json: AsJson = False,
+    xlsx: Annotated[Path | None, typer.Option("--xlsx", help="write the counts and every matching household "
+                                              "to this workbook (Chinese headers)")] = None,
 ) -> None:
     """Counts per status and a page of households of a division (2, 4, 6, 9 or 12 digits)."""
     with read_model() as model:
-        result = model.roster(division, parse_date(as_of) or model.registry.today(),
-                              parse_moment(known_at, model.registry), status, page, page_size)
+        day = parse_date(as_of) or model.registry.today()
+        moment = parse_moment(known_at, model.registry)
+        result = model.roster(division, day, moment, status, page, page_size)
+        if xlsx is not None:
+            rows = []
+            for number in range(1, result["rows_total"] // 1000 + 2):
+                rows += model.roster(division, day, moment, status, number, 1000)["rows"]
+            if masked:
+                result, rows = mask(result), mask(rows)
+            xlsx.write_bytes(sheets.xlsx_bytes(sheets.roster_sheets(result, rows), result,
+                                               f"贫困户花名册 {division} {result.get('division_name') or ''}"))
+            console.print(f"wrote {len(rows)} household(s) to {xlsx}")
+            return
     if as_json:
         _out(result, masked)
         return

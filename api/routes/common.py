@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
+from fastapi.responses import Response
 
 from api.schemas import Problem
 from domain.access import in_scope
 from domain.errors import InvalidInput, NotFound
 from domain.history import Actor, effective_events
 from domain.moments import parse_known_at
+from projections import sheets
 from service.registry import Registry, _check_household_id
 
 HouseholdPath = Annotated[
@@ -90,3 +92,29 @@ def household_divisions(registry: Registry, household_id: str) -> set[str]:
 def household_in_scope(actor: Actor, divisions: set[str]) -> bool:
     """A household is in a token's scope if any village it has belonged to is under its prefix."""
     return any(in_scope(actor, code) for code in divisions)
+
+
+Format = Annotated[
+    Literal["json", "xlsx", "csv"],
+    Query(alias="format", description="`xlsx` or `csv` for a spreadsheet with Chinese headers and the query's "
+          "parameters in it; default JSON"),
+]
+
+
+def spreadsheet_responses() -> dict[int | str, dict[str, Any]]:
+    """The 200 answer's other media types, for the OpenAPI document."""
+    return {200: {"content": {sheets.XLSX: {"schema": {"type": "string", "format": "binary"}},
+                              "text/csv": {"schema": {"type": "string"}}}}}
+
+
+def spreadsheet(fmt: str, tables: list[sheets.Sheet], query: dict[str, Any], title: str, name: str,
+                csv_table: int = 0) -> Response:
+    """``tables`` as an xlsx workbook or as CSV (the ``csv_table``-th table), as an attachment."""
+    if fmt == "xlsx":
+        content: bytes | str = sheets.xlsx_bytes(tables, query, title)
+        media, suffix = sheets.XLSX, "xlsx"
+    else:
+        content, media, suffix = sheets.csv_text(tables[csv_table], query), sheets.CSV, "csv"
+    filename = f"{name}.{suffix}"
+    return Response(content, media_type=media,
+                    headers={"Content-Disposition": f"attachment; filename=\"{filename}\""})

@@ -13,19 +13,22 @@ from datetime import UTC, date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from api.auth import AUDITORS, READERS, ActorDep, RegistryDep, masked_for, require_reader
 from api.problems import ServiceUnavailable
 from api.routes.common import (
     AsOf,
     DivisionPrefixPath,
+    Format,
     HouseholdPath,
     KnownAt,
     household_divisions,
     household_in_scope,
     moment,
     problem_responses,
+    spreadsheet,
+    spreadsheet_responses,
 )
 from api.schemas import (
     AdjustmentDifference,
@@ -42,6 +45,7 @@ from domain.errors import InvalidInput, NotFound
 from domain.history import Actor
 from domain.moments import end_of_day
 from domain.vocab import Status
+from projections import sheets
 from projections.readmodel import ReadModel
 from service.registry import Registry
 
@@ -173,7 +177,7 @@ def audit(
 @router.get(
     "/v1/rosters/{division_code}",
     response_model=Roster,
-    responses=problem_responses(401, 403, 422),
+    responses={**spreadsheet_responses(), **problem_responses(401, 403, 422)},
     summary="Counts per status and a page of households of a division",
 )
 def roster(
@@ -186,26 +190,33 @@ def roster(
     status: Annotated[Status | None, Query(description="only households in this status")] = None,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> JSONResponse:
-    """A household counts in the division it belonged to as of `as_of`."""
+    fmt: Format = "json",
+) -> Response:
+    """A household counts in the division it belonged to as of `as_of`. As a spreadsheet
+    (`format=xlsx|csv`): the counts and every matching household (not one page)."""
     require_reader(actor, division_code)
     known = moment(known_at, registry)
+    model = read_model_of(request)
+    day = as_of or registry.today()
     with query_errors():
-        found = read_model_of(request).roster(
-            division_code,
-            as_of or registry.today(),
-            known,
-            status=status.value if status else None,
-            page=page,
-            page_size=page_size,
-        )
-    return JSONResponse(masked_for(actor, found))
+        found = model.roster(division_code, day, known, status=status.value if status else None, page=page,
+                             page_size=page_size)
+        if fmt == "json":
+            return JSONResponse(masked_for(actor, found))
+        rows = []
+        for number in range(1, found["rows_total"] // 1000 + 2):
+            rows += model.roster(division_code, day, known, status=status.value if status else None, page=number,
+                                 page_size=1000)["rows"]
+    found = masked_for(actor, found)
+    return spreadsheet(fmt, sheets.roster_sheets(found, masked_for(actor, rows)), found,
+                       f"贫困户花名册 {division_code} {found.get('division_name') or ''}",
+                       f"roster-{division_code}-{day}", csv_table=1)
 
 
 @router.get(
     "/v1/adjustments/{division_code}",
     response_model=AdjustmentReport,
-    responses=problem_responses(401, 403, 422),
+    responses={**spreadsheet_responses(), **problem_responses(401, 403, 422)},
     summary="The dynamic-adjustment cycle report (三年动态调整) of a division",
 )
 def adjustments(
@@ -216,7 +227,8 @@ def adjustments(
     start: Annotated[date | None, Query(description="first day of the cycle; default: the current cycle's")] = None,
     end: Annotated[date | None, Query(description="last day of the cycle; default today")] = None,
     known_at: KnownAt = None,
-) -> JSONResponse:
+    fmt: Format = "json",
+) -> Response:
     """Opening, inflows, outflows and closing (households, persons, breakdowns), and whether
     opening + inflows − outflows = closing."""
     require_reader(actor, division_code)
@@ -231,13 +243,16 @@ def adjustments(
     known = moment(known_at, registry)
     with query_errors():
         found = read_model_of(request).adjustments(division_code, start, end, known)
+    if fmt != "json":
+        return spreadsheet(fmt, sheets.report_sheets(found), found, f"动态调整报表 {division_code} {start}—{end}",
+                           f"adjustments-{division_code}-{start}-{end}")
     return JSONResponse(found)
 
 
 @router.get(
     "/v1/adjustments/{division_code}/difference",
     response_model=AdjustmentDifference,
-    responses=problem_responses(401, 403, 422),
+    responses={**spreadsheet_responses(), **problem_responses(401, 403, 422)},
     summary="The cycle report as filed at its close versus as known now, and why they differ",
 )
 def adjustments_difference(
@@ -249,7 +264,8 @@ def adjustments_difference(
     end: Annotated[date, Query(description="last day of the cycle")],
     filed_at: KnownAt = None,
     known_at: KnownAt = None,
-) -> JSONResponse:
+    fmt: Format = "json",
+) -> Response:
     """`filed` (as known at `filed_at`, default the end of the cycle's last day) and `known`
     (as known at `known_at`, default now) reports, their `difference`, and per household the late
     entries, corrections and retractions recorded in between that changed its contribution."""
@@ -264,6 +280,10 @@ def adjustments_difference(
         found = read_model.adjustments_diff(  # type: ignore[attr-defined]
             division_code, start, end, filed_at=filed, known_at=known
         )
+    if fmt != "json":
+        return spreadsheet(fmt, sheets.difference_sheets(found), found,
+                           f"动态调整报表 上报时与现知对比 {division_code} {start}—{end}",
+                           f"adjustments-difference-{division_code}-{start}-{end}")
     return JSONResponse(found)
 
 
@@ -280,7 +300,7 @@ def _cycle_start(registry: Registry, division_code: str, on: date) -> date:
 @router.get(
     "/v1/divisions/{division_code}/incidence",
     response_model=Incidence,
-    responses=problem_responses(401, 403, 404, 422),
+    responses={**spreadsheet_responses(), **problem_responses(401, 403, 404, 422)},
     summary="Poverty incidence (贫困发生率) of a division",
 )
 def incidence(
@@ -290,12 +310,17 @@ def incidence(
     request: Request,
     as_of: AsOf = None,
     known_at: KnownAt = None,
-) -> JSONResponse:
+    fmt: Format = "json",
+) -> Response:
     """Persons in poor and returned households ÷ the division's rural registered population."""
     require_reader(actor, division_code)
     known = moment(known_at, registry)
+    day = as_of or registry.today()
     with query_errors():
-        found = read_model_of(request).incidence(division_code, as_of or registry.today(), known)
+        found = read_model_of(request).incidence(division_code, day, known)
+    if fmt != "json":
+        return spreadsheet(fmt, sheets.incidence_sheets(found), found, f"贫困发生率 {division_code}",
+                           f"incidence-{division_code}-{day}")
     return JSONResponse(found)
 
 
