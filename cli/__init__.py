@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cli import admin, demo, households, projections, relay, serve, simulate
+from cli.common import load_settings
 
 app = typer.Typer(
     name="povreg",
@@ -12,6 +13,14 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _validate_configuration() -> None:
+    # Every POVREG_* variable is checked before any command runs: a bad one stops here, named.
+    load_settings()
+
+
 app.add_typer(households.app, name="household", help="Record, import and inspect households.")
 app.command("import")(households.import_events)
 app.add_typer(admin.token_app, name="token", help="API tokens.")

@@ -20,13 +20,24 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def load_settings(**overrides: Any) -> Settings:
+    """The environment's settings (with ``overrides``), every value validated: a bad one stops the command
+    with exit code 2 and a message naming its variable."""
+    try:
+        settings = Settings.from_env()
+        return Settings(**{**settings.model_dump(), **overrides}) if overrides else settings
+    except ConfigError as exc:
+        err_console.print(f"[red]configuration error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
 @contextmanager
 def open_registry() -> Iterator[Registry]:
     """The registry of ``POVREG_DATABASE_URL``; domain errors exit non-zero with their rule."""
     try:
-        registry = Registry(Settings.from_env())
+        registry = Registry(load_settings())
     except ConfigError as exc:
-        err_console.print(f"[red]configuration error:[/red] {exc}")
+        err_console.print(f"[red]configuration error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
     try:
         yield registry

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from bootstrap.settings import ConfigError, Settings
-from cli.common import err_console, print_json
+from bootstrap.settings import Settings
+from cli.common import err_console, load_settings, print_json
 from domain.moments import parse_as_of
 
 consume_app = typer.Typer(no_args_is_help=True)
@@ -23,13 +23,8 @@ MetricsPort = Annotated[
 MetricsHost = Annotated[str, typer.Option(help="address of the metrics endpoint")]
 
 
-def _settings(need_kafka: bool = True) -> Settings:
-    settings = Settings.from_env()
-    try:
-        settings.backend  # noqa: B018 - validates POVREG_DATABASE_URL
-    except ConfigError as exc:
-        err_console.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from None
+def _settings(need_kafka: bool = True, **overrides: Any) -> Settings:
+    settings = load_settings(**overrides)
     if need_kafka and not settings.kafka_bootstrap:
         err_console.print("[red]Kafka is off:[/red] set POVREG_KAFKA_BOOTSTRAP (e.g. 127.0.0.1:9092)")
         raise typer.Exit(2)
@@ -162,16 +157,7 @@ def consume_projections(
 
 def _subscriber_settings(database_url: str | None, need_kafka: bool = True) -> Settings:
     """The environment's settings, with the subscriber's own database if one is given."""
-    settings = _settings(need_kafka)
-    if database_url:
-        settings = Settings(database_url=database_url, kafka_bootstrap=settings.kafka_bootstrap,
-                            kafka_topic=settings.kafka_topic)
-        try:
-            settings.backend  # noqa: B018
-        except ConfigError as exc:
-            err_console.print(f"[red]configuration error:[/red] {exc}")
-            raise typer.Exit(2) from None
-    return settings
+    return _settings(need_kafka, **({"database_url": database_url} if database_url else {}))
 
 
 @consume_app.command("dibao")

@@ -31,7 +31,7 @@ import time
 import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bootstrap.settings import Settings
@@ -441,7 +441,7 @@ class ProjectionStore:
         the projections whose new tables a lane indexed when it was drained)."""
         context = multiprocessing.get_context("spawn")
         reports: Any = context.Queue()
-        settings = replace(self.registry.settings, inline_projections=False)
+        settings = self.registry.settings.model_copy(update={"inline_projections": False})
         processes = [
             context.Process(
                 target=_lane_worker,
