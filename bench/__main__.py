@@ -5,11 +5,13 @@ takes minutes; the recorded figures (docs/benchmarks.md) use
 ``--households 100000`` or ``--url`` a store already loaded with
 ``povreg simulate --households 100000``.
 
-    python -m bench [--households N] [--only ingest,status,queries,rebuild,relay]
+    python -m bench [--households N] [--only ingest,status,queries,rebuild,relay,load]
                     [--backend sqlite|postgres|both] [--url URL] [--quick] [--json FILE]
 
 ``status``, ``queries`` and ``rebuild`` share one store per backend (loaded once);
-``ingest`` loads its own scratch stores; ``relay`` runs ``bench.relay`` when it exists.
+``ingest`` loads its own scratch stores; ``relay`` runs ``bench.relay`` when it exists;
+``load`` loads its own county per backend and runs 8 and 16 clients for 5 s each against
+each server configuration (``python -m bench.load`` for 8, 16, 32 clients and 30 s).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from bench import common
 
-SCRIPTS = ("ingest", "status", "queries", "rebuild", "relay")
+SCRIPTS = ("ingest", "status", "queries", "rebuild", "relay", "load")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -69,6 +71,10 @@ def main(argv: list[str] | None = None) -> None:
             except Exception as exc:  # keep the other figures; fail at the end
                 failed.append(f"relay: {type(exc).__name__}: {exc}")
                 traceback.print_exc()
+    if "load" in chosen:
+        small = [] if args.quick else ["--clients", "8,16", "--seconds", "5"]
+        results += importlib.import_module("bench.load").main(
+            [*_argv(args, args.backend or "both", with_url=False), *small])
     common.write_json(args.json, results)
     print(f"\nall benchmarks: {time.perf_counter() - started:.0f} s")
     if failed:

@@ -1,4 +1,4 @@
-"""``povreg serve``: the HTTP API (../shared/API.md) under uvicorn."""
+"""``povreg serve``: the HTTP API under uvicorn, in one process or several."""
 
 from __future__ import annotations
 
@@ -14,6 +14,15 @@ def serve(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="worker processes sharing the port and the store (the write gate keeps recording order "
+            "across them)",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the HTTP API on the store of POVREG_DATABASE_URL (OpenAPI docs at /docs)."""
     import uvicorn
@@ -22,11 +31,18 @@ def serve(
 
     try:
         settings = Settings.from_env()
-        app = create_app(settings)
+        _ = settings.backend  # a bad URL is refused here, not in every worker
+        # One process: the app is built here. Several: each worker builds its own from the
+        # same environment (a registry and read model per process, one store).
+        app = create_app(settings) if workers == 1 else None
     except ConfigError as exc:
         err_console.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from None
     err_console.print(
         f"povreg API on http://{host}:{port} (docs: http://{host}:{port}/docs) — store {settings.database_url}"
+        + (f", {workers} workers" if workers > 1 else "")
     )
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    if app is not None:
+        uvicorn.run(app, host=host, port=port, log_level=log_level)
+    else:
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level=log_level, workers=workers)

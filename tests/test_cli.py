@@ -85,3 +85,9 @@ def test_policy_record_and_show(cli) -> None:
     assert shown.exit_code == 0
     assert json.loads(shown.output)["poverty_line"] == 7000
     assert cli("policy", "record", "{}").exit_code == 2
+
+
+def test_serve_refuses_a_bad_store_url_before_starting_workers() -> None:
+    result = CliRunner().invoke(app, ["serve", "--workers", "2"], env={"POVREG_DATABASE_URL": "mysql://x/y"})
+    assert result.exit_code == 2
+    assert "configuration error" in result.output and "POVREG_DATABASE_URL" in result.output
