@@ -233,14 +233,14 @@ def roster_command(
         moment = parse_moment(known_at, model.registry)
         result = model.roster(division, day, moment, status, page, page_size)
         if xlsx is not None:
-            rows = []
+            every: list[Any] = []
             for number in range(1, result["rows_total"] // 1000 + 2):
-                rows += model.roster(division, day, moment, status, number, 1000)["rows"]
+                every += model.roster(division, day, moment, status, number, 1000)["rows"]
             if masked:
-                result, rows = mask(result), mask(rows)
-            xlsx.write_bytes(sheets.xlsx_bytes(sheets.roster_sheets(result, rows), result,
+                result, every = mask(result), mask(every)
+            xlsx.write_bytes(sheets.xlsx_bytes(sheets.roster_sheets(result, every), result,
                                                f"贫困户花名册 {division} {result.get('division_name') or ''}"))
-            console.print(f"wrote {len(rows)} household(s) to {xlsx}")
+            console.print(f"wrote {len(every)} household(s) to {xlsx}")
             return
     if as_json:
         _out(result, masked)

@@ -214,10 +214,10 @@ def explain(
                                       "values": {"effective_date": ev.body.effective_date.isoformat()}})
     decision = chain[0]
     if decision["type"] == "ExitConfirmed":
-        entry = _entry_event(steps, chain_at[-1])
-        if entry is not None:
-            facts.setdefault(entry.event_id, {**_effective(entry), "used_for": "entered_on",
-                                              "values": {"effective_date": entry.body.effective_date.isoformat()}})
+        entered = _entry_event(steps, chain_at[-1])
+        if entered is not None:
+            facts.setdefault(entered.event_id, {**_effective(entered), "used_for": "entered_on",
+                                                "values": {"effective_date": entered.body.effective_date.isoformat()}})
 
     return {
         "household_id": household_id,
