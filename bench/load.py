@@ -69,10 +69,12 @@ class ServerConfig:
             workers = int(suffix)
         if base not in ("single", "group"):
             raise ValueError(f"unknown server configuration {name!r} (single, group, group-w2, …)")
-        return cls(name, workers, 2.0 if base == "group" else 0.0)
+        return cls(name, workers, 1.0 if base == "group" else 0.0)
 
     def env(self) -> dict[str, str]:
-        return {"POVREG_GROUP_COMMIT_MS": str(self.group_commit_ms)}
+        if not self.group_commit_ms:
+            return {"POVREG_GROUP_COMMIT": "false"}
+        return {"POVREG_GROUP_COMMIT": "true", "POVREG_GROUP_COMMIT_WAIT_MS": str(self.group_commit_ms)}
 
 
 @dataclass
@@ -259,9 +261,9 @@ def drive(port: int, target: Target, clients: int, seconds: float, max_requests:
                      "p99_ms": round(p["p99_ms"], 1), "n": len(samples), "errors": errors}
     out["requests_per_s"] = round(total / wall, 1)
     out["errors"] = sum(out[k]["errors"] for k in KINDS)
-    samples = [s for t in tallies for s in t.samples][:5]
-    if samples:
-        out["error_samples"] = samples
+    failures = [s for t in tallies for s in t.samples][:5]
+    if failures:
+        out["error_samples"] = failures
     return out
 
 
@@ -306,7 +308,7 @@ def main(argv: list[str] | None = None) -> list[Result]:
     parser.add_argument("--clients", default=None, help="client counts, comma-separated (default 8,16,32)")
     parser.add_argument("--seconds", type=float, default=None, help="per client count (default 30; --quick 3)")
     parser.add_argument("--max-requests", type=int, default=1_000_000, help="per client count, in all")
-    parser.add_argument("--configs", default="single,single-w2",
+    parser.add_argument("--configs", default="single,group,group-w2",
                         help="server configurations; the first is the baseline (single, group, group-wN)")
     args = parser.parse_args(argv)
     households = args.households or (QUICK_HOUSEHOLDS if args.quick else HOUSEHOLDS)

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     #: run the read models in-process after each write (the embedded mode).
     inline_projections: bool = True
+    #: concurrent single commands (HTTP writes) share transactions (service/groupcommit.py).
+    group_commit: bool = True
+    #: how long the group committer waits for more commands once one is waiting (milliseconds).
+    group_commit_wait_ms: float = Field(default=1.0, ge=0, le=1000)
     #: the eventsourcing library's settings to override (tests, tools); never read from the environment.
     extra_env: dict[str, str] = Field(default_factory=dict, exclude=True)
 

@@ -100,6 +100,9 @@ class SqlReadModel:
     def catch_up(self, progress: ProgressCallback | None = None) -> int:
         return self.store.catch_up(progress)
 
+    def behind(self, position: int) -> bool:
+        return self.store.behind(position)
+
     def on_close(self, callback: Callable[[], None]) -> None:
         self._on_close.append(callback)
 

@@ -17,6 +17,9 @@ class ReadModel(Protocol):
     def catch_up(self) -> int:
         """Apply every notification not yet projected; returns how many were applied."""
 
+    def behind(self, position: int) -> bool:
+        """Whether the read model has not yet applied the log up to ``position``."""
+
     def card(self, household_id: str, as_of: date, known_at: datetime | None) -> dict[str, Any] | None:
         """The household card (API.md), or None if not on the register then."""
 

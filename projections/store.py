@@ -261,6 +261,17 @@ class ProjectionStore:
                 self._track(tx, tracking[0], tracking[1])
         return applied
 
+    def behind(self, position: int) -> bool:
+        """Whether some projection has not yet applied the log up to ``position``. Read
+        without a lock: positions only grow, so "not behind" stays true; a caller that
+        finds it behind takes the lock in :meth:`catch_up`."""
+        names = list(self.projections)
+        with self.db.read() as tx:
+            value = tx.scalar(
+                f"SELECT min(position) FROM proj_tracking WHERE name IN ({', '.join('?' * len(names))})", names
+            )
+        return value is None or int(value) < position
+
     def tracked(self, name: str) -> int | None:
         with self.db.read() as tx:
             value = tx.scalar("SELECT position FROM proj_tracking WHERE name = ?", (name,))

@@ -21,7 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import BaseAggregate
@@ -76,6 +76,9 @@ from domain.state import HouseholdState, transition
 from domain.vocab import ACTIVE
 from persistence.ddl import schema_lock
 from persistence.writegate import Clock, WriteGate, system_clock
+
+if TYPE_CHECKING:
+    from service.groupcommit import GroupCommitter
 
 HOUSEHOLD_TOPIC_PREFIX = f"{STORED_TOPIC_MODULE}:Household."
 
@@ -283,6 +286,8 @@ class Registry(Application[str]):
         self._log_head: int | None = None
         #: Called after every successful save (the embedded mode's projections).
         self.after_save: list[Callable[[], None]] = []
+        self._committer: GroupCommitter | None = None
+        self._committer_lock = threading.Lock()
 
     def construct_recorder(self) -> Any:
         return _fast_insert(super().construct_recorder())
@@ -573,6 +578,19 @@ class Registry(Application[str]):
         except BaseException:
             uow.discard()
             raise
+
+    def record_shared(self, command: Command) -> Receipt:
+        """``record``, sharing a transaction with concurrent callers' commands (group commit,
+        unless ``settings.group_commit`` is off): for servers answering many writers at once."""
+        if not self.settings.group_commit:
+            return self.record(command)
+        if self._committer is None:
+            with self._committer_lock:
+                if self._committer is None:
+                    from service.groupcommit import GroupCommitter
+
+                    self._committer = GroupCommitter(self, wait=self.settings.group_commit_wait_ms / 1000)
+        return self._committer.record(command)
 
     def bulk_writer(self, max_hold: float = 1.0) -> BulkWriter:
         """A writer for bulk loads that checks each batch while the previous one is written."""
@@ -984,6 +1002,8 @@ class Registry(Application[str]):
         return items
 
     def close(self) -> None:
+        if self._committer is not None:
+            self._committer.close()
         self.gate.close()
         super().close()
 

@@ -43,7 +43,7 @@ _COMMAND_RESPONSES = {
 
 
 def _answer(registry: RegistryDep, command: Command) -> JSONResponse:
-    receipt = registry.record(command)
+    receipt = registry.record_shared(command)  # concurrent requests share transactions
     headers = {"Location": f"/v1/households/{receipt.household_id}"}
     if receipt.replayed:
         headers["Idempotent-Replayed"] = "true"

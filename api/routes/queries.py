@@ -73,10 +73,14 @@ def open_read_model_of(app: Any) -> ReadModel:
                 ) from None
             state.read_model = open_read_model(state.registry)
         read_model: ReadModel = state.read_model
-        head = state.registry.recorder.max_notification_id() or 0
-        if head > state.read_model_head:
-            read_model.catch_up()
-            state.read_model_head = head
+    head = state.registry.recorder.max_notification_id() or 0
+    if head > state.read_model_head:
+        # The tables are shared: a writer of this process or another has usually
+        # projected its events already (the embedded mode), so look before locking.
+        if read_model.behind(head):
+            with state.read_model_lock:
+                read_model.catch_up()
+        state.read_model_head = max(state.read_model_head, head)
     return read_model
 
 
