@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from domain.access import Role
+from domain.divisions import Scope
 from domain.events import EVENT_TYPES, EventBody, IdentificationProposed, require_finite
 from domain.policy import PolicySettings
 from domain.vocab import Status
@@ -38,7 +39,7 @@ HouseholdId = Annotated[
         pattern=r"^[A-Za-z0-9._-]{1,64}$", description="the registry number (户编号)", examples=["H-620422100201-0001"]
     ),
 ]
-DivisionPrefix = Annotated[str, Field(pattern=r"^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12})?$")]
+DivisionPrefix = Scope
 
 
 def _request_model(cls: type[EventBody]) -> type[BaseModel]:

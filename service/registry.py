@@ -30,7 +30,7 @@ from eventsourcing.utils import get_topic
 from pydantic_core import to_json
 
 from bootstrap.settings import Settings
-from domain import access
+from domain import access, divisions
 from domain.errors import (
     DomainError,
     IdempotencyConflict,
@@ -691,7 +691,11 @@ class Registry(Application[str]):
         # active members as they were changes no one's membership spans.
         same_people = appended and _same_active_ids(old_steps[-1].state, new_steps[-1].state)
         effects = [
-            *([] if same_people else self._check_people(uow, household_id, old_steps, new_steps, recorded_at)),
+            *(
+                []
+                if same_people
+                else self._check_people(uow, household_id, old_steps, new_steps, recorded_at, actor.division)
+            ),
             # One step appended that is no approval leaves the approval where it was.
             *(
                 []
@@ -744,6 +748,7 @@ class Registry(Application[str]):
         old_steps: list[Step],
         new_steps: list[Step],
         at: datetime,
+        scope: str = "",
     ) -> list[Callable[[], None]]:
         effects: list[Callable[[], None]] = []
         for id_number, spans in changed_memberships(old_steps, new_steps).items():
@@ -757,7 +762,7 @@ class Registry(Application[str]):
                     other: Household | None = uow.get(other_id)
                     if other is not None:
                         others[other_id] = self._steps_of(other)
-                check_person_conflicts(household_id, id_number, spans, others)
+                check_person_conflicts(household_id, id_number, spans, others, scope)
                 effects.append(partial(index.list_household, household_id, at))
             else:
                 effects.append(partial(uow.add, PersonIndex.open(key, household_id, at)))
@@ -846,22 +851,23 @@ class Registry(Application[str]):
     ) -> tuple[Division, bool]:
         """Register or update a division; returns it and whether it was new."""
         access.require_role(actor, access.Role.ADMIN)
-        access.require_scope(actor, code)
-        if not code.isdigit() or len(code) not in (6, 9, 12):
+        if not divisions.is_registrable(code):
             raise InvalidInput(
-                "a division code is 6 (county), 9 (township) or 12 (village) digits",
+                "区划代码须为 6 位（县）、9 位（乡镇）或 12 位（村）ASCII 数字",
+                detail_en="a division code is 6 (county), 9 (township) or 12 (village) ASCII digits",
                 rule="division_code_format",
-                errors=[{"loc": ["code"], "msg": "6, 9 or 12 digits"}],
+                errors=[{"loc": ["code"], "msg": "6, 9 or 12 ASCII digits"}],
             )
+        access.require_scope(actor, code)
         if not name.strip() or len(name) > 100:
             raise InvalidInput("a division needs a name of 1–100 characters", rule="division_name")
         if rural_population < 0:
             raise InvalidInput("rural_population cannot be negative", rule="division_population")
         with self.gate.open() as stamp:
             uow = _UnitOfWork(self, stamp)
-            for parent in _parents(code):
+            for parent in divisions.parents(code):
                 if uow.get(division_key(parent)) is None:
-                    level = "county" if len(parent) == 6 else "township"
+                    level = divisions.level(parent)
                     raise InvalidInput(
                         f"the {level} {parent} of division {code} is not registered",
                         rule="unknown_parent_division",
@@ -944,9 +950,10 @@ class Registry(Application[str]):
                 f"unknown role {role!r}; roles: {', '.join(r.value for r in access.Role)}",
                 rule="unknown_role",
             ) from None
-        if division and (not division.isdigit() or len(division) not in (2, 4, 6, 9, 12)):
+        if not divisions.is_scope(division):
             raise InvalidInput(
-                "a division scope is a 2, 4, 6, 9 or 12-digit code prefix (or empty)",
+                "令牌的区划范围须为 2、4、6、9 或 12 位 ASCII 数字的代码前缀（或留空）",
+                detail_en="a division scope is a 2, 4, 6, 9 or 12-digit code prefix (or empty)",
                 rule="division_scope_format",
             )
         secret = "pvr_" + secrets.token_urlsafe(24)
@@ -1254,10 +1261,6 @@ def _same_active_ids(a: HouseholdState, b: HouseholdState) -> bool:
 
 def _hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _parents(code: str) -> list[str]:
-    return [code[:n] for n in (6, 9) if n < len(code)]
 
 
 def _check_household_id(household_id: str) -> None:

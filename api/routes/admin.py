@@ -12,6 +12,7 @@ from api.auth import ActorDep, RegistryDep, require_reader
 from api.routes.common import problem_responses
 from api.schemas import PolicyRecorded, ResolvedPolicyOut, TokenOut, TokenRequest
 from domain.access import Role, require_role, require_scope
+from domain.divisions import PREFIX_PATTERN
 from domain.errors import InvalidInput
 from domain.policy import PolicyVersion
 
@@ -65,7 +66,7 @@ def resolved_policy(
     actor: ActorDep,
     registry: RegistryDep,
     division: Annotated[
-        str, Query(pattern=r"^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12})$", description="a division code or prefix")
+        str, Query(pattern=PREFIX_PATTERN, description="a division code or prefix")
     ],
     on: Annotated[date | None, Query(description="YYYY-MM-DD; default today")] = None,
 ) -> JSONResponse:

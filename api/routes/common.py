@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from api.schemas import Problem
 from domain.access import in_scope
+from domain.divisions import PREFIX_PATTERN
 from domain.errors import InvalidInput, NotFound
 from domain.history import Actor, effective_events
 from domain.moments import parse_known_at
@@ -23,7 +24,7 @@ HouseholdPath = Annotated[
 DivisionPrefixPath = Annotated[
     str,
     Path(
-        pattern=r"^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12})$",
+        pattern=PREFIX_PATTERN,
         description="a division code or prefix: 2 (province), 4 (prefecture), 6 (county), 9 (township) "
         "or 12 (village) digits",
         examples=["620422"],
