@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     #: run the read models in-process after each write (the embedded mode).
     inline_projections: bool = True
+    #: request bodies longer than this many bytes are refused (413) before they are read.
+    max_body_bytes: int = Field(default=1 << 20, gt=0)
     #: the eventsourcing library's settings to override (tests, tools); never read from the environment.
     extra_env: dict[str, str] = Field(default_factory=dict, exclude=True)
 
