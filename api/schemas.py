@@ -196,12 +196,30 @@ class TokenRequest(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
         None, description="a label recorded as the actor's name"
     )
+    expires_in_days: int = Field(90, ge=1, le=365, description="days until the token expires (at most 365)")
 
 
 class TokenOut(Open):
+    id: str = Field(description="the token's public id (to list and revoke it)")
     token: str = Field(description="the secret; shown once, only its hash is stored")
     role: Role
     division: str
+    expires_at: datetime
+
+
+class TokenInfo(Open):
+    id: str
+    name: str
+    role: Role
+    division: str
+    issued_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    state: Literal["active", "expired", "revoked"]
+
+
+class TokenList(Open):
+    tokens: list[TokenInfo]
 
 
 class PolicyRecorded(Open):

@@ -51,7 +51,6 @@ from domain.history import SYSTEM, Actor, EffectiveEvent, RecordedEvent, effecti
 from domain.household import (
     POLICY_KEY,
     STORED_TOPIC_MODULE,
-    AccessToken,
     Division,
     DivisionVersion,
     Household,
@@ -76,6 +75,7 @@ from domain.state import HouseholdState, transition
 from domain.vocab import ACTIVE
 from persistence.ddl import schema_lock
 from persistence.writegate import Clock, WriteGate, system_clock
+from service import tokens
 
 HOUSEHOLD_TOPIC_PREFIX = f"{STORED_TOPIC_MODULE}:Household."
 
@@ -261,11 +261,14 @@ class Registry(Application[str]):
     name = "povreg"
 
     def __init__(
-        self, settings: Settings | None = None, clock: Clock = system_clock, cache_size: int | None = 20_000
+        self, settings: Settings | None = None, clock: Clock = system_clock, cache_size: int | None = 20_000,
+        token_clock: Clock = system_clock,
     ) -> None:
         """``cache_size``: aggregates the write path keeps in memory between batches
-        (least recently used first out; ``None`` or 0: unbounded, for bulk loads)."""
+        (least recently used first out; ``None`` or 0: unbounded, for bulk loads).
+        ``token_clock``: the wall clock tokens expire by."""
         self.settings = settings or Settings.from_env()
+        self.token_clock = token_clock
         with schema_lock(self.settings):  # the library creates its tables here
             super().__init__(env=self.settings.eventsourcing_env())
         self._secret = (self.settings.cipher_key or "povreg").encode()
@@ -593,7 +596,11 @@ class Registry(Application[str]):
         return [replay_] if replay_ else None
 
     def _idempotency_id(self, command: Command) -> str:
-        digest = hashlib.sha256(f"{command.actor.name}\0{command.idempotency_key}".encode()).hexdigest()
+        """The record of a key is the token's that used it (by the token's id: two tokens
+        may share a name); an actor without a token (the CLI) owns its keys by name."""
+        actor = command.actor
+        owner = f"\x01{actor.token_id}" if actor.token_id else actor.name
+        digest = hashlib.sha256(f"{owner}\0{command.idempotency_key}".encode()).hexdigest()
         return f"idem:{digest}"
 
     @staticmethod
@@ -628,10 +635,6 @@ class Registry(Application[str]):
     def _handle(
         self, uow: _UnitOfWork, command: Command, body: EventBody, policies: PolicyBook
     ) -> Receipt:
-        if command.idempotency_key:
-            first = self._check_idempotency(command, uow)
-            if first is not None:
-                return first
         actor = command.actor
         household_id = command.household_id
         household: Household | None = None
@@ -657,7 +660,12 @@ class Registry(Application[str]):
             access.may_record(actor, body.type, division)
             if division != current_division:
                 self._require_village(uow, division)
-        # After authorisation: an out-of-scope caller learns nothing about versions.
+        # After authorisation: an out-of-scope caller learns nothing about versions, nor
+        # about the answers recorded under an idempotency key.
+        if command.idempotency_key:
+            first = self._check_idempotency(command, uow)
+            if first is not None:
+                return first
         if command.expected_version is not None and command.expected_version != version:
             raise VersionConflict(
                 f"expected version {command.expected_version} but household {household_id} "
@@ -941,35 +949,29 @@ class Registry(Application[str]):
 
     # -------------------------------------------------------------- tokens
 
-    def create_token(self, role: str, division: str = "", name: str | None = None) -> str:
+    def create_token(
+        self, role: str, division: str = "", name: str | None = None,
+        expires_in_days: int = tokens.DEFAULT_EXPIRY_DAYS,
+    ) -> str:
         """Issue a token and return its secret (only its hash is stored)."""
-        try:
-            access.Role(role)
-        except ValueError:
-            raise InvalidInput(
-                f"unknown role {role!r}; roles: {', '.join(r.value for r in access.Role)}",
-                rule="unknown_role",
-            ) from None
-        if not divisions.is_scope(division):
-            raise InvalidInput(
-                "令牌的区划范围须为 2、4、6、9 或 12 位 ASCII 数字的代码前缀（或留空）",
-                detail_en="a division scope is a 2, 4, 6, 9 or 12-digit code prefix (or empty)",
-                rule="division_scope_format",
-            )
-        secret = "pvr_" + secrets.token_urlsafe(24)
-        with self.gate.open() as stamp:
-            token = AccessToken.issue(
-                _hash_secret(secret), name or f"{role}-{secret[4:10]}", role, division, stamp()
-            )
-            self._save(token)
-        return secret
+        return self.issue_token(role, division, name, expires_in_days).token
 
-    def authenticate(self, secret: str) -> Actor | None:
-        try:
-            token: AccessToken = self.repository.get(f"token:{_hash_secret(secret)}")
-        except AggregateNotFoundError:
-            return None
-        return None if token.revoked else token.actor
+    def issue_token(
+        self, role: str, division: str = "", name: str | None = None,
+        expires_in_days: int = tokens.DEFAULT_EXPIRY_DAYS, actor: Actor = SYSTEM,
+    ) -> tokens.IssuedToken:
+        """Issue a token: its id, secret and expiry (:mod:`service.tokens`)."""
+        return tokens.issue_token(self, role, division, name, expires_in_days, actor)
+
+    def authenticate(self, secret: str) -> Actor:
+        """The token's actor, or :class:`Unauthenticated` (unknown, revoked or expired)."""
+        return tokens.authenticate(self, secret)
+
+    def list_tokens(self, actor: Actor = SYSTEM) -> list[dict[str, Any]]:
+        return tokens.list_tokens(self, actor)
+
+    def revoke_token(self, token_id: str, actor: Actor = SYSTEM) -> dict[str, Any]:
+        return tokens.revoke_token(self, token_id, actor)
 
     # ----------------------------------------------------------- the feed
 
@@ -1257,10 +1259,6 @@ def _same_active_ids(a: HouseholdState, b: HouseholdState) -> bool:
     if a.members is b.members and (a.status in ACTIVE) == (b.status in ACTIVE):
         return True  # the fold keeps the members' tuple unless the members change
     return _active_ids(a) == _active_ids(b)
-
-
-def _hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _check_household_id(household_id: str) -> None:

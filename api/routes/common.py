@@ -42,9 +42,9 @@ KnownAt = Annotated[
 ]
 
 _DESCRIPTIONS = {
-    401: "no token, or an unknown or revoked one",
+    401: "no token, or an unknown, revoked or expired one",
     403: "the token's role may not do this, or the division is outside its scope",
-    404: "unknown household, division or route",
+    404: "unknown household, division, token or route",
     409: "illegal transition or rule violated, expected_version mismatch, or Idempotency-Key reused",
     422: "invalid input (the problem's `errors` lists the fields)",
     503: "the read models are not available",
