@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 
 from api import problems
+from api.limits import BodyLimit
 from api.routes import admin, divisions, events_feed, explain, households, queries
 from bootstrap.settings import Settings
 from service.registry import Registry
@@ -61,6 +62,8 @@ def create_app(source: Registry | Settings | None = None) -> FastAPI:
     app.state.read_model_head = 0
     app.state.read_model_lock = threading.Lock()
     problems.install(app)
+    # Outside everything else: an oversized body is refused before anyone reads it.
+    app.add_middleware(BodyLimit, limit=registry.settings.max_body_bytes)
     for module in (households, queries, explain, divisions, events_feed, admin):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from domain.errors import DomainError
+from domain.errors import DomainError, Unauthenticated
 from domain.events import EVENT_TYPES
 
 log = logging.getLogger("povreg.api")
@@ -27,11 +27,8 @@ PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:povreg:problem:"
 
 
-class Unauthorized(DomainError):
+class Unauthorized(Unauthenticated):
     """No token, or a token the registry does not know (or has revoked)."""
-
-    status = 401
-    title = "Unauthorized"
 
 
 class ServiceUnavailable(DomainError):

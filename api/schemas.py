@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from domain.access import Role
+from domain.divisions import Scope
 from domain.events import EVENT_TYPES, EventBody, IdentificationProposed, require_finite
 from domain.policy import PolicySettings
 from domain.vocab import Status
@@ -38,7 +39,7 @@ HouseholdId = Annotated[
         pattern=r"^[A-Za-z0-9._-]{1,64}$", description="the registry number (户编号)", examples=["H-620422100201-0001"]
     ),
 ]
-DivisionPrefix = Annotated[str, Field(pattern=r"^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12})?$")]
+DivisionPrefix = Scope
 
 
 def _request_model(cls: type[EventBody]) -> type[BaseModel]:
@@ -195,12 +196,30 @@ class TokenRequest(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
         None, description="a label recorded as the actor's name"
     )
+    expires_in_days: int = Field(90, ge=1, le=365, description="days until the token expires (at most 365)")
 
 
 class TokenOut(Open):
+    id: str = Field(description="the token's public id (to list and revoke it)")
     token: str = Field(description="the secret; shown once, only its hash is stored")
     role: Role
     division: str
+    expires_at: datetime
+
+
+class TokenInfo(Open):
+    id: str
+    name: str
+    role: Role
+    division: str
+    issued_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    state: Literal["active", "expired", "revoked"]
+
+
+class TokenList(Open):
+    tokens: list[TokenInfo]
 
 
 class PolicyRecorded(Open):

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     group_commit: bool = True
     #: how long the group committer waits for more commands once one is waiting (milliseconds).
     group_commit_wait_ms: float = Field(default=1.0, ge=0, le=1000)
+    #: request bodies longer than this many bytes are refused (413) before they are read.
+    max_body_bytes: int = Field(default=1 << 20, gt=0)
     #: the eventsourcing library's settings to override (tests, tools); never read from the environment.
     extra_env: dict[str, str] = Field(default_factory=dict, exclude=True)
 

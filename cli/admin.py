@@ -24,12 +24,29 @@ def token_create(
     role: Annotated[str, typer.Option(help="recorder, approver, investigator, subscriber or admin")],
     division: Annotated[str, typer.Option(help="division-code prefix the token is scoped to (empty: everywhere)")] = "",
     name: Annotated[str | None, typer.Option(help="a label recorded as the actor's name")] = None,
+    expires_in_days: Annotated[int, typer.Option(min=1, max=365, help="days until it expires")] = 90,
 ) -> None:
-    """Create an API token; prints it alone on the last line (only its hash is stored)."""
+    """Create an API token; prints its id, then the token alone on the last line (only its hash is stored)."""
     with open_registry() as registry:
-        secret = registry.create_token(role, division, name)
-    console.print(f"token for role {role}, scope {division or 'everywhere'}:")
-    typer.echo(secret)
+        issued = registry.issue_token(role, division, name, expires_in_days)
+    typer.echo(f"id: {issued.id}")
+    typer.echo(f"role: {role}, scope: {division or 'everywhere'}, expires: {issued.expires_at.isoformat()}")
+    typer.echo(issued.token)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """Every token as JSON: id, name, role, scope, issue and expiry moments, state (never the secret)."""
+    with open_registry() as registry:
+        print_json(registry.list_tokens())
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[str, typer.Argument(help="the token's id (see `povreg token list`)")]) -> None:
+    """Revoke a token: from then on it gets 401 (rule token_revoked)."""
+    with open_registry() as registry:
+        registry.revoke_token(token_id)
+    console.print(f"revoked {token_id}")
 
 
 @division_app.command("put")

@@ -42,6 +42,7 @@ from typing import Any
 from consumers.base import Subscriber
 from consumers.db import Database, Tx
 from consumers.messages import FeedMessage, to_recorded
+from domain.divisions import is_scope
 from domain.events import META_EVENTS
 from domain.fold import Step, replay
 from domain.history import EffectiveEvent, RecordedEvent, effective_events
@@ -236,12 +237,9 @@ def _boundary_changes(old: Sequence[Span], new: Sequence[Span]) -> list[tuple[st
 # ------------------------------------------------------------------ queries
 
 
-DIVISION_PREFIX_LENGTHS = (0, 2, 4, 6, 9, 12)
-
-
 def check_division_prefix(prefix: str) -> None:
     """A division code (2, 4, 6, 9 or 12 digits) or "" for everywhere; anything else is refused."""
-    if len(prefix) not in DIVISION_PREFIX_LENGTHS or (prefix and not prefix.isdigit()):
+    if not is_scope(prefix):
         raise ValueError(f"a division code is 2, 4, 6, 9 or 12 digits, not {prefix!r}")
 
 

@@ -66,3 +66,10 @@ class IdempotencyConflict(DomainError):
 class NotFound(DomainError):
     status = 404
     title = "Not found"
+
+
+class Unauthenticated(DomainError):
+    """No token, an unknown one, or one revoked or expired."""
+
+    status = 401
+    title = "Unauthorized"

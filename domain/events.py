@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from domain.divisions import VillageCode
 from domain.errors import InvalidInput
 from domain.idnumber import id_number_problem
 from domain.vocab import (
@@ -45,7 +46,6 @@ def _valid_id_number(value: str) -> str:
 
 
 IdNumber = Annotated[str, AfterValidator(_valid_id_number)]
-VillageCode = Annotated[str, Field(pattern=r"^\d{12}$", description="12-digit village code")]
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
 Money = Annotated[float, Field(ge=0, le=100_000_000)]
 Year = Annotated[int, Field(ge=1978, le=2100)]

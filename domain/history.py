@@ -28,11 +28,15 @@ from domain.events import (
 
 @dataclass(frozen=True)
 class Actor:
-    """Who recorded an event: a token's name, its role and its division scope."""
+    """Who recorded an event: a token's name, its role and its division scope.
+
+    ``token_id`` says which token acted (idempotency records belong to it); it is
+    not part of what an event records of its actor, nor of an actor's equality."""
 
     name: str
     role: str
     division: str = ""
+    token_id: str = field(default="", compare=False, repr=False)
 
     def as_dict(self) -> dict[str, str]:
         return {"name": self.name, "role": self.role, "division": self.division}

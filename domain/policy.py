@@ -21,7 +21,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-JurisdictionCode = Annotated[str, Field(pattern=r"^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12})?$")]
+from domain.divisions import Scope
+
+JurisdictionCode = Scope
 
 
 class PostExitContinuation(BaseModel):

@@ -67,14 +67,28 @@ def check_person_conflicts(
     id_number: str,
     spans: Sequence[Span],
     others: Mapping[str, Sequence[Step]],
+    scope: str = "",
 ) -> None:
-    """Refuse if ``id_number`` is in another active household during any of ``spans``."""
+    """Refuse if ``id_number`` is in another active household during any of ``spans``.
+
+    The refusal names the other household only if it has always been inside
+    ``scope`` (the caller's division prefix): otherwise a caller could learn, ID
+    number by ID number, who is registered where outside its scope."""
     for other_id, other_steps in others.items():
         if other_id == household_id:
             continue
         for theirs in active_memberships(other_steps).get(id_number, []):
             for ours in spans:
                 if _overlap(ours, theirs):
+                    if not all(step.state.division_code.startswith(scope) for step in other_steps):
+                        raise RuleViolation(
+                            f"身份证号 {mask_id_number(id_number)} 已在本权限范围之外的另一在册户中；"
+                            "同一日期一个身份证号至多属于一个在册户",
+                            rule="person_in_another_household",
+                            detail_en=f"person {mask_id_number(id_number)} belongs to an active household "
+                            "outside this token's scope; an ID number belongs to at most one active "
+                            "household at any date",
+                        )
                     until = f"until {theirs[1]}" if theirs[1] else "and still is"
                     raise RuleViolation(
                         f"person {mask_id_number(id_number)} belongs to active household "

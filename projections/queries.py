@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from domain.divisions import is_prefix
 from domain.moments import end_of_day
 from domain.policy import PolicyBook, PolicyVersion, RecordedPolicy
 from domain.policy_data import STATUTORY
@@ -31,7 +32,6 @@ from projections.store import ProgressCallback, ProjectionStore
 from service.registry import Registry
 
 STATUSES = tuple(s.value for s in Status)
-PREFIX_LENGTHS = (2, 4, 6, 9, 12)
 #: Prefixes this long or shorter are counted from the flow log (its divisions are counties).
 FLOW_PREFIX = 6
 
@@ -42,7 +42,7 @@ def prefix_range(prefix: str) -> tuple[str, str]:
 
 
 def check_prefix(prefix: str) -> None:
-    if not prefix.isdigit() or len(prefix) not in PREFIX_LENGTHS:
+    if not is_prefix(prefix):
         raise ValueError("a division code is 2, 4, 6, 9 or 12 digits")
 
 

@@ -30,7 +30,7 @@ from eventsourcing.utils import get_topic
 from pydantic_core import to_json
 
 from bootstrap.settings import Settings
-from domain import access
+from domain import access, divisions
 from domain.errors import (
     DomainError,
     IdempotencyConflict,
@@ -51,7 +51,6 @@ from domain.history import SYSTEM, Actor, EffectiveEvent, RecordedEvent, effecti
 from domain.household import (
     POLICY_KEY,
     STORED_TOPIC_MODULE,
-    AccessToken,
     Division,
     DivisionVersion,
     Household,
@@ -76,6 +75,7 @@ from domain.state import HouseholdState, transition
 from domain.vocab import ACTIVE
 from persistence.ddl import schema_lock
 from persistence.writegate import Clock, WriteGate, system_clock
+from service import tokens
 
 if TYPE_CHECKING:
     from service.groupcommit import GroupCommitter
@@ -264,11 +264,14 @@ class Registry(Application[str]):
     name = "povreg"
 
     def __init__(
-        self, settings: Settings | None = None, clock: Clock = system_clock, cache_size: int | None = 20_000
+        self, settings: Settings | None = None, clock: Clock = system_clock, cache_size: int | None = 20_000,
+        token_clock: Clock = system_clock,
     ) -> None:
         """``cache_size``: aggregates the write path keeps in memory between batches
-        (least recently used first out; ``None`` or 0: unbounded, for bulk loads)."""
+        (least recently used first out; ``None`` or 0: unbounded, for bulk loads).
+        ``token_clock``: the wall clock tokens expire by."""
         self.settings = settings or Settings.from_env()
+        self.token_clock = token_clock
         with schema_lock(self.settings):  # the library creates its tables here
             super().__init__(env=self.settings.eventsourcing_env())
         self._secret = (self.settings.cipher_key or "povreg").encode()
@@ -611,7 +614,11 @@ class Registry(Application[str]):
         return [replay_] if replay_ else None
 
     def _idempotency_id(self, command: Command) -> str:
-        digest = hashlib.sha256(f"{command.actor.name}\0{command.idempotency_key}".encode()).hexdigest()
+        """The record of a key is the token's that used it (by the token's id: two tokens
+        may share a name); an actor without a token (the CLI) owns its keys by name."""
+        actor = command.actor
+        owner = f"\x01{actor.token_id}" if actor.token_id else actor.name
+        digest = hashlib.sha256(f"{owner}\0{command.idempotency_key}".encode()).hexdigest()
         return f"idem:{digest}"
 
     @staticmethod
@@ -646,10 +653,6 @@ class Registry(Application[str]):
     def _handle(
         self, uow: _UnitOfWork, command: Command, body: EventBody, policies: PolicyBook
     ) -> Receipt:
-        if command.idempotency_key:
-            first = self._check_idempotency(command, uow)
-            if first is not None:
-                return first
         actor = command.actor
         household_id = command.household_id
         household: Household | None = None
@@ -675,7 +678,12 @@ class Registry(Application[str]):
             access.may_record(actor, body.type, division)
             if division != current_division:
                 self._require_village(uow, division)
-        # After authorisation: an out-of-scope caller learns nothing about versions.
+        # After authorisation: an out-of-scope caller learns nothing about versions, nor
+        # about the answers recorded under an idempotency key.
+        if command.idempotency_key:
+            first = self._check_idempotency(command, uow)
+            if first is not None:
+                return first
         if command.expected_version is not None and command.expected_version != version:
             raise VersionConflict(
                 f"expected version {command.expected_version} but household {household_id} "
@@ -709,7 +717,11 @@ class Registry(Application[str]):
         # active members as they were changes no one's membership spans.
         same_people = appended and _same_active_ids(old_steps[-1].state, new_steps[-1].state)
         effects = [
-            *([] if same_people else self._check_people(uow, household_id, old_steps, new_steps, recorded_at)),
+            *(
+                []
+                if same_people
+                else self._check_people(uow, household_id, old_steps, new_steps, recorded_at, actor.division)
+            ),
             # One step appended that is no approval leaves the approval where it was.
             *(
                 []
@@ -762,6 +774,7 @@ class Registry(Application[str]):
         old_steps: list[Step],
         new_steps: list[Step],
         at: datetime,
+        scope: str = "",
     ) -> list[Callable[[], None]]:
         effects: list[Callable[[], None]] = []
         for id_number, spans in changed_memberships(old_steps, new_steps).items():
@@ -775,7 +788,7 @@ class Registry(Application[str]):
                     other: Household | None = uow.get(other_id)
                     if other is not None:
                         others[other_id] = self._steps_of(other)
-                check_person_conflicts(household_id, id_number, spans, others)
+                check_person_conflicts(household_id, id_number, spans, others, scope)
                 effects.append(partial(index.list_household, household_id, at))
             else:
                 effects.append(partial(uow.add, PersonIndex.open(key, household_id, at)))
@@ -864,22 +877,23 @@ class Registry(Application[str]):
     ) -> tuple[Division, bool]:
         """Register or update a division; returns it and whether it was new."""
         access.require_role(actor, access.Role.ADMIN)
-        access.require_scope(actor, code)
-        if not code.isdigit() or len(code) not in (6, 9, 12):
+        if not divisions.is_registrable(code):
             raise InvalidInput(
-                "a division code is 6 (county), 9 (township) or 12 (village) digits",
+                "区划代码须为 6 位（县）、9 位（乡镇）或 12 位（村）ASCII 数字",
+                detail_en="a division code is 6 (county), 9 (township) or 12 (village) ASCII digits",
                 rule="division_code_format",
-                errors=[{"loc": ["code"], "msg": "6, 9 or 12 digits"}],
+                errors=[{"loc": ["code"], "msg": "6, 9 or 12 ASCII digits"}],
             )
+        access.require_scope(actor, code)
         if not name.strip() or len(name) > 100:
             raise InvalidInput("a division needs a name of 1–100 characters", rule="division_name")
         if rural_population < 0:
             raise InvalidInput("rural_population cannot be negative", rule="division_population")
         with self.gate.open() as stamp:
             uow = _UnitOfWork(self, stamp)
-            for parent in _parents(code):
+            for parent in divisions.parents(code):
                 if uow.get(division_key(parent)) is None:
-                    level = "county" if len(parent) == 6 else "township"
+                    level = divisions.level(parent)
                     raise InvalidInput(
                         f"the {level} {parent} of division {code} is not registered",
                         rule="unknown_parent_division",
@@ -953,34 +967,29 @@ class Registry(Application[str]):
 
     # -------------------------------------------------------------- tokens
 
-    def create_token(self, role: str, division: str = "", name: str | None = None) -> str:
+    def create_token(
+        self, role: str, division: str = "", name: str | None = None,
+        expires_in_days: int = tokens.DEFAULT_EXPIRY_DAYS,
+    ) -> str:
         """Issue a token and return its secret (only its hash is stored)."""
-        try:
-            access.Role(role)
-        except ValueError:
-            raise InvalidInput(
-                f"unknown role {role!r}; roles: {', '.join(r.value for r in access.Role)}",
-                rule="unknown_role",
-            ) from None
-        if division and (not division.isdigit() or len(division) not in (2, 4, 6, 9, 12)):
-            raise InvalidInput(
-                "a division scope is a 2, 4, 6, 9 or 12-digit code prefix (or empty)",
-                rule="division_scope_format",
-            )
-        secret = "pvr_" + secrets.token_urlsafe(24)
-        with self.gate.open() as stamp:
-            token = AccessToken.issue(
-                _hash_secret(secret), name or f"{role}-{secret[4:10]}", role, division, stamp()
-            )
-            self._save(token)
-        return secret
+        return self.issue_token(role, division, name, expires_in_days).token
 
-    def authenticate(self, secret: str) -> Actor | None:
-        try:
-            token: AccessToken = self.repository.get(f"token:{_hash_secret(secret)}")
-        except AggregateNotFoundError:
-            return None
-        return None if token.revoked else token.actor
+    def issue_token(
+        self, role: str, division: str = "", name: str | None = None,
+        expires_in_days: int = tokens.DEFAULT_EXPIRY_DAYS, actor: Actor = SYSTEM,
+    ) -> tokens.IssuedToken:
+        """Issue a token: its id, secret and expiry (:mod:`service.tokens`)."""
+        return tokens.issue_token(self, role, division, name, expires_in_days, actor)
+
+    def authenticate(self, secret: str) -> Actor:
+        """The token's actor, or :class:`Unauthenticated` (unknown, revoked or expired)."""
+        return tokens.authenticate(self, secret)
+
+    def list_tokens(self, actor: Actor = SYSTEM) -> list[dict[str, Any]]:
+        return tokens.list_tokens(self, actor)
+
+    def revoke_token(self, token_id: str, actor: Actor = SYSTEM) -> dict[str, Any]:
+        return tokens.revoke_token(self, token_id, actor)
 
     # ----------------------------------------------------------- the feed
 
@@ -1270,14 +1279,6 @@ def _same_active_ids(a: HouseholdState, b: HouseholdState) -> bool:
     if a.members is b.members and (a.status in ACTIVE) == (b.status in ACTIVE):
         return True  # the fold keeps the members' tuple unless the members change
     return _active_ids(a) == _active_ids(b)
-
-
-def _hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _parents(code: str) -> list[str]:
-    return [code[:n] for n in (6, 9) if n < len(code)]
 
 
 def _check_household_id(household_id: str) -> None:

@@ -1,17 +1,19 @@
-"""Reference data for admins: ``POST /v1/tokens``, ``POST /v1/policies``; and ``GET /v1/policies``."""
+"""Reference data for admins: tokens (``POST``/``GET /v1/tokens``, ``DELETE /v1/tokens/{id}``),
+``POST /v1/policies``; and ``GET /v1/policies``."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from api.auth import ActorDep, RegistryDep, require_reader
 from api.routes.common import problem_responses
-from api.schemas import PolicyRecorded, ResolvedPolicyOut, TokenOut, TokenRequest
+from api.schemas import PolicyRecorded, ResolvedPolicyOut, TokenList, TokenOut, TokenRequest
 from domain.access import Role, require_role, require_scope
+from domain.divisions import PREFIX_PATTERN
 from domain.errors import InvalidInput
 from domain.policy import PolicyVersion
 
@@ -27,11 +29,37 @@ router = APIRouter(tags=["admin"])
 )
 def create_token(body: Annotated[TokenRequest, Body()], actor: ActorDep, registry: RegistryDep) -> JSONResponse:
     """The same as `povreg token create`: the secret is returned once; only its hash is stored.
-    A scoped admin issues tokens inside its own scope only."""
+    A scoped admin issues tokens inside its own scope only. A token expires after
+    `expires_in_days` (default 90, at most 365)."""
     require_role(actor, Role.ADMIN)
     require_scope(actor, body.division)
-    secret = registry.create_token(body.role.value, body.division, body.name)
-    return JSONResponse({"token": secret, "role": body.role.value, "division": body.division}, status_code=201)
+    issued = registry.issue_token(body.role.value, body.division, body.name, body.expires_in_days, actor=actor)
+    return JSONResponse(issued.as_dict(), status_code=201)
+
+
+@router.get(
+    "/v1/tokens",
+    response_model=TokenList,
+    responses=problem_responses(401, 403),
+    summary="The tokens inside the caller's scope (admin); never their secrets",
+)
+def list_tokens(actor: ActorDep, registry: RegistryDep) -> JSONResponse:
+    """Each token's id, name, role, scope, when it was issued, expires or was revoked, and its
+    state (`active`, `expired`, `revoked`)."""
+    return JSONResponse({"tokens": registry.list_tokens(actor)})
+
+
+@router.delete(
+    "/v1/tokens/{token_id}",
+    status_code=204,
+    responses=problem_responses(401, 403, 404),
+    summary="Revoke a token (admin, inside its scope)",
+)
+def revoke_token(token_id: Annotated[str, Path(min_length=1, max_length=64)], actor: ActorDep,
+                 registry: RegistryDep) -> Response:
+    """From then on the token gets 401 (rule `token_revoked`). Revoking twice is no error."""
+    registry.revoke_token(token_id, actor)
+    return Response(status_code=204)
 
 
 @router.post(
@@ -65,7 +93,7 @@ def resolved_policy(
     actor: ActorDep,
     registry: RegistryDep,
     division: Annotated[
-        str, Query(pattern=r"^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12})$", description="a division code or prefix")
+        str, Query(pattern=PREFIX_PATTERN, description="a division code or prefix")
     ],
     on: Annotated[date | None, Query(description="YYYY-MM-DD; default today")] = None,
 ) -> JSONResponse:

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from api.schemas import Problem
 from domain.access import in_scope
+from domain.divisions import PREFIX_PATTERN
 from domain.errors import InvalidInput, NotFound
 from domain.history import Actor, effective_events
 from domain.moments import parse_known_at
@@ -23,7 +24,7 @@ HouseholdPath = Annotated[
 DivisionPrefixPath = Annotated[
     str,
     Path(
-        pattern=r"^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12})$",
+        pattern=PREFIX_PATTERN,
         description="a division code or prefix: 2 (province), 4 (prefecture), 6 (county), 9 (township) "
         "or 12 (village) digits",
         examples=["620422"],
@@ -41,9 +42,9 @@ KnownAt = Annotated[
 ]
 
 _DESCRIPTIONS = {
-    401: "no token, or an unknown or revoked one",
+    401: "no token, or an unknown, revoked or expired one",
     403: "the token's role may not do this, or the division is outside its scope",
-    404: "unknown household, division or route",
+    404: "unknown household, division, token or route",
     409: "illegal transition or rule violated, expected_version mismatch, or Idempotency-Key reused",
     422: "invalid input (the problem's `errors` lists the fields)",
     503: "the read models are not available",

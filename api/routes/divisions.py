@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from api.auth import ActorDep, RegistryDep, require_reader
 from api.routes.common import problem_responses
 from api.schemas import DivisionOut, DivisionRequest
+from domain.divisions import REGISTERED_PATTERN, level
 from domain.household import Division
 from service.registry import Registry
 
@@ -18,19 +19,18 @@ router = APIRouter(tags=["divisions"])
 DivisionCode = Annotated[
     str,
     Path(
-        pattern=r"^(\d{6}|\d{9}|\d{12})$",
+        pattern=REGISTERED_PATTERN,
         description="6 (county), 9 (township) or 12 (village) digits",
         examples=["620422100201"],
     ),
 ]
-_LEVELS = {6: "county", 9: "township", 12: "village"}
 
 
 def division_json(registry: Registry, division: Division) -> dict[str, Any]:
     current = registry.population_on(division, registry.today()) or division.versions[-1]
     return {
         "code": division.code,
-        "level": _LEVELS[len(division.code)],
+        "level": level(division.code),
         "name": current.name,
         "rural_population": current.rural_population,
         "effective_date": current.effective_date.isoformat(),

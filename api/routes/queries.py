@@ -41,6 +41,7 @@ from api.schemas import (
     StatusInterval,
 )
 from domain.access import Forbidden, Role, require_role, require_scope
+from domain.divisions import PREFIX_PATTERN
 from domain.errors import InvalidInput, NotFound
 from domain.history import Actor
 from domain.moments import end_of_day
@@ -340,7 +341,7 @@ def audit_trail(
     request: Request,
     division: Annotated[
         str | None,
-        Query(pattern=r"^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12})$",
+        Query(pattern=PREFIX_PATTERN,
               description="every household that has been in the division, and its reference data"),
     ] = None,
     recorded_by: Annotated[str | None, Query(min_length=1, max_length=200, description="an actor's name")] = None,
