@@ -296,6 +296,7 @@ async function householdPage(id, params) {
     const mine = ++generation;
     asOfRange.value = asOfDay; knownRange.value = knownDay;
     asOfDate.value = asOfIso(); knownDate.value = isoDay(start + Math.min(knownDay, maxDay) * DAY);
+    nowButton.classList.toggle("primary", knownDay >= maxDay);
     picture.update(start + asOfDay * DAY, knownDay >= maxDay ? end : start + knownDay * DAY + DAY / 2);
     setRoute(`/household/${encodeURIComponent(id)}`, { as_of: asOfIso(), known_at: knownIso(), why: whyOpen ? "1" : null }, true);
     const query = { as_of: asOfIso(), known_at: knownIso() };
@@ -364,8 +365,14 @@ async function renderWhy(host, id, query, stale) {
   if (stale()) return;
   const d = why.decision;
   const who = (e) => `${e.recorded_by.name} (${label(e.recorded_by.role)})`;
+  const show = (v) => {
+    if (Array.isArray(v)) return v.map(label).join("、") || t("none");
+    if (v && typeof v === "object") return Object.entries(v).map(([k, x]) => `${label(k)}${x ? "✓" : "✗"}`).join(" ");
+    if (typeof v === "boolean") return v ? t("yes") : t("no");
+    return v ?? "";
+  };
   const values = (c) => Object.entries(c).filter(([k]) => !["rule", "label", "event_id", "passed", "setting", "source"].includes(k))
-    .map(([k, v]) => `${k}=${typeof v === "object" && v !== null ? JSON.stringify(v) : v}`).join(" ");
+    .map(([k, v]) => `${t(`check_${k}`)}: ${show(v)}`).join("；");
   host.replaceChildren(h("div", { class: "panel" },
     h("h2", {}, `${t("why_title")}: ${statusLabel(why.status)}`),
     h("p", { class: "decision", id: "why-decision" },
@@ -380,7 +387,8 @@ async function renderWhy(host, id, query, stale) {
       c.source ? `${c.source.document || ""} (${c.source.jurisdiction || "全国"}, ${c.source.effective_date})` : ""])) : h("p", { class: "muted" }, t("none")),
     h("h3", {}, t("facts")),
     why.facts.length ? table([t("facts"), t("used_for"), t("value"), t("recorded")], why.facts.map((f) => [
-      `${eventLabel(f.type)} ${f.effective_date}`, f.used_for, JSON.stringify(f.values), `${f.recorded_at.slice(0, 10)} ${who(f)}`])) : h("p", { class: "muted" }, t("none")),
+      `${eventLabel(f.type)} ${f.effective_date}`, t(`check_${f.used_for}`),
+      Object.entries(f.values).map(([k, v]) => `${t(`check_${k}`)}: ${v}`).join("；"), `${f.recorded_at.slice(0, 10)} ${who(f)}`])) : h("p", { class: "muted" }, t("none")),
     h("h3", {}, t("changes")),
     why.changes.length ? table([t("changes"), t("recorded"), "", ""], why.changes.map((c) => [
       `${eventLabel(c.type)} → ${eventLabel(c.target_type)} ${c.target_effective_date}`, `${c.recorded_at.slice(0, 10)} ${who(c)}`,

@@ -27,6 +27,9 @@ const ZH = {
   open_household: "打开", policy_known_at: "按当时所知政策", jurisdiction: "辖区", document: "文件",
   used_for: "用于", role: "角色", scope: "范围", everywhere: "全部", downloaded: "已下载",
   yes: "是", no: "否", state: "状态", rows: "行",
+  check_value: "政策值", check_income_per_capita: "人均纯收入", check_income_year: "收入年度",
+  check_notice_from: "公示起始", check_earliest: "最早可办", check_on: "办理日期", check_entered_on: "入档日期",
+  check_missing: "未实现", check_year: "年度", check_effective_date: "生效日期",
 };
 
 const EN = {
@@ -59,6 +62,9 @@ const EN = {
   open_household: "Open", policy_known_at: "policy as then known", jurisdiction: "Jurisdiction", document: "Document",
   used_for: "used for", role: "role", scope: "scope", everywhere: "everywhere", downloaded: "downloaded",
   yes: "yes", no: "no", state: "State", rows: "rows",
+  check_value: "policy value", check_income_per_capita: "income per capita", check_income_year: "income year",
+  check_notice_from: "notice from", check_earliest: "earliest", check_on: "on", check_entered_on: "entered on",
+  check_missing: "not secured", check_year: "year", check_effective_date: "effective",
 };
 
 const STATUS_ZH = {
@@ -84,7 +90,9 @@ const OTHER_ZH = {
   low_motivation: "自身发展动力不足", other: "其他", head: "户主", spouse: "配偶", child: "子女", parent: "父母",
   grandchild: "孙子女", sibling: "兄弟姐妹", food: "不愁吃", clothing: "不愁穿", education: "义务教育",
   medical: "基本医疗", housing: "住房安全", water: "饮水安全", recorder: "录入员", approver: "审批人",
-  investigator: "调查员", admin: "管理员", subscriber: "订阅方",
+  investigator: "调查员", admin: "管理员", subscriber: "订阅方", industry: "产业扶贫", employment: "就业扶贫",
+  relocation: "易地扶贫搬迁", social_assistance: "社会保障兜底", microcredit: "扶贫小额信贷", asset_income: "资产收益",
+  ecological: "生态扶贫", training: "技能培训", health: "健康扶贫",
 };
 
 const FLOW_ZH = {
