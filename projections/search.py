@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from projections.db import OPEN_DATE, OPEN_US
-from projections.queries import SqlReadModel, prefix_range
+from projections.queries import prefix_range
+from projections.readmodel import ReadModel
 
 
-def search(model: SqlReadModel, query: str, prefix: str = "", people: bool = False,
+def search(model: ReadModel, query: str, prefix: str = "", people: bool = False,
            limit: int = 20) -> list[dict[str, Any]]:
     """Households whose number contains ``query`` (any case) and, with ``people``, whose head's
     name contains it or whose head's ID number equals it; under ``prefix``; at most ``limit``."""
@@ -23,7 +24,7 @@ def search(model: SqlReadModel, query: str, prefix: str = "", people: bool = Fal
         return []
     lo, hi = prefix_range(prefix) if prefix else ("", "\uffff")
     upper = needle.upper()
-    with model.store.db.read() as tx:
+    with model.store.db.read() as tx:  # type: ignore[attr-defined]
         rows = tx.query(
             "SELECT household_id, status, division_code, persons, head_name, head_id_number FROM proj_timeline "
             "WHERE known_to = ? AND valid_to = ? AND division_code >= ? AND division_code < ? ORDER BY household_id",
