@@ -80,3 +80,26 @@ def test_scope_and_roles_per_line(api: Api) -> None:
     answer = post(api, body, as_="recorder", division="620422100").json()
     assert [r["http_status"] for r in answer["results"]] == [201, 403, 403, 422]
     assert [r["rule"] for r in answer["results"][1:]] == ["out_of_scope", "wrong_role", "invalid_fields"]
+
+
+def test_a_line_refers_to_an_earlier_line_of_the_same_request(api: Api) -> None:
+    api.clock.set("2014-08-02T02:00:00+00:00")
+    body = jsonl(
+        {"household_id": "H-1", **proposal()},
+        {"household_id": "H-1", "type": "IdentificationApproved", "effective_date": "2014-05-20"},
+        {"household_id": "H-1", "type": "AssistanceMeasureAssigned", "effective_date": "2014-06-01",
+         "category": "industry", "amount": 3000},
+        {"household_id": "H-1", "type": "AssistanceMeasureCompleted", "effective_date": "2014-07-01",
+         "measure_id": "?", "refs": {"measure_id": 3}},
+        {"household_id": "H-1", "type": "IncomeAssessed", "effective_date": "2014-07-02", "year": 1900,
+         "income_per_capita": 1},  # refused: the year is out of range
+        {"household_id": "H-1", "type": "EventRetracted", "effective_date": "2014-08-01", "target_event_id": "?",
+         "reason": "录入错误", "refs": {"target_event_id": 5}},  # refers to a refused line
+        {"household_id": "H-1", "type": "EventRetracted", "effective_date": "2014-08-01", "target_event_id": "?",
+         "reason": "录入错误", "refs": {"target_event_id": 9}},  # not an earlier line
+    )
+    results = post(api, body, as_="approver").json()["results"]
+    assert [r["outcome"] for r in results] == ["recorded"] * 4 + ["refused"] * 3
+    assert [r.get("rule") for r in results[4:]] == ["invalid_fields", "ref_refused", "invalid_refs"]
+    measure = api.get("/v1/households/H-1", params={"as_of": "2014-07-31"}).json()["measures"][0]
+    assert measure["measure_id"] == results[2]["event_id"] and measure["completed_on"] == "2014-07-01"
