@@ -18,7 +18,7 @@ from fastapi.openapi.utils import get_openapi
 
 from api import problems
 from api.limits import BodyLimit
-from api.routes import admin, divisions, events_feed, explain, households, queries
+from api.routes import admin, batch, console, divisions, events_feed, explain, households, queries
 from bootstrap.settings import Settings
 from service.registry import Registry
 
@@ -64,8 +64,9 @@ def create_app(source: Registry | Settings | None = None) -> FastAPI:
     problems.install(app)
     # Outside everything else: an oversized body is refused before anyone reads it.
     app.add_middleware(BodyLimit, limit=registry.settings.max_body_bytes)
-    for module in (households, queries, explain, divisions, events_feed, admin):
+    for module in (households, batch, queries, explain, console, divisions, events_feed, admin):
         app.include_router(module.router)
+    console.mount_console(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

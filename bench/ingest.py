@@ -158,6 +158,111 @@ def run_http(backend: str, households: int, events: int, seed: int = 1) -> dict[
     return figures
 
 
+def run_http_batch(backend: str, households: int, batch: int, seed: int = 1, events: int | None = None,
+                   inline: bool = False) -> dict[str, Any]:
+    """Events/s through ``POST /v1/events:batch`` (``batch`` lines per request, to a ``povreg serve``
+    process) against the in-process batched ingest (``Registry.bulk_writer``, ``batch`` commands per
+    transaction) of the same commands, one after the other in this run. References to earlier
+    events (``@key``) are resolved from earlier answers, as an integration would; a request ends
+    never early: the server runs without inline projections
+    (the scaled mode: read models from Kafka), as the in-process figure has none, unless ``inline``.
+    References to events of the same request go as ``refs`` (field → line number)."""
+    import os
+    import subprocess
+    import sys
+    from datetime import date
+    from pathlib import Path
+
+    import httpx
+    import orjson
+
+    from bootstrap.settings import Settings
+    from service.registry import Registry
+    from tests.api.test_live_server import free_port
+
+    c = county(households, seed)
+    sample = c.recordings[:events] if events else c.recordings
+    figures: dict[str, Any] = {"backend": backend, "commands": len(sample), "batch_size": batch,
+                               "server_inline_projections": inline}
+    with scratch_store(backend) as url:
+        registry, clock = open_registry(url, cache_size=None)
+        try:
+            put_divisions(registry, clock, c.divisions)
+            started = time.perf_counter()
+            report = load(registry, sample, clock, batch_size=batch, window_days=3650)
+            seconds = time.perf_counter() - started
+        finally:
+            registry.close()
+    figures["in_process_batched"] = {"recorded": report.recorded, "refused": report.refused,
+                                     "seconds": round(seconds, 2), "events_per_s": round(report.recorded / seconds)}
+
+    with scratch_store(backend) as url:
+        setup = Registry(Settings(database_url=url))
+        try:
+            for spec in c.divisions:
+                setup.put_division(spec.code, spec.name, spec.rural_population, date(2014, 1, 1))
+            token = setup.create_token("approver", c.divisions[0].code)
+        finally:
+            setup.close()
+        env = {**os.environ, "POVREG_DATABASE_URL": url, "POVREG_INLINE_PROJECTIONS": "true" if inline else "false",
+               "POVREG_MAX_BODY_BYTES": str(64 * 1024 * 1024)}
+        port = free_port()
+        povreg = str(Path(sys.executable).with_name("povreg"))
+        server = subprocess.Popen([povreg, "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level",
+                                   "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        recorded = refused = requests = 0
+        try:
+            base = f"http://127.0.0.1:{port}"
+            while True:
+                try:
+                    httpx.get(base + "/openapi.json", timeout=2)
+                    break
+                except httpx.TransportError:
+                    assert server.poll() is None, "povreg serve did not start"
+                    time.sleep(0.1)
+            lines = [{"household_id": rec.command.household_id, **rec.command.payload} for rec in sample]
+            ids: dict[str, str] = {}
+            with httpx.Client(base_url=base, timeout=600, headers={
+                    "Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}) as client:
+                started = time.perf_counter()
+                at = 0
+                while at < len(sample):
+                    chunk: list[bytes] = []
+                    keys: dict[int, str] = {}
+                    pending: dict[str, int] = {}  # key → its line in this request
+                    while at < len(sample) and len(chunk) < batch:
+                        rec = sample[at]
+                        line = lines[at]
+                        if rec.refs:
+                            line = {**line, **{name: ids[key] for name, key in rec.refs.items() if key in ids}}
+                            inside = {name: pending[key] for name, key in rec.refs.items() if key in pending}
+                            if inside:
+                                line["refs"] = inside
+                        if rec.key:
+                            keys[len(chunk)] = rec.key
+                            pending[rec.key] = len(chunk) + 1
+                        chunk.append(orjson.dumps(line))
+                        at += 1
+                    answer = client.post("/v1/events:batch", content=b"\n".join(chunk))
+                    answer.raise_for_status()
+                    requests += 1
+                    results = answer.json()["results"]
+                    for i, key in keys.items():
+                        if results[i]["outcome"] == "recorded":
+                            ids[key] = results[i]["event_id"]
+                    recorded += sum(1 for r in results if r["outcome"] == "recorded")
+                    refused += sum(1 for r in results if r["outcome"] == "refused")
+                seconds = time.perf_counter() - started
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    figures["http_batch"] = {"recorded": recorded, "refused": refused, "requests": requests,
+                             "seconds": round(seconds, 2), "events_per_s": round(recorded / seconds)}
+    figures["ratio_http_batch_over_in_process_batched"] = round(
+        figures["http_batch"]["events_per_s"] / max(1, figures["in_process_batched"]["events_per_s"]), 2)
+    return figures
+
+
 def _start_profile(path: str | None) -> Any:
     if not path:
         return None
@@ -182,6 +287,8 @@ def main(argv: list[str] | None = None) -> list[Result]:
     parser.add_argument("--profile", default=None, help="cProfile the batched load into this file")
     parser.add_argument("--http-events", type=int, default=1500, help="commands posted through HTTP")
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP figures")
+    parser.add_argument("--batch-events", type=int, default=None,
+                        help="commands sent through POST /v1/events:batch (default: the whole county)")
     args = parser.parse_args(argv)
     households = args.households or (QUICK_HOUSEHOLDS if args.quick else HOUSEHOLDS)
     single = QUICK_SINGLE_EVENTS if args.quick else SINGLE_EVENTS
@@ -202,6 +309,11 @@ def main(argv: list[str] | None = None) -> list[Result]:
             http.notes.append("baseline: the same commands through Registry.record in-process (no read model)")
             http.print()
             results.append(http)
+            batched = Result(f"ingest-http-batch/{backend}",
+                             run_http_batch(backend, households, args.batch, args.seed, args.batch_events))
+            batched.notes.append("baseline: the same commands through Registry.bulk_writer in-process, same run")
+            batched.print()
+            results.append(batched)
     write_json(args.json, results)
     return results
 

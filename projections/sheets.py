@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -179,21 +180,26 @@ def xlsx_bytes(sheets: Sequence[Sheet], query: Mapping[str, Any], title: str) ->
     book.remove(book.active)  # type: ignore[arg-type]
     bold = Font(bold=True)
     for sheet in sheets:
-        ws = book.create_sheet(sheet.title[:31])
-        ws.append([title])
+        ws = book.create_sheet(_sheet_title(sheet.title))
+        ws.append([_cell(title)])
         ws.cell(row=1, column=1).font = Font(bold=True, size=13)
         for label, value in _query(query):
-            ws.append([label, "" if value is None else value])
+            ws.append([label, "" if value is None else _cell(value)])
         ws.append([])
-        ws.append(sheet.headers)
+        ws.append([_cell(x) for x in sheet.headers])
         for cell in ws[ws.max_row]:
             cell.font = bold
         header_row = ws.max_row
         for row in sheet.rows:
             ws.append([_cell(v) for v in row])
+        for cells in ws.iter_rows():
+            for cell in cells:
+                if cell.data_type == "f":  # text that looks like a formula stays text
+                    cell.data_type = "s"
         ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
         for i, header in enumerate(sheet.headers, start=1):
-            width = max([len(str(header)) * 2, *(len(str(r[i - 1] or "")) + 2 for r in sheet.rows[:200])], default=8)
+            cells = (len(str(r[i - 1] or "")) + 2 for r in sheet.rows[:200] if len(r) >= i)
+            width = max([len(str(header)) * 2, *cells])
             ws.column_dimensions[ws.cell(row=header_row, column=i).column_letter].width = min(60, max(8, width))
     out = io.BytesIO()
     book.save(out)
@@ -208,16 +214,36 @@ def csv_text(sheet: Sheet, query: Mapping[str, Any]) -> str:
     out.write("\ufeff")
     writer = csv.writer(out)
     writer.writerow([label for label, _ in labels] + sheet.headers)
-    values = ["" if v is None else v for _, v in labels]
+    values = [_csv_cell(v) for _, v in labels]
     for row in sheet.rows:
-        writer.writerow(values + ["" if v is None else v for v in row])
+        writer.writerow(values + [_csv_cell(v) for v in row])
     return out.getvalue()
 
 
 def _cell(value: Any) -> Any:
+    """A value a worksheet can hold: lists joined, control characters (which xlsx refuses) dropped."""
     if isinstance(value, list | dict):
-        return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        value = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    if isinstance(value, str):
+        return _ILLEGAL.sub("", value)
     return value
+
+
+def _csv_cell(value: Any) -> Any:
+    """Text a spreadsheet program would run as a formula is quoted (CSV injection)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _sheet_title(title: str) -> str:
+    """A worksheet name: at most 31 characters, none of []:*?/\\ (xlsx forbids them)."""
+    return re.sub(r"[\[\]:*?/\\]", "_", _ILLEGAL.sub("", title))[:31] or "_"
 
 
 __all__ = ["CSV", "XLSX", "Sheet", "csv_text", "difference_sheets", "findings_sheets", "incidence_sheets",

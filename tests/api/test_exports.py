@@ -109,3 +109,14 @@ def test_povreg_roster_xlsx(worked: Api, monkeypatch: Any, tmp_path: Path) -> No
     data = ok(worked.get("/v1/rosters/620422", params={"as_of": "2016-12-01"}))
     _, _, rows = table(load_workbook(out)["花名册"], "户编号")
     assert len(rows) == data["rows_total"]
+
+
+def test_text_that_looks_like_a_formula_stays_text() -> None:
+    """A reason or a name typed as "=…" is data, not a formula, in both xlsx and CSV."""
+    from projections.sheets import Sheet, csv_text, xlsx_bytes
+
+    book = load_workbook(io.BytesIO(xlsx_bytes([Sheet("s", ["理由"], [["=HYPERLINK(\"http://x\")"], ["\x01ok"]])],
+                                               {"as_of": "2016-12-31"}, "t")))
+    cells = [c for c in book["s"]["A"] if c.value in ("=HYPERLINK(\"http://x\")", "ok")]
+    assert len(cells) == 2 and {c.data_type for c in cells} == {"s"}
+    assert "'=HYPERLINK" in csv_text(Sheet("s", ["理由"], [["=HYPERLINK(\"http://x\")"]]), {})

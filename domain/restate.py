@@ -1,0 +1,94 @@
+"""Restatements: what a recording changed in the answers about days already past.
+
+A recording — a late decision, a correction, a retraction — can change the status a
+household had on dates before the day it was recorded: a report or a subscriber's "as of"
+view of those days is then out of date. :func:`restatements` compares the household's
+status timeline as known just before the recording with the one just after it, and returns
+each maximal valid-time range, before the recording's day, whose status changed: one
+restatement per change, in valid-time order. What an event changes from its recording day
+on is news, not a restatement, and reaches subscribers as the event itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from typing import Any
+
+from domain.fold import Interval, Step, intervals, replay
+from domain.history import RecordedEvent, effective_events
+from domain.vocab import Status
+
+
+@dataclass(frozen=True)
+class Restatement:
+    household_id: str
+    #: The household's village on ``valid_from`` as now known (before the change if it left the register).
+    division_code: str
+    valid_from: date
+    #: Exclusive; at most the recording's day.
+    valid_to: date
+    status_before: Status | None
+    status_after: Status | None
+    event_id: str
+    event_type: str
+    recorded_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "household_id": self.household_id,
+            "division_code": self.division_code,
+            "valid_from": self.valid_from.isoformat(),
+            "valid_to": self.valid_to.isoformat(),
+            "status_before": self.status_before.value if self.status_before else None,
+            "status_after": self.status_after.value if self.status_after else None,
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "recorded_at": self.recorded_at.isoformat(timespec="microseconds"),
+        }
+
+
+def _status_on(spans: Sequence[Interval], day: date) -> Status | None:
+    for span in spans:
+        if span.start <= day and (span.end is None or day < span.end):
+            return span.status
+    return None
+
+
+def _division_on(steps: Sequence[Step], day: date) -> str | None:
+    code = None
+    for step in steps:
+        if step.event.effective_date > day:
+            break
+        code = step.state.division_code
+    return code
+
+
+def restatements(history: Sequence[RecordedEvent], event: RecordedEvent, tz: tzinfo) -> list[Restatement]:
+    """The restatements ``event`` causes: ``history`` holds the household's events recorded before
+    it (others are ignored); the recording's day is its ``recorded_at`` in ``tz``."""
+    earlier = [e for e in history if e.version < event.version]
+    hid = event.household_id
+    before_steps = replay(effective_events(earlier), hid)
+    after_steps = replay(effective_events([*earlier, event]), hid)
+    before, after = intervals(before_steps), intervals(after_steps)
+    cutoff = event.recorded_at.astimezone(tz).date()
+    cuts = sorted({d for span in (*before, *after) for d in (span.start, span.end) if d is not None and d < cutoff})
+    out: list[Restatement] = []
+    for i, start in enumerate(cuts):
+        end = cuts[i + 1] if i + 1 < len(cuts) else cutoff
+        was, now = _status_on(before, start), _status_on(after, start)
+        if was == now:
+            continue
+        if out and out[-1].valid_to == start and (out[-1].status_before, out[-1].status_after) == (was, now):
+            last = out.pop()
+            out.append(Restatement(**{**last.__dict__, "valid_to": end}))
+            continue
+        division = _division_on(after_steps, start) or _division_on(before_steps, start) or ""
+        out.append(Restatement(hid, division, start, end, was, now, event.event_id, event.body.type,
+                               event.recorded_at))
+    return out
+
+
+__all__ = ["Restatement", "restatements"]
