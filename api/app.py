@@ -17,8 +17,23 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 
 from api import problems
+from api.deps import open_read_model_of
 from api.limits import BodyLimit
-from api.routes import admin, batch, console, divisions, events_feed, explain, households, queries
+from api.routes import (
+    adjustments,
+    audit,
+    batch,
+    cards,
+    console,
+    divisions,
+    events_feed,
+    explain,
+    health,
+    households,
+    policies,
+    rosters,
+    tokens,
+)
 from bootstrap.settings import Settings
 from service.registry import Registry
 
@@ -42,7 +57,7 @@ def create_app(source: Registry | Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Open the read models at start-up, so that writes project as they happen.
-        await run_in_threadpool(queries.open_read_model_of, app)
+        await run_in_threadpool(open_read_model_of, app)
         try:
             yield
         finally:
@@ -64,7 +79,8 @@ def create_app(source: Registry | Settings | None = None) -> FastAPI:
     problems.install(app)
     # Outside everything else: an oversized body is refused before anyone reads it.
     app.add_middleware(BodyLimit, limit=registry.settings.max_body_bytes)
-    for module in (households, batch, queries, explain, console, divisions, events_feed, admin):
+    for module in (households, batch, cards, explain, rosters, adjustments, divisions, audit, events_feed, tokens,
+                   policies, health, console):
         app.include_router(module.router)
     console.mount_console(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
@@ -79,7 +95,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
     problem_ref = {"$ref": "#/components/schemas/Problem"}
-    for path in doc.get("paths", {}).values():
+    for url, path in doc.get("paths", {}).items():
+        if not url.startswith("/v1/"):
+            continue  # /health answers its own JSON, a 503 included
         for operation in path.values():
             responses = operation.get("responses", {})
             for status, response in responses.items():

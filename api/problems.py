@@ -18,7 +18,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from domain.errors import DomainError, Unauthenticated
+from domain.access import Forbidden
+from domain.errors import (
+    DomainError,
+    IdempotencyConflict,
+    InvalidInput,
+    NotFound,
+    RuleViolation,
+    Unauthenticated,
+    VersionConflict,
+)
 from domain.events import EVENT_TYPES
 
 log = logging.getLogger("povreg.api")
@@ -32,8 +41,29 @@ class Unauthorized(Unauthenticated):
 
 
 class ServiceUnavailable(DomainError):
-    status = 503
-    title = "Service unavailable"
+    """What the request needs (the read models, the store) cannot answer now."""
+
+
+#: The HTTP status and title of each kind of refusal (the domain's errors know nothing of HTTP).
+#: A subclass takes its nearest listed ancestor's; an unlisted kind is a 400.
+STATUSES: dict[type[DomainError], tuple[int, str]] = {
+    InvalidInput: (422, "Invalid input"),
+    Unauthenticated: (401, "Unauthorized"),
+    Forbidden: (403, "Forbidden"),
+    NotFound: (404, "Not found"),
+    RuleViolation: (409, "Rule violated"),
+    VersionConflict: (409, "Version conflict"),
+    IdempotencyConflict: (409, "Idempotency key reused with another request"),
+    ServiceUnavailable: (503, "Service unavailable"),
+}
+
+
+def status_of(error: DomainError) -> tuple[int, str]:
+    """The HTTP status and title that answer ``error``."""
+    for cls in type(error).__mro__:
+        if cls in STATUSES:
+            return STATUSES[cls]
+    return 400, "Refused"
 
 
 def problem(
@@ -102,10 +132,11 @@ def _validation_rule(errors: list[dict[str, Any]]) -> str:
 
 async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    headers = {"WWW-Authenticate": 'Bearer realm="povreg"'} if exc.status == 401 else None
+    status, title = status_of(exc)
+    headers = {"WWW-Authenticate": 'Bearer realm="povreg"'} if status == 401 else None
     return problem(
-        exc.status,
-        exc.title,
+        status,
+        title,
         exc.detail,
         exc.rule,
         errors=getattr(exc, "errors", None),

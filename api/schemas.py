@@ -3,9 +3,10 @@
 Request bodies reuse the domain's event models (one definition per event): each
 event type gets a ``<Event>Request`` model that adds ``expected_version`` (and, for
 ``POST /v1/households``, ``household_id``), and ``EventRequest`` is their union,
-discriminated on ``type``. Response models describe what the endpoints return;
-handlers return the JSON themselves (moments keep their offset and microseconds),
-so these models document and the tests check conformance against them.
+discriminated on ``type``. Response models are what the handlers return: FastAPI
+validates every answer against them. Moments (:data:`Moment`) are written as the
+registry wrote them, offset and microseconds kept; amounts (:data:`Number`) keep
+an integer an integer.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, create_model
 
 from domain.access import Role
 from domain.divisions import Scope
@@ -107,6 +108,20 @@ def command_fields(body: BaseModel) -> tuple[dict[str, Any], int | None]:
 # --------------------------------------------------------------- responses
 
 
+def _moment(value: Any) -> str:
+    if isinstance(value, datetime):
+        value = value.isoformat(timespec="microseconds")
+    if not isinstance(value, str) or datetime.fromisoformat(value).tzinfo is None:
+        raise ValueError("a moment is an ISO 8601 date-time with an offset")
+    return value
+
+
+#: A moment with its offset, as the registry wrote it (``2018-01-15T04:00:00.000000+00:00``).
+Moment = Annotated[str, BeforeValidator(_moment), WithJsonSchema({"type": "string", "format": "date-time"})]
+#: An amount or ratio: an integer stays an integer in the answer.
+Number = Annotated[int | float, WithJsonSchema({"type": "number"})]
+
+
 class Open(BaseModel):
     """Responses may gain fields (API.md: changes are additive)."""
 
@@ -139,7 +154,7 @@ class Receipt(Open):
     type: EventType  # type: ignore[valid-type]
     version: int = Field(description="the household's recorded events, this one included")
     effective_date: date
-    recorded_at: datetime
+    recorded_at: Moment
     status: Status | None = Field(description="the household's status today, with this event")
 
 
@@ -158,7 +173,7 @@ class FeedItem(Open):
     version: int
     type: EventType  # type: ignore[valid-type]
     effective_date: date
-    recorded_at: datetime
+    recorded_at: Moment
     recorded_by: ActorOut
     data: dict[str, Any] = Field(description="the event's fields as submitted (personal fields masked for most roles)")
 
@@ -167,7 +182,7 @@ class DivisionVersionOut(Open):
     name: str
     rural_population: int
     effective_date: date
-    recorded_at: datetime
+    recorded_at: Moment
 
 
 class DivisionOut(Open):
@@ -176,7 +191,7 @@ class DivisionOut(Open):
     name: str
     rural_population: int
     effective_date: date
-    recorded_at: datetime
+    recorded_at: Moment
     versions: list[DivisionVersionOut] = Field(description="every recorded version, in recording order")
 
 
@@ -204,7 +219,7 @@ class TokenOut(Open):
     token: str = Field(description="the secret; shown once, only its hash is stored")
     role: Role
     division: str
-    expires_at: datetime
+    expires_at: Moment
 
 
 class TokenInfo(Open):
@@ -212,9 +227,9 @@ class TokenInfo(Open):
     name: str
     role: Role
     division: str
-    issued_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
+    issued_at: Moment
+    expires_at: Moment | None
+    revoked_at: Moment | None
     state: Literal["active", "expired", "revoked"]
 
 
@@ -227,7 +242,7 @@ class PolicyRecorded(Open):
     effective_date: date
     settings: PolicySettings
     source: str | None = None
-    recorded_at: datetime
+    recorded_at: Moment
 
 
 class PolicyProvenance(Open):
@@ -239,7 +254,7 @@ class PolicyProvenance(Open):
 class ResolvedPolicyOut(Open):
     division: str
     on: date
-    poverty_line: float | None = Field(description="yuan per person per year; null before any line is in force")
+    poverty_line: Number | None = Field(description="yuan per person per year; null before any line is in force")
     identification_notice_days: int
     exit_notice_days: int
     identification_quota: int | None
@@ -279,7 +294,7 @@ class MemberOut(Open):
 
 class Income(Open):
     year: int
-    income_per_capita: float
+    income_per_capita: Number
     assessed_on: date | None = None
 
 
@@ -296,7 +311,7 @@ class MeasureOut(Open):
     measure_id: str = Field(description="the event_id of its AssistanceMeasureAssigned")
     category: str
     assigned_on: date
-    amount: float | None = None
+    amount: Number | None = None
     funding_source: str | None = None
     helper: str | None = None
     description: str | None = None
@@ -340,7 +355,7 @@ class Card(Open):
     flags: CardFlags
     version: int = Field(description="the household's events recorded at or before known_at")
     as_of: date
-    known_at: datetime | None
+    known_at: Moment | None
     valid_from: date | None = Field(None, description="since when the card reads as it does")
     valid_to: date | None = Field(None, description="until when (exclusive; null = still)")
 
@@ -387,7 +402,7 @@ class Roster(Open):
     division_code: str
     division_name: str | None = None
     as_of: date
-    known_at: datetime | None
+    known_at: Moment | None
     counts: dict[str, Count] = Field(description="households and persons per status")
     total: Count
     status: Status | None = None
@@ -412,7 +427,7 @@ class AdjustmentReport(Open):
     division_code: str
     start: date
     end: date
-    known_at: datetime | None
+    known_at: Moment | None
     opening: Summary
     inflows: dict[str, Summary] = Field(description="by kind (identified, returned, transferred_in, …) and total")
     outflows: dict[str, Summary] = Field(description="by kind (exited, removed, closed, transferred_out, …) and total")
@@ -425,19 +440,19 @@ class Incidence(Open):
     division_code: str
     division_name: str | None = None
     as_of: date
-    known_at: datetime | None
+    known_at: Moment | None
     poor_households: int
     poor_persons: int
     population: int | None = Field(description="the rural registered population in force then")
-    incidence: float | None = Field(description="poor_persons ÷ population (null without a population)")
+    incidence: Number | None = Field(description="poor_persons ÷ population (null without a population)")
 
 
 class AdjustmentDifference(Open):
     division_code: str
     start: date
     end: date
-    filed_at: datetime
-    known_at: datetime | None
+    filed_at: Moment
+    known_at: Moment | None
     filed: dict[str, Any] = Field(description="the report as known at filed_at")
     known: dict[str, Any] = Field(description="the report as known at known_at")
     difference: dict[str, Any]
@@ -460,7 +475,7 @@ class WhyLink(Open):
     event_id: str
     type: str
     effective_date: date
-    recorded_at: datetime
+    recorded_at: Moment
     recorded_by: dict[str, str]
     reason: str | None = None
     evidence: list[str] = []
@@ -485,7 +500,7 @@ class Why(Open):
 
     household_id: str
     as_of: date
-    known_at: datetime | None
+    known_at: Moment | None
     status: Status
     division_code: str
     since: date = Field(description="the status holds since this date (as then known)")
@@ -498,3 +513,17 @@ class Why(Open):
         description="corrections and retractions known by then of events effective by `as_of`"
     )
     findings: list[dict[str, Any]] = Field(description="open findings on the card then")
+
+
+class ProjectionsHealth(Open):
+    position: int = Field(description="the last log position every read model has applied")
+    head: int = Field(description="the last position recorded in the log")
+    lag: int = Field(description="head − position: events recorded but not yet in the read models")
+
+
+class Health(Open):
+    """What probes and compose ask: is the process up, on which store, how far behind are the read models."""
+
+    status: Literal["ok", "unavailable"]
+    store: Literal["sqlite", "postgres"]
+    projections: ProjectionsHealth | None = Field(description="null when the store cannot be read")

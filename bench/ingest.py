@@ -100,7 +100,7 @@ def run_http(backend: str, households: int, events: int, seed: int = 1) -> dict[
     import threading
     from datetime import date
 
-    import httpx
+    import httpx2
     import uvicorn
 
     from api import create_app
@@ -128,7 +128,7 @@ def run_http(backend: str, households: int, events: int, seed: int = 1) -> dict[
         ids: dict[str, str] = {}
         refused = 0
         try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60,
+            with httpx2.Client(base_url=f"http://127.0.0.1:{port}", timeout=60,
                               headers={"Authorization": f"Bearer {token}"}) as client:
                 started = time.perf_counter()
                 for rec in sample:

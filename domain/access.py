@@ -18,8 +18,7 @@ class Role(StrEnum):
 
 
 class Forbidden(DomainError):
-    status = 403
-    title = "Forbidden"
+    """The actor's role may not do this, or the division is outside its scope."""
 
 
 #: Roles that see personal information unmasked.

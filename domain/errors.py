@@ -1,9 +1,9 @@
 """Why a command is refused. Each error names the rule it enforces.
 
-The entry points map these onto HTTP statuses and CLI exit codes: ``InvalidInput``
-is a 422 (the request itself is wrong), ``RuleViolation`` and ``VersionConflict``
-are 409 (the request is well formed but the registry's state forbids it), and
-``NotFound`` is a 404.
+The classes say what kind of refusal it is (the request itself is wrong; the
+registry's state forbids it; the thing asked for does not exist). The domain knows
+nothing of HTTP: the API maps each class onto a status (:mod:`api.problems`) and the
+CLI onto an exit code.
 """
 
 from __future__ import annotations
@@ -15,9 +15,6 @@ class DomainError(Exception):
     """A refused command. ``rule`` is a short stable code; ``detail`` explains it to a person:
     in Chinese (the registry's users read Chinese), with ``detail_en`` for clients that ask for
     English. An error raised with an English ``detail`` only keeps it for both."""
-
-    status = 400
-    title = "Refused"
 
     def __init__(self, detail: str, *, rule: str, detail_en: str | None = None, **context: Any) -> None:
         super().__init__(detail)
@@ -31,8 +28,7 @@ class DomainError(Exception):
 
 
 class InvalidInput(DomainError):
-    status = 422
-    title = "Invalid input"
+    """The request itself is wrong (a field, a format, a missing value); ``errors`` lists the fields."""
 
     def __init__(
         self,
@@ -49,27 +45,18 @@ class InvalidInput(DomainError):
 class RuleViolation(DomainError):
     """An illegal transition or a policy rule that the command would break."""
 
-    status = 409
-    title = "Rule violated"
-
 
 class VersionConflict(DomainError):
-    status = 409
-    title = "Version conflict"
+    """The command was decided on another version of the household (``expected_version``)."""
 
 
 class IdempotencyConflict(DomainError):
-    status = 409
-    title = "Idempotency key reused with another request"
+    """An idempotency key already answered a different request."""
 
 
 class NotFound(DomainError):
-    status = 404
-    title = "Not found"
+    """The household, division or thing asked for does not exist."""
 
 
 class Unauthenticated(DomainError):
     """No token, an unknown one, or one revoked or expired."""
-
-    status = 401
-    title = "Unauthorized"

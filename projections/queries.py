@@ -178,6 +178,33 @@ class SqlReadModel:
                 names[code] = version.name
         return names
 
+    def position(self) -> int:
+        """The last log position every projection has applied."""
+        with self.store.db.read() as tx:
+            marks = ", ".join("?" * len(self.store.projections))
+            value = tx.scalar(
+                f"SELECT min(position) FROM proj_tracking WHERE name IN ({marks})", list(self.store.projections)
+            )
+        return int(value or 0)
+
+    # --------------------------------------------------------------- scope
+
+    def household_divisions(self, household_id: str) -> set[str] | None:
+        """Every division the household has belonged to, as now known (what a token's
+        scope is checked against); None when nothing of it was ever recorded."""
+        with self.store.db.read() as tx:
+            codes = {
+                code
+                for (code,) in tx.query(
+                    "SELECT DISTINCT division_code FROM proj_timeline WHERE household_id = ? AND known_to = ?",
+                    (household_id, OPEN_US),
+                )
+            }
+            if codes:
+                return codes
+            recorded = tx.one("SELECT 1 FROM proj_events WHERE household_id = ? LIMIT 1", (household_id,))
+        return codes if recorded else None
+
     # --------------------------------------------------------------- cards
 
     def card(self, household_id: str, as_of: date, known_at: datetime | None) -> dict[str, Any] | None:

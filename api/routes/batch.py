@@ -28,6 +28,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api.auth import WRITERS, ActorDep, RegistryDep
+from api.problems import status_of
 from api.routes.common import problem_responses
 from domain.access import require_role
 from domain.errors import DomainError, InvalidInput
@@ -95,7 +96,7 @@ def _command(obj: dict[str, Any], actor: Actor) -> Command:
 
 
 def _refusal(number: int, error: DomainError) -> dict[str, Any]:
-    return {"line": number, "outcome": "refused", "http_status": error.status, **error.as_dict(),
+    return {"line": number, "outcome": "refused", "http_status": status_of(error)[0], **error.as_dict(),
             "detail_en": error.detail_en}
 
 

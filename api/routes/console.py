@@ -13,8 +13,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from api.auth import READERS, ActorDep, masked_for
+from api.deps import open_read_model_of
 from api.routes.common import problem_responses, spreadsheet
-from api.routes.queries import read_model_of
 from domain.access import require_role, sees_pii
 from projections import sheets
 from projections.search import search
@@ -73,7 +73,7 @@ def find_households(
     `persons`, the head's `head_name` and `head_id_number` (masked as on rosters) and what `matched`.
     Names and ID numbers are searched only for roles that may see them."""
     require_role(actor, *READERS)
-    found = search(read_model_of(request), q, prefix=actor.division, people=sees_pii(actor), limit=limit)
+    found = search(open_read_model_of(request.app), q, prefix=actor.division, people=sees_pii(actor), limit=limit)
     return JSONResponse(masked_for(actor, {"query": q, "households": found}))
 
 

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query, Response
 
-from api.auth import FEED_READERS, ActorDep, RegistryDep, masked_for
-from api.routes.common import household_divisions, household_in_scope, problem_responses
+from api.auth import FEED_READERS
+from api.deps import ReadNow
+from api.routes.common import problem_responses
 from api.schemas import FeedItem
-from domain.access import require_role
+from domain.access import in_scope, require_role
 from domain.feed import feed_item
 
-router = APIRouter(tags=["feed"])
+router = APIRouter(prefix="/v1/events", tags=["feed"])
 
 #: How many positions a scoped token's request scans at most before answering.
 SCAN_LIMIT = 5_000
 
 
 @router.get(
-    "/v1/events",
+    "",
     response_model=list[FeedItem],
     responses={
         200: {
@@ -37,13 +37,13 @@ SCAN_LIMIT = 5_000
     summary="The global event feed",
 )
 def events(
-    actor: ActorDep,
-    registry: RegistryDep,
+    ask: ReadNow,
+    response: Response,
     after: Annotated[
         int, Query(ge=0, le=2**62, description="the last position seen (0 = from the start)")
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000, description="at most this many items")] = 100,
-) -> JSONResponse:
+) -> list[FeedItem]:
     """Household events after position `after`, in recording order, as a JSON list.
 
     Positions are stable: a poller resumes from the last one it saw. Subscribers,
@@ -52,12 +52,18 @@ def events(
     `Povreg-Next-After` says where to resume (it can be past the last item, when
     events of other divisions were skipped). Personal fields are masked except for
     investigators and admins."""
+    actor = ask.actor
     require_role(actor, *FEED_READERS)
-    items: list[dict[str, object]] = []
+    # A scoped token's events are chosen by the read model's divisions: only positions the
+    # read model has applied are served, so that no event is skipped for want of them.
+    horizon = ask.read_model.position() if actor.division else None
+    items: list[FeedItem] = []
     next_after = after
     scope_cache: dict[str, bool] = {}
     while len(items) < limit:
-        page = registry.feed(after=next_after, limit=limit)
+        page = ask.registry.feed(after=next_after, limit=limit)
+        if horizon is not None:
+            page = [(position, event) for position, event in page if position <= horizon]
         if not page:
             break
         for position, event in page:
@@ -65,14 +71,16 @@ def events(
             if actor.division:
                 hid = event.household_id
                 if hid not in scope_cache:
-                    scope_cache[hid] = household_in_scope(actor, household_divisions(registry, hid))
+                    divisions = ask.read_model.household_divisions(hid) or set()
+                    scope_cache[hid] = any(in_scope(actor, code) for code in divisions)
                 if not scope_cache[hid]:
                     continue
             item = feed_item(position, event)
-            item["data"] = masked_for(actor, item["data"])  # the household's PII; recorded_by is staff
-            items.append(item)
+            item["data"] = ask.masked(item["data"])  # the household's PII; recorded_by is staff
+            items.append(FeedItem.model_validate(item))
             if len(items) == limit:
                 break
         if not actor.division or next_after - after >= SCAN_LIMIT:
             break
-    return JSONResponse(items, headers={"Povreg-Next-After": str(next_after)})
+    response.headers["Povreg-Next-After"] = str(next_after)
+    return items

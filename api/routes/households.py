@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Body, Header, Response
 
 from api.auth import WRITERS, ActorDep, RegistryDep
-from api.routes.common import HouseholdPath, known_household_id, problem_responses
+from api.deps import known_household_id
+from api.routes.common import HouseholdPath, problem_responses
 from api.schemas import EventRequest, ProposalRequest, Receipt, command_fields
 from domain.access import require_role
 from domain.history import Actor
-from service.registry import Command
+from service.registry import Command, Registry
 
-router = APIRouter(tags=["commands"])
+router = APIRouter(prefix="/v1/households", tags=["commands"])
 
 IdempotencyKey = Annotated[
     str | None,
@@ -42,12 +42,12 @@ _COMMAND_RESPONSES = {
 }
 
 
-def _answer(registry: RegistryDep, command: Command) -> JSONResponse:
+def _answer(registry: Registry, command: Command, response: Response) -> Receipt:
     receipt = registry.record_shared(command)  # concurrent requests share transactions
-    headers = {"Location": f"/v1/households/{receipt.household_id}"}
+    response.headers["Location"] = f"{router.prefix}/{receipt.household_id}"
     if receipt.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(receipt.as_dict(), status_code=201, headers=headers)
+        response.headers["Idempotent-Replayed"] = "true"
+    return Receipt.model_validate(receipt.as_dict())
 
 
 def _command(actor: Actor, body: object, household_id: str | None, key: str | None) -> Command:
@@ -63,7 +63,7 @@ def _command(actor: Actor, body: object, household_id: str | None, key: str | No
 
 
 @router.post(
-    "/v1/households",
+    "",
     status_code=201,
     response_model=Receipt,
     responses=_COMMAND_RESPONSES,
@@ -73,15 +73,16 @@ def propose(
     body: Annotated[ProposalRequest, Body()],
     actor: ActorDep,
     registry: RegistryDep,
+    response: Response,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Receipt:
     """Records an `IdentificationProposed` (拟识别). Recorders and approvers, in their scope;
     the village must be registered; the server assigns `household_id` if absent."""
-    return _answer(registry, _command(actor, body, body.household_id, idempotency_key))
+    return _answer(registry, _command(actor, body, body.household_id, idempotency_key), response)
 
 
 @router.post(
-    "/v1/households/{household_id}/events",
+    "/{household_id}/events",
     status_code=201,
     response_model=Receipt,
     responses=_COMMAND_RESPONSES,
@@ -92,12 +93,13 @@ def record_event(
     body: Annotated[EventRequest, Body()],
     actor: ActorDep,
     registry: RegistryDep,
+    response: Response,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    """Records one event (`type` names it; its fields are those of DOMAIN.md). Approvals
+) -> Receipt:
+    """Records one event (`type` names it; its fields are listed in docs/api.md). Approvals
     (`IdentificationApproved`, `IdentificationRejected`, `ExitConfirmed`) need the approver role.
     `409` for an illegal transition or an `expected_version` mismatch; a refused command records nothing."""
     command = _command(actor, body, household_id, idempotency_key)
     known_household_id(household_id)
-    return _answer(registry, command)
+    return _answer(registry, command, response)
 

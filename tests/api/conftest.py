@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -39,19 +39,19 @@ class Api:
         return headers
 
     def request(self, method: str, path: str, as_: str | None = "admin", division: str = "",
-                headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
+                headers: dict[str, str] | None = None, **kw: Any) -> httpx2.Response:
         return self.client.request(method, path, headers=self.headers(as_, division, **(headers or {})), **kw)
 
-    def get(self, path: str, as_: str | None = "investigator", **kw: Any) -> httpx.Response:
+    def get(self, path: str, as_: str | None = "investigator", **kw: Any) -> httpx2.Response:
         return self.request("GET", path, as_=as_, **kw)
 
-    def post(self, path: str, as_: str | None = "recorder", **kw: Any) -> httpx.Response:
+    def post(self, path: str, as_: str | None = "recorder", **kw: Any) -> httpx2.Response:
         return self.request("POST", path, as_=as_, **kw)
 
-    def put(self, path: str, as_: str | None = "admin", **kw: Any) -> httpx.Response:
+    def put(self, path: str, as_: str | None = "admin", **kw: Any) -> httpx2.Response:
         return self.request("PUT", path, as_=as_, **kw)
 
-    def event(self, hid: str, as_: str = "recorder", **body: Any) -> httpx.Response:
+    def event(self, hid: str, as_: str = "recorder", **body: Any) -> httpx2.Response:
         return self.post(f"/v1/households/{hid}/events", as_=as_, json=body)
 
 
@@ -65,7 +65,7 @@ def api(county: Registry, clock: Clock) -> Iterator[Api]:
         yield api
 
 
-def assert_problem(response: httpx.Response, status: int, rule: str) -> dict[str, Any]:
+def assert_problem(response: httpx2.Response, status: int, rule: str) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json"), response.headers
     body = response.json()

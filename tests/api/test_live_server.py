@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import uvicorn
 
@@ -66,7 +66,7 @@ def test_concurrent_writers_on_one_household_lose_nothing_and_duplicate_nothing(
 ) -> None:
     base, tokens = live
     headers = {"Authorization": f"Bearer {tokens['recorder']}"}
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tokens['approver']}"}) as client:
+    with httpx2.Client(base_url=base, headers={"Authorization": f"Bearer {tokens['approver']}"}) as client:
         approved = client.post("/v1/households/H-1/events", json={"type": "IdentificationApproved",
                                                                    "effective_date": "2014-05-20"})
         assert approved.status_code == 201, approved.text
@@ -77,7 +77,7 @@ def test_concurrent_writers_on_one_household_lose_nothing_and_duplicate_nothing(
         accepted: list[dict[str, Any]] = []
         conflicts: list[dict[str, Any]] = []
         version = 2
-        with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+        with httpx2.Client(base_url=base, headers=headers, timeout=60) as client:
             for r in range(ROUNDS):
                 body = {"type": "IncomeAssessed", "effective_date": "2015-01-01", "year": 2014,
                         "income_per_capita": 3000 + n * 100 + r, "expected_version": version}
@@ -108,7 +108,7 @@ def test_concurrent_writers_on_one_household_lose_nothing_and_duplicate_nothing(
     versions = sorted(receipt["version"] for receipt in accepted)
     assert versions == list(range(3, 3 + WRITERS * ROUNDS))  # no gap, no version twice
 
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tokens['subscriber']}"}) as client:
+    with httpx2.Client(base_url=base, headers={"Authorization": f"Bearer {tokens['subscriber']}"}) as client:
         feed = client.get("/v1/events", params={"limit": 1000}).json()
     incomes = [item for item in feed if item["type"] == "IncomeAssessed"]
     assert sorted(i["data"]["income_per_capita"] for i in incomes) == sorted(
@@ -124,8 +124,8 @@ def test_concurrent_retries_with_one_idempotency_key_record_once(live: tuple[str
     body = {"household_id": "H-2", **proposal(seq=30)}
     barrier = threading.Barrier(WRITERS)
 
-    def send(_: int) -> httpx.Response:
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tokens['recorder']}",
+    def send(_: int) -> httpx2.Response:
+        with httpx2.Client(base_url=base, headers={"Authorization": f"Bearer {tokens['recorder']}",
                                                   "Idempotency-Key": "retry-42"}, timeout=60) as client:
             barrier.wait(timeout=30)
             return client.post("/v1/households", json=body)
@@ -134,7 +134,7 @@ def test_concurrent_retries_with_one_idempotency_key_record_once(live: tuple[str
         responses = list(pool.map(send, range(WRITERS)))
     assert {r.status_code for r in responses} == {201}, [r.text for r in responses]
     assert len({r.json()["event_id"] for r in responses}) == 1
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tokens['subscriber']}"}) as client:
+    with httpx2.Client(base_url=base, headers={"Authorization": f"Bearer {tokens['subscriber']}"}) as client:
         feed = client.get("/v1/events").json()
     assert [item["household_id"] for item in feed].count("H-2") == 1
 
@@ -161,14 +161,14 @@ def test_povreg_demo_load_and_serve_entry_points(database_url: str, tmp_path) ->
         deadline = time.monotonic() + 30
         while True:
             try:
-                httpx.get(base + "/openapi.json", timeout=2)
+                httpx2.get(base + "/openapi.json", timeout=2)
                 break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 assert server.poll() is None, server.stdout.read() if server.stdout else ""
                 assert time.monotonic() < deadline, "povreg serve did not start"
                 time.sleep(0.1)
-        assert httpx.get(base + "/docs").status_code == 200
-        feed = httpx.get(base + "/v1/events", params={"limit": 500},
+        assert httpx2.get(base + "/docs").status_code == 200
+        feed = httpx2.get(base + "/v1/events", params={"limit": 500},
                          headers={"Authorization": f"Bearer {tokens['SUBSCRIBER_TOKEN']}"})
         assert feed.status_code == 200
         types = {item["type"] for item in feed.json()}
