@@ -39,10 +39,14 @@ def open_read_model_of(app: Any) -> SqlReadModel:
     head = state.registry.recorder.max_notification_id() or 0
     if head > state.read_model_head:
         # The tables are shared: a writer of this process or another has usually
-        # projected its events already (the embedded mode), so look before locking.
+        # projected its events already (the embedded mode), so look before locking; and
+        # while one is projecting, do not queue behind it (every acknowledged write is
+        # projected before its answer).
         if read_model.behind(head):
             with state.read_model_lock:
-                read_model.catch_up()
+                read_model.catch_up(wait=False)
+            if read_model.behind(head):
+                return read_model  # being projected right now: the next query looks again
         state.read_model_head = max(state.read_model_head, head)
     return read_model
 

@@ -8,9 +8,12 @@ asked (``--each``). The rebuild replays the log in as many processes as
 ``povreg projections rebuild`` takes unless ``--workers N`` says (audit and reference in
 one, households split over the others), and is measured in one process too.
 
-The baseline, in the same process: the same rebuild one notification per
-transaction (what the library's ``ProjectionRunner`` does), over the first
-``--baseline-events`` notifications only; the ratio is rebuild over baseline.
+The baselines, in the same run: the same rebuild one notification per transaction,
+over the first ``--baseline-events`` notifications only; and, on PostgreSQL, the
+eventsourcing library's own ``ProjectionRunner`` projecting the same log one event
+per transaction into a one-row-per-event view (``bench/runner.py``), over the first
+``--runner-events``. The ratios are rebuild over each. ``read_model_bytes`` is what
+the rebuilt tables take on PostgreSQL, per table and per event.
 
     python -m bench.rebuild [--households N] [--url URL] [--each] [--workers N] [--no-one-process]
 """
@@ -51,9 +54,15 @@ def rebuild_rate(url: str, names: list[str] | None = None, workers: int = 1) -> 
             events = store.rebuild(names, workers=workers)
             seconds = time.perf_counter() - started
             cpu = _cpu() - cpu
-        figures = {"projections": names or "all", "workers": workers, "events": events,
-                   "seconds": round(seconds, 1), "events_per_s": round(events / seconds), "cpu_s": round(cpu, 1),
-                   "server_cpu_s": server.seconds}
+        figures: dict[str, Any] = {
+            "projections": names or "all", "workers": workers, "events": events, "seconds": round(seconds, 1),
+            "events_per_s": round(events / seconds), "cpu_s": round(cpu, 1), "server_cpu_s": server.seconds,
+        }
+        sizes = _table_bytes(registry)
+        if sizes and events:
+            figures["read_model_bytes"] = {"total": sum(sizes.values()),
+                                           "per_event": round(sum(sizes.values()) / events),
+                                           "per_event_by_table": {t: round(b / events) for t, b in sizes.items()}}
         after = _wal(registry)
         if wal and after:
             figures["wal_gb"] = round((after[0] - wal[0]) / 1e9, 2)
@@ -72,6 +81,18 @@ def _wal(registry: Registry) -> tuple[int, int] | None:
         cur.execute("SELECT wal_bytes::bigint AS wal_bytes, wal_fpi FROM pg_stat_wal")
         row = cur.fetchone()
     return (int(row["wal_bytes"]), int(row["wal_fpi"])) if row else None
+
+
+def _table_bytes(registry: Registry) -> dict[str, int] | None:
+    """Bytes of each read-model table with its indexes and TOAST (PostgreSQL; None on SQLite)."""
+    if registry.settings.backend != "postgres":
+        return None
+    schema = registry.settings.postgres_params().get("schema", "public")
+    with registry.recorder.datastore.get_connection() as conn, conn.cursor() as cur:  # type: ignore[attr-defined]
+        cur.execute("SELECT c.relname AS name, pg_total_relation_size(c.oid) AS bytes FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
+                    "AND c.relkind = 'r' AND c.relname LIKE 'proj\\_%%' ORDER BY bytes DESC", (schema,))
+        return {row["name"]: int(row["bytes"]) for row in cur.fetchall()}
 
 
 def _cpu() -> float:
@@ -100,6 +121,8 @@ def main(argv: list[str] | None = None) -> list[Result]:
     add_arguments(parser)
     parser.add_argument("--each", action="store_true", help="also rebuild each projection alone")
     parser.add_argument("--baseline-events", type=int, default=3000)
+    parser.add_argument("--runner-events", type=int, default=3000,
+                        help="notifications the library's ProjectionRunner projects (PostgreSQL; 0: skip)")
     parser.add_argument("--no-one-process", dest="one_process", action="store_false",
                         help="skip the comparison with a rebuild in one process (~20 minutes at N = 100,000)")
     parser.add_argument("--workers", type=int, default=None,
@@ -122,6 +145,12 @@ def main(argv: list[str] | None = None) -> list[Result]:
         figures["ratio_rebuild_over_baseline"] = round(
             figures["rebuild"]["events_per_s"] / max(1, figures["baseline_one_per_transaction"]["events_per_s"]), 1
         )
+        if backend == "postgres" and args.runner_events:
+            from bench.runner import runner_rate
+
+            figures["baseline_library_runner"] = runner_rate(url, 300 if args.quick else args.runner_events)
+            figures["ratio_rebuild_over_library_runner"] = round(
+                figures["rebuild"]["events_per_s"] / max(1, figures["baseline_library_runner"]["events_per_s"]), 1)
         return figures
 
     return run_per_backend(args, households, "rebuild", figures_of,

@@ -97,8 +97,8 @@ class SqlReadModel:
 
     # ------------------------------------------------------------- upkeep
 
-    def catch_up(self, progress: ProgressCallback | None = None) -> int:
-        return self.store.catch_up(progress)
+    def catch_up(self, progress: ProgressCallback | None = None, wait: bool = True) -> int:
+        return self.store.catch_up(progress, wait=wait)
 
     def behind(self, position: int) -> bool:
         return self.store.behind(position)

@@ -14,8 +14,10 @@ from typing import Any, Protocol
 
 
 class ReadModel(Protocol):
-    def catch_up(self) -> int:
-        """Apply every notification not yet projected; returns how many were applied."""
+    def catch_up(self, progress: Any = None, wait: bool = True) -> int:
+        """Apply every notification not yet projected; returns how many were applied.
+        ``progress`` is called as they are; without ``wait``, skip it while another writer
+        is catching up."""
 
     def behind(self, position: int) -> bool:
         """Whether the read model has not yet applied the log up to ``position``."""

@@ -199,9 +199,11 @@ class ProjectionStore:
                     (projection.name,),
                 )
 
-    def _lock_positions(self, tx: Tx, names: Sequence[str]) -> dict[str, int]:
+    def _lock_positions(self, tx: Tx, names: Sequence[str], wait: bool = True) -> dict[str, int]:
+        """The tracking rows of ``names``, locked; without ``wait`` (PostgreSQL) raises
+        ``psycopg.errors.LockNotAvailable`` at once if another transaction holds them."""
         marks = ", ".join("?" * len(names))
-        lock = " FOR UPDATE" if tx.dialect == "postgres" else ""
+        lock = (" FOR UPDATE" if wait else " FOR UPDATE NOWAIT") if tx.dialect == "postgres" else ""
         rows = tx.query(
             f"SELECT name, position FROM proj_tracking WHERE name IN ({marks}) ORDER BY name{lock}", list(names)
         )
@@ -216,24 +218,33 @@ class ProjectionStore:
 
     # --------------------------------------------------------------- catch-up
 
-    def catch_up(self, progress: ProgressCallback | None = None, max_pages: int | None = None) -> int:
-        """Apply every notification not yet projected, page by page; returns how many."""
+    def catch_up(self, progress: ProgressCallback | None = None, max_pages: int | None = None,
+                 wait: bool = True) -> int:
+        """Apply every notification not yet projected, page by page; returns how many.
+
+        Without ``wait``, return at once (0) when another transaction is catching up
+        right now (PostgreSQL): it is applying what this call would."""
         names = list(self.projections)
         started = time.perf_counter()
         applied = 0
         pages = 0
         while max_pages is None or pages < max_pages:
-            with self.db.write() as tx:
-                positions = self._lock_positions(tx, names)
-                start = min(positions.values())
-                page = read_page(self.registry, start, self.page_size)
-                if not page:
-                    break
-                for name, projection in self.projections.items():
-                    todo = [e for e in page if e.position > positions[name]]
-                    if todo:
-                        _apply(projection, tx, todo, "")
-                        self._track(tx, name, page[-1].position)
+            try:
+                with self.db.write() as tx:
+                    positions = self._lock_positions(tx, names, wait)
+                    start = min(positions.values())
+                    page = read_page(self.registry, start, self.page_size)
+                    if not page:
+                        break
+                    for name, projection in self.projections.items():
+                        todo = [e for e in page if e.position > positions[name]]
+                        if todo:
+                            _apply(projection, tx, todo, "")
+                            self._track(tx, name, page[-1].position)
+            except Exception as exc:
+                if wait or type(exc).__name__ != "LockNotAvailable":
+                    raise
+                return applied  # another transaction holds the tracking rows: it is catching up
             applied += len(page)
             pages += 1
             if progress:
