@@ -29,6 +29,7 @@ from projections.audit import entry_record
 from projections.db import Tx, from_us
 from projections.integrity import GENESIS, link, moment_text, raw_hash, record_hash
 from projections.log import decode, head
+from projections.sealing import Sealer, SealError
 from projections.store import ProjectionStore
 from service.registry import Registry
 
@@ -81,9 +82,15 @@ def _describe(position: int, audit: dict[str, Any] | None, originator_id: str, v
     return f"position {position} ({originator_id} version {version})"
 
 
-def _audit_record(row: tuple[Any, ...]) -> dict[str, Any]:
+def _audit_record(row: tuple[Any, ...], sealer: Sealer) -> dict[str, Any]:
     (_, household_id, version, event_id, type_, effective_date, recorded_at, name, role, division, data,
-     event_hash, household_chain) = row
+     event_hash, household_chain, name_ref) = row
+    try:
+        name, data = sealer.unseal(name), sealer.unseal(data)
+    except (SealError, ValueError):
+        name, data = "?", "null"  # an altered sealed value: its hash no longer recomputes
+    if name_ref != sealer.ref(name):
+        name = "?"  # the actor the trail is looked up by is not the one recorded
     return {
         "record": {
             "event_id": event_id,
@@ -104,8 +111,12 @@ def _audit_record(row: tuple[Any, ...]) -> dict[str, Any]:
     }
 
 
-def _projected_event(row: tuple[Any, ...]) -> str:
+def _projected_event(row: tuple[Any, ...], sealer: Sealer) -> str:
     household_id, version, event_id, type_, effective_date, recorded_us, recorded_by, body = row
+    try:
+        recorded_by, body = sealer.unseal(recorded_by), sealer.unseal(body)
+    except (SealError, ValueError):
+        return "altered"
     return record_hash(
         {
             "event_id": event_id,
@@ -222,14 +233,14 @@ def _page(tx: Tx, after: int, stop: int) -> tuple[dict[int, dict[str, Any]], dic
     }
     audits: dict[int, dict[str, Any]] = {}
     for row in tx.query(
-        "SELECT position, household_id, version, event_id, type, effective_date, recorded_at, actor_name, "
-        "actor_role, actor_division, data, event_hash, household_chain FROM proj_audit "
+        "SELECT position, household_id, version, event_id, type, effective_date, recorded_at, actor_label, "
+        "actor_role, actor_division, data, event_hash, household_chain, actor_name FROM proj_audit "
         "WHERE position > ? AND position <= ? ORDER BY position",
         (after, stop),
     ):
-        audits[row[0]] = _audit_record(row)
+        audits[row[0]] = _audit_record(row, tx.sealer)
     projected = {
-        row[0]: _projected_event(row[1:])
+        row[0]: _projected_event(row[1:], tx.sealer)
         for row in tx.query(
             "SELECT position, household_id, version, event_id, type, effective_date, recorded_us, recorded_by, body "
             "FROM proj_events WHERE position > ? AND position <= ?",

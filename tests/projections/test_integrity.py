@@ -34,13 +34,21 @@ def store_sql(registry: Registry, sql: str, params: tuple[Any, ...]) -> None:
 
 
 def tamper(registry: Registry, position: int, old: bytes, new: bytes) -> None:
-    """Edit one stored event's bytes in place."""
+    """Edit one stored event's content in place, as an intruder who holds the store's key would
+    (an encrypted event is decrypted, edited and encrypted again)."""
+    cipher = registry.mapper.cipher
+
+    def edit(state: bytes) -> bytes:
+        if cipher is None:
+            return state.replace(old, new)
+        return cipher.encrypt(cipher.decrypt(state).replace(old, new))
+
     if registry.settings.backend == "sqlite":
         import sqlite3
 
         with sqlite3.connect(registry.settings.sqlite_path) as conn:
             (state,) = conn.execute("SELECT state FROM stored_events WHERE rowid = ?", (position,)).fetchone()
-            conn.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (state.replace(old, new), position))
+            conn.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (edit(state), position))
         return
     import psycopg
 
@@ -50,7 +58,7 @@ def tamper(registry: Registry, position: int, old: bytes, new: bytes) -> None:
         conn.execute(f"SET search_path TO {schema}")
         (state,) = conn.execute(f"SELECT state FROM {table} WHERE notification_id = %s", (position,)).fetchone()
         conn.execute(f"UPDATE {table} SET state = %s WHERE notification_id = %s",
-                     (bytes(state).replace(old, new), position))
+                     (edit(bytes(state)), position))
 
 
 def position_of(model: SqlReadModel, version: int) -> tuple[int, str]:
