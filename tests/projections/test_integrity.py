@@ -81,7 +81,8 @@ def test_an_altered_stored_event_is_named(county: Registry, clock: Clock, model:
     tamper(county, position, b"5200", b"9200")
     result = verify(model.store)
     assert not result.ok
-    (problem,) = result.problems
+    # The read models still show what was recorded: they differ from the altered log too.
+    (problem,) = [p for p in result.problems if p.kind != "read_model_altered"]
     assert problem.kind == "stored_event_altered" and problem.position == position
     assert event_id in problem.detail and H in problem.detail and "version 3" in problem.detail
 
@@ -90,7 +91,7 @@ def test_a_deleted_stored_event_is_named(county: Registry, clock: Clock, model: 
     worked_example(county, clock)
     position, event_id = position_of(model, 5)
     store_sql(county, "DELETE FROM {table} WHERE {id} = ?", (position,))
-    problems = verify(model.store).problems
+    problems = [p for p in verify(model.store).problems if p.kind != "read_model_altered"]
     assert [(p.kind, p.position) for p in problems] == [("deleted", position)]
     assert event_id in problems[0].detail
 
