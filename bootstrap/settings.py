@@ -239,7 +239,9 @@ class Settings(BaseSettings):
             if "schema" in p:
                 env["POSTGRES_SCHEMA"] = p["schema"]
         if self.cipher_key and self.cipher_key != PLAINTEXT:
-            env.update(CIPHER_TOPIC="eventsourcing.cipher:AESCipher", CIPHER_KEY=self.cipher_key)
+            # The library's AES-GCM on the cryptography package: the same bytes as its pycryptodome
+            # one (nonce, tag, ciphertext), at a small fraction of the cost per event.
+            env.update(CIPHER_TOPIC="eventsourcing.cryptography:AESCipher", CIPHER_KEY=self.cipher_key)
         env.update(self.extra_env)
         return env
 
