@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,11 +31,28 @@ def cli_actor(name: str | None) -> Actor:
     return Actor(name or f"cli:{getpass.getuser()}", "approver", "")
 
 
-def _command(obj: dict[str, Any], actor: Actor) -> Command:
+#: Who owns the idempotency keys that ``import`` derives: no one actor, so that a rerun by
+#: another login still finds them.
+IMPORTER = "povreg-import"
+
+
+def derived_key(obj: dict[str, Any], line: int) -> str:
+    """The idempotency key of an import line that has none: its content (as JSON, keys
+    sorted, whatever the file's spacing) and its line number, so that rerunning the same
+    file — after a crash, or twice — records each line once, and two identical lines of
+    one file are still two events."""
+    content = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return f"import:{hashlib.sha256(content.encode()).hexdigest()}:{line}"
+
+
+def _command(obj: dict[str, Any], actor: Actor, line: int | None = None) -> Command:
     payload = dict(obj)
     household_id = payload.pop("household_id", None)
     expected_version = payload.pop("expected_version", None)
     idempotency_key = payload.pop("idempotency_key", None)
+    if idempotency_key is None and line is not None:
+        idempotency_key = derived_key(obj, line)
+        actor = replace(actor, token_id=IMPORTER)
     return Command(
         payload=payload,
         actor=actor,
@@ -68,9 +87,11 @@ def import_events(
 ) -> None:
     """Import household events from JSON Lines. A refused line records nothing; the rest go in.
 
-    Each line is an event body as in API.md plus ``household_id`` (optional for
+    Each line is an event body plus ``household_id`` (optional for
     IdentificationProposed) and optionally ``expected_version`` and ``idempotency_key``.
-    Exit code 1 if any line was refused.
+    A line without ``idempotency_key`` gets one from its content and line number, so the
+    import is safe to rerun (after a crash, say): lines already recorded are recognised,
+    not recorded again. Exit code 1 if any line was refused.
     """
     if str(path) != "-" and not path.is_file():
         err_console.print(f"[red]no such file:[/red] {path}")
@@ -80,6 +101,7 @@ def import_events(
     who = cli_actor(actor)
     refused: list[tuple[int, str, str]] = []
     accepted = 0
+    replayed = 0
     with open_registry() as registry, Progress(
         TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(), console=err_console, transient=False,
@@ -88,13 +110,15 @@ def import_events(
         pending: list[tuple[int, Command]] = []
 
         def flush() -> None:
-            nonlocal accepted
+            nonlocal accepted, replayed
             if not pending:
                 return
             results = registry.record_many([c for _, c in pending])
             for (number, _), result in zip(pending, results, strict=True):
                 if isinstance(result, DomainError):
                     refused.append((number, result.rule, result.detail))
+                elif result.replayed:
+                    replayed += 1
                 else:
                     accepted += 1
             progress.update(task, advance=len(pending))
@@ -108,11 +132,12 @@ def import_events(
                 refused.append((number, "invalid_json", error or ""))
                 progress.update(task, advance=1)
                 continue
-            pending.append((number, _command(obj, who)))
+            pending.append((number, _command(obj, who, number)))
             if len(pending) >= batch:
                 flush()
         flush()
-    console.print(f"imported {accepted} event(s); refused {len(refused)} line(s)")
+    already = f"; {replayed} line(s) already recorded, skipped" if replayed else ""
+    console.print(f"imported {accepted} event(s); refused {len(refused)} line(s){already}")
     if refused:
         table = Table("line", "rule", "why", title="refused lines (nothing recorded for them)")
         for number, rule, detail in refused[:200]:

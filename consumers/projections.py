@@ -80,7 +80,7 @@ class ProjectionSubscriber(Subscriber):
     def handle_batch(self, messages: Sequence[FeedMessage], tx: Tx) -> None:
         from projections.db import Tx as ProjectionTx
 
-        ptx = ProjectionTx(tx.conn, self.store.db.dialect)
+        ptx = ProjectionTx(tx.conn, self.store.db.dialect, self.store.db.sealer)
         self.store.households.apply(ptx, [(m.position, m.event) for m in messages])
         # Where each partition got to, in the same transaction as the rows.
         last: dict[int, int] = {}

@@ -35,6 +35,7 @@ from projections.integrity import (
 from projections.jsontext import compact
 from projections.log import Entry
 from projections.schema import AUDIT, CHAIN
+from projections.sealing import PLAIN, Sealer
 
 
 def division_record(e: Entry) -> dict[str, Any]:
@@ -145,12 +146,13 @@ def describe_change(before: Sequence[RecordedEvent], meta: RecordedEvent) -> dic
     }
 
 
-def audit_row_event(row: Sequence[Any]) -> RecordedEvent:
+def audit_row_event(row: Sequence[Any], sealer: Sealer = PLAIN) -> RecordedEvent:
     """A RecordedEvent back from a ``proj_audit`` row (event_id, household_id, version, type,
-    recorded_us, actor_name, actor_role, actor_division, data)."""
+    recorded_us, actor_label, actor_role, actor_division, data)."""
     from domain.events import EVENT_TYPES
 
-    event_id, household_id, version, type_, recorded_us, name, role, division, data = row
+    event_id, household_id, version, type_, recorded_us, label, role, division, data = row
+    name, data = sealer.unseal(label), sealer.unseal(data)
     return RecordedEvent(
         event_id=event_id,
         household_id=household_id,
@@ -174,6 +176,7 @@ class AuditProjection:
         #: empty tables that evicts nothing): a household not in it has no rows yet.
         self.complete = False
         self._chain_head: tuple[int, str] | None = None
+        self._labels: dict[str, str] = {}
 
     def reset(self) -> None:
         self.complete = False
@@ -189,7 +192,19 @@ class AuditProjection:
             self.reset()
             raise
 
+    def _label(self, sealer: Sealer, name: str | None) -> str | None:
+        """An actor's name, sealed (once per actor: a few actors record most events)."""
+        if name is None or not sealer.encrypted:
+            return name
+        label = self._labels.get(name)
+        if label is None:
+            if len(self._labels) > 10_000:
+                self._labels.clear()
+            label = self._labels[name] = sealer.seal(name)  # type: ignore[assignment]
+        return label
+
     def _apply(self, tx: Tx, entries: Sequence[Entry], suffix: str) -> int:
+        sealer = tx.sealer
         chain_rows: list[tuple[Any, ...]] = []
         audit_rows: list[tuple[Any, ...]] = []
         head = self._chain_head if self.cache_size else None
@@ -237,6 +252,7 @@ class AuditProjection:
             elif e.policy is not None:
                 division_code = e.policy.version.jurisdiction
             data = record["data"]
+            name = actor.get("name")
             audit_rows.append(
                 (
                     e.position,
@@ -247,16 +263,17 @@ class AuditProjection:
                     record["effective_date"],
                     record["recorded_at"],
                     to_us(e.recorded_at) if household else _record_us(e),
-                    actor.get("name"),
+                    sealer.ref(name),
                     actor.get("role"),
                     actor.get("division"),
                     division_code,
-                    data.get("reason") if household else None,
-                    compact(data.get("evidence", []), finite=e.finite) if household else "[]",
-                    e.body_json if household else dumps(data),
-                    changes,
+                    sealer.seal(data.get("reason")) if household else None,
+                    sealer.seal(compact(data.get("evidence", []), finite=e.finite) if household else "[]"),
+                    sealer.seal(e.body_json if household else dumps(data)),
+                    sealer.seal(changes),
                     event_hash,
                     household_chain,
+                    self._label(sealer, name),
                 )
             )
         CHAIN.insert(tx, chain_rows, suffix)
@@ -297,12 +314,12 @@ class AuditProjection:
         histories: dict[str, list[RecordedEvent]] = {}
         for chunk in chunks(sorted(household_ids)):
             for row in tx.query(
-                "SELECT event_id, household_id, version, type, recorded_us, actor_name, actor_role, "
+                "SELECT event_id, household_id, version, type, recorded_us, actor_label, actor_role, "
                 f"actor_division, data FROM {AUDIT.name}{suffix} WHERE household_id IN ({', '.join('?' * len(chunk))}) "
                 "ORDER BY household_id, version",
                 chunk,
             ):
-                histories.setdefault(row[1], []).append(audit_row_event(row))
+                histories.setdefault(row[1], []).append(audit_row_event(row, tx.sealer))
         return histories
 
 

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bootstrap.settings import Settings
+from projections.sealing import PLAIN, Sealer
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_US = timedelta(microseconds=1)
@@ -61,9 +62,11 @@ def known_us(known_at: datetime | None) -> int:
 class Tx:
     """One transaction: ``execute``/``query`` with ``?`` placeholders on either backend."""
 
-    def __init__(self, conn: Any, dialect: str) -> None:
+    def __init__(self, conn: Any, dialect: str, sealer: Sealer = PLAIN) -> None:
         self.conn = conn
         self.dialect = dialect
+        #: seals and opens the personal fields of the rows (:mod:`projections.sealing`)
+        self.sealer = sealer
         self._pg = dialect == "postgres"
 
     def _sql(self, sql: str) -> str:
@@ -167,6 +170,7 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.dialect = settings.backend
+        self.sealer = Sealer.of(settings)
         self._local = threading.local()
         self._sqlite_conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -213,11 +217,10 @@ class Database:
             return
         yield from self._transaction(self._sqlite(), "BEGIN IMMEDIATE", "sqlite")
 
-    @staticmethod
-    def _transaction(conn: Any, begin: str, dialect: str) -> Iterator[Tx]:
+    def _transaction(self, conn: Any, begin: str, dialect: str) -> Iterator[Tx]:
         conn.execute(begin)
         try:
-            yield Tx(conn, dialect)
+            yield Tx(conn, dialect, self.sealer)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -240,14 +243,14 @@ class Database:
             with self._pool.connection() as pg:
                 pg.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 try:
-                    yield Tx(pg, "postgres")
+                    yield Tx(pg, "postgres", self.sealer)
                 finally:
                     pg.execute("ROLLBACK")
             return
         conn = self._sqlite()
         conn.execute("BEGIN")
         try:
-            yield Tx(conn, "sqlite")
+            yield Tx(conn, "sqlite", self.sealer)
         finally:
             conn.execute("ROLLBACK")
 

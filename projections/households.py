@@ -52,6 +52,7 @@ from projections.cards import CardEncoder
 from projections.db import OPEN_DATE, OPEN_US, Tx, chunks, from_us, to_us
 from projections.jsontext import compact
 from projections.schema import CARDS, EVENTS, FLOW_CLASSES, FLOW_MARKS, FLOW_SUMS, FLOWS, TIMELINE
+from projections.sealing import PLAIN, Sealer
 
 #: What the timeline's counts read of a state:
 #: (status, division_code, attribute, main_cause, persons, exit_pathway, head_name, head_id_number)
@@ -208,6 +209,9 @@ class _Batch:
 
 
 KNOWN_TO = {CARDS.name: 3, TIMELINE.name: 4}
+#: The columns of personal data in each table's rows, sealed when written: the card's JSON;
+#: the timeline's head_name and head_id_number (proj_events: recorded_by and body).
+SEALED = {CARDS.name: frozenset({4}), TIMELINE.name: frozenset({11, 12})}
 
 
 class HouseholdProjection:
@@ -226,6 +230,8 @@ class HouseholdProjection:
         self.cache_size = cache_size
         self.single_writer = single_writer
         self._cache: OrderedDict[str, Fold] = OrderedDict()
+        #: recorded_by JSON -> its sealed text (a few actors record most events)
+        self._sealed_actors: dict[str, str] = {}
         #: True while the cache holds every household of the tables (a rebuild from
         #: empty tables that evicts nothing): a household not in it has no rows yet.
         self.complete = False
@@ -307,7 +313,20 @@ class HouseholdProjection:
         return applied
 
     def _write(self, tx: Tx, batch: _Batch, suffix: str) -> None:
-        EVENTS.insert(tx, batch.events, suffix)
+        sealer = tx.sealer
+        events = batch.events
+        if sealer.encrypted:
+            # Personal data never reaches the tables in the clear (projections.sealing).
+            actors = self._sealed_actors
+            if len(actors) > 10_000:
+                actors.clear()
+            events = []
+            for row in batch.events:
+                actor = actors.get(row[7])
+                if actor is None:
+                    actor = actors[row[7]] = sealer.seal(row[7])  # type: ignore[assignment]
+                events.append((*row[:7], actor, sealer.seal(row[8])))
+        EVENTS.insert(tx, events, suffix)
         for table in (CARDS, TIMELINE):
             name = table.name
             tx.executemany(
@@ -315,7 +334,11 @@ class HouseholdProjection:
                 batch.deletes.get(name, []),
             )
             tx.update_known_to(name + suffix, batch.closes.get(name, []))
-            table.insert(tx, [r for k, r in batch.inserts.items() if k[0] == name], suffix)
+            rows = [r for k, r in batch.inserts.items() if k[0] == name]
+            if sealer.encrypted:
+                sealed = SEALED[name]
+                rows = [[sealer.seal(v) if i in sealed else v for i, v in enumerate(r)] for r in rows]
+            table.insert(tx, rows, suffix)
         # A rebuild's lanes leave the flow log's checkpoints to its end (flows.checkpoint_all).
         flows.write(tx, batch.flows, suffix, checkpoints=not self.single_writer)
 
@@ -423,7 +446,7 @@ class HouseholdProjection:
             f"FROM {EVENTS.name}{suffix} WHERE household_id IN ({marks}) ORDER BY household_id, version",
             household_ids,
         ):
-            histories.setdefault(row[0], []).append(decode_event_row(row))
+            histories.setdefault(row[0], []).append(decode_event_row(row, tx.sealer))
         believed: dict[str, dict[str, dict[str, int]]] = {}
         for table in (CARDS, TIMELINE):
             for hid, valid_from, known_from in tx.query(
@@ -463,9 +486,10 @@ def _flow(changes: dict[tuple[int, flows.FlowClass], list[int]], on: str, span: 
     cell[2] += sign * (span.prev[4] if span.prev is not None else 0)
 
 
-def decode_event_row(row: Sequence[Any]) -> RecordedEvent:
+def decode_event_row(row: Sequence[Any], sealer: Sealer = PLAIN) -> RecordedEvent:
     """A ``proj_events`` row (household_id, version, event_id, type, recorded_us, recorded_by, body)."""
     household_id, version, event_id, type_, recorded_us, recorded_by, body = row
+    recorded_by, body = sealer.unseal(recorded_by), sealer.unseal(body)
     return RecordedEvent(
         event_id=event_id,
         household_id=household_id,

@@ -28,6 +28,7 @@ from projections.audit import parse_row_json
 from projections.cards import finish_card
 from projections.db import OPEN_DATE, OPEN_US, Tx, chunks, from_us, known_us
 from projections.integrity import GENESIS
+from projections.sealing import Sealer
 from projections.store import ProgressCallback, ProjectionStore
 from service.registry import Registry
 
@@ -50,9 +51,10 @@ def _valid_to(text: str) -> str | None:
     return None if text == OPEN_DATE else text
 
 
-def _audit_item(row: tuple[Any, ...]) -> dict[str, Any]:
+def _audit_item(row: tuple[Any, ...], sealer: Sealer) -> dict[str, Any]:
     (position, household_id, version, event_id, type_, effective_date, recorded_at, _us, name, role, division,
      division_code, reason, evidence, data, changes, event_hash, household_chain, chain) = row
+    name, reason, evidence, data, changes = (sealer.unseal(v) for v in (name, reason, evidence, data, changes))
     item: dict[str, Any] = {
         "position": position,
         "event_id": event_id,
@@ -77,7 +79,7 @@ def _audit_item(row: tuple[Any, ...]) -> dict[str, Any]:
 
 _AUDIT_COLUMNS = (
     "a.position, a.household_id, a.version, a.event_id, a.type, a.effective_date, a.recorded_at, a.recorded_us, "
-    "a.actor_name, a.actor_role, a.actor_division, a.division_code, a.reason, a.evidence, a.data, a.changes, "
+    "a.actor_label, a.actor_role, a.actor_division, a.division_code, a.reason, a.evidence, a.data, a.changes, "
     "a.event_hash, a.household_chain, c.chain"
 )
 
@@ -233,7 +235,7 @@ class SqlReadModel:
             with self.store.db.read() as tx:
                 policies = self._policies(tx, known_at)
         return finish_card(
-            json.loads(card),
+            json.loads(self.store.db.sealer.unseal(card)),  # type: ignore[arg-type]
             as_of=as_of,
             known_at=known_at,
             version=int(version),
@@ -310,6 +312,7 @@ class SqlReadModel:
             names = self._names(tx, {r[2] for r in rows} | {division_prefix}, as_of, known_at)
         matching = counts[status]["households"] if status else sum(c["households"] for c in counts.values())
         items = []
+        unseal = self.store.db.sealer.unseal
         for hid, s, code, attribute, cause, persons, valid_from, head_name, head_id_number in rows:
             items.append(
                 {
@@ -320,8 +323,8 @@ class SqlReadModel:
                     "attribute": attribute,
                     "main_cause": cause,
                     "persons": persons,
-                    "head_name": head_name,
-                    "head_id_number": head_id_number,
+                    "head_name": unseal(head_name),
+                    "head_id_number": unseal(head_id_number),
                     "since": valid_from,
                 }
             )
@@ -568,7 +571,7 @@ class SqlReadModel:
                 "household_id": hid,
                 "filed": before[hid].as_json() if hid in before else None,
                 "known": after[hid].as_json() if hid in after else None,
-                "events": _recorded_between(recorded.get(hid, []), end),
+                "events": _recorded_between(recorded.get(hid, []), end, self.store.db.sealer),
             }
             for hid in changed
         ]
@@ -633,7 +636,7 @@ class SqlReadModel:
             head = tx.one("SELECT position, chain FROM proj_chain ORDER BY position DESC LIMIT 1")
         if not rows:
             return None
-        events = [_audit_item(r) for r in rows]
+        events = [_audit_item(r, self.store.db.sealer) for r in rows]
         return {
             "household_id": household_id,
             "events": events,
@@ -670,7 +673,7 @@ class SqlReadModel:
         if household_id is not None:
             where, params = "a.household_id = ?", [household_id]
         elif actor is not None:
-            where, params = "a.actor_name = ?", [actor]
+            where, params = "a.actor_name = ?", [self.store.db.sealer.ref(actor)]
         else:
             assert division_prefix is not None
             check_prefix(division_prefix)
@@ -688,7 +691,7 @@ class SqlReadModel:
                 f"WHERE {where} AND a.position > ? ORDER BY a.position LIMIT ?",
                 [*params, after, limit],
             )
-        events = [_audit_item(r) for r in rows]
+        events = [_audit_item(r, self.store.db.sealer) for r in rows]
         return {
             "household_id": household_id,
             "division_code": division_prefix,
@@ -716,7 +719,7 @@ def _comparable(c: adj.Contribution | None) -> Any:
     return None if c is None else (c.opening, c.flows, c.closing)
 
 
-def _recorded_between(rows: Sequence[tuple[Any, ...]], end: date) -> list[dict[str, Any]]:
+def _recorded_between(rows: Sequence[tuple[Any, ...]], end: date, sealer: Sealer) -> list[dict[str, Any]]:
     """What, of a household's events recorded between the two moments, changed its part of
     a cycle ending ``end``: late entries (effective by then), corrections and retractions.
     ``rows``: (event_id, version, type, effective_date, recorded_us, recorded_by, body)."""
@@ -730,7 +733,7 @@ def _recorded_between(rows: Sequence[tuple[Any, ...]], end: date) -> list[dict[s
             kind = "late_entry"
         else:
             continue
-        data = json.loads(body)
+        data = json.loads(sealer.unseal(body))  # type: ignore[arg-type]
         events.append(
             {
                 "kind": kind,
@@ -739,7 +742,7 @@ def _recorded_between(rows: Sequence[tuple[Any, ...]], end: date) -> list[dict[s
                 "type": type_,
                 "effective_date": effective,
                 "recorded_at": from_us(recorded_us).isoformat(timespec="microseconds"),
-                "recorded_by": json.loads(actor),
+                "recorded_by": json.loads(sealer.unseal(actor)),  # type: ignore[arg-type]
                 "reason": data.get("reason"),
                 "target_event_id": data.get("target_event_id"),
             }

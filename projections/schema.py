@@ -101,6 +101,9 @@ TRACKING = Table(
     "name",
 )
 
+#: One row per projection whose tables keep personal data sealed (projections.sealing).
+SEALED = Table("proj_sealed", (("name", "text"),), "name")
+
 EVENTS = Table(
     "proj_events",
     (
@@ -266,6 +269,9 @@ AUDIT = Table(
         ("changes", "text"),
         ("event_hash", "text"),
         ("household_chain", "text"),
+        # The actor's name, sealed; ``actor_name`` holds its keyed hash (projections.sealing),
+        # which the trail of one actor is looked up by.
+        ("actor_label", "text"),
     ),
     "position",
     # A rebuild reads a household's trail to describe its corrections.

@@ -30,8 +30,10 @@ def search(model: ReadModel, query: str, prefix: str = "", people: bool = False,
             "WHERE known_to = ? AND valid_to = ? AND division_code >= ? AND division_code < ? ORDER BY household_id",
             (OPEN_US, OPEN_DATE, lo, hi),
         )
+        unseal = tx.sealer.unseal  # the head's name and ID number are sealed at rest
     found: list[dict[str, Any]] = []
-    for hid, status, code, persons, head_name, head_id_number in rows:
+    for hid, status, code, persons, sealed_name, sealed_id in rows:
+        head_name, head_id_number = unseal(sealed_name), unseal(sealed_id)
         by_id = upper in hid.upper()
         by_person = people and ((head_name and needle in head_name) or (head_id_number or "") == upper)
         if by_id or by_person:

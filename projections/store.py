@@ -41,7 +41,7 @@ from projections.db import Database, Tx, to_us
 from projections.households import HouseholdProjection, ProjectionError
 from projections.log import Entry, head, read_page
 from projections.reference import ReferenceProjection
-from projections.schema import TRACKING, Table
+from projections.schema import SEALED, TRACKING, Table
 from service.registry import Registry
 
 NEW = "_new"
@@ -188,12 +188,19 @@ class ProjectionStore:
         with self.db.write() as tx:
             self._lock_ddl(tx)
             TRACKING.create(tx)
+            SEALED.create(tx)
+            sealed = {name for (name,) in tx.query("SELECT name FROM proj_sealed")}
             for projection in self.projections.values():
-                if any(tx.columns(t.name) != list(t.column_names) for t in projection.tables):
+                # Tables written before personal data was sealed (projections.sealing) are
+                # rebuilt like tables of another shape.
+                if projection.name not in sealed or any(
+                    tx.columns(t.name) != list(t.column_names) for t in projection.tables
+                ):
                     for table in projection.tables:
                         tx.execute(f"DROP TABLE IF EXISTS {table.name}")
                         table.create(tx)
                     tx.execute("DELETE FROM proj_tracking WHERE name = ?", (projection.name,))
+                    tx.execute("INSERT INTO proj_sealed (name) VALUES (?) ON CONFLICT DO NOTHING", (projection.name,))
                 tx.execute(
                     "INSERT INTO proj_tracking (name, position, updated_us) VALUES (?, 0, 0) ON CONFLICT DO NOTHING",
                     (projection.name,),

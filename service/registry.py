@@ -29,6 +29,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper, St
 from eventsourcing.utils import get_topic
 from pydantic_core import to_json
 
+from bootstrap import keys
 from bootstrap.settings import Settings
 from domain import access, divisions
 from domain.errors import (
@@ -270,11 +271,15 @@ class Registry(Application[str]):
         """``cache_size``: aggregates the write path keeps in memory between batches
         (least recently used first out; ``None`` or 0: unbounded, for bulk loads).
         ``token_clock``: the wall clock tokens expire by."""
-        self.settings = settings or Settings.from_env()
+        # The key resolved first: given, kept beside the store, new, or "none" (plaintext).
+        self.settings = keys.resolve_key(settings or Settings.from_env())
         self.token_clock = token_clock
         with schema_lock(self.settings):  # the library creates its tables here
             super().__init__(env=self.settings.eventsourcing_env())
-        self._secret = (self.settings.cipher_key or "povreg").encode()
+        keys.check_key(self.settings, self.recorder, self.mapper)
+        #: keys the ID-number index (a keyed hash): the store's own key, so the index
+        #: reveals nothing without it (a plaintext store has no secret to key it with).
+        self._secret = (self.settings.cipher_key if self.settings.encrypted else "povreg").encode()
         self.gate = WriteGate(
             last_recorded=self._last_recorded_at,
             clock=clock,

@@ -73,11 +73,18 @@ def postgres_schema() -> Iterator[str]:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=PG_DB, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
+    url = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DB}?schema={schema}"
     try:
-        yield f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DB}?schema={schema}"
+        yield url
     finally:
         with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=PG_DB, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        # The schema's cipher key, made on first use (bootstrap.keys), goes with it.
+        from bootstrap.keys import key_file
+        from bootstrap.settings import Settings
+
+        with suppress(FileNotFoundError):
+            key_file(Settings(database_url=url)).unlink()
 
 
 def member(seq: int, relation: str = "head", **extra: Any) -> dict[str, Any]:

@@ -39,6 +39,7 @@ def test_from_env_reads_every_variable(monkeypatch: pytest.MonkeyPatch, tmp_path
         "POVREG_INLINE_PROJECTIONS": "false",
         "POVREG_GROUP_COMMIT": "false",
         "POVREG_GROUP_COMMIT_WAIT_MS": "2.5",
+        "POVREG_CIPHER_KEY_FILE": "/etc/povreg/store.key",
         "POVREG_MAX_BODY_BYTES": "65536",
     }
     for name, value in env.items():
@@ -52,6 +53,7 @@ def test_from_env_reads_every_variable(monkeypatch: pytest.MonkeyPatch, tmp_path
         "kafka_sasl_username": "relay", "kafka_sasl_password": "s3cret", "kafka_ssl_cafile": str(cafile),
         "person_ref_key": None, "timezone": "Asia/Urumqi", "inline_projections": False,
         "group_commit": False, "group_commit_wait_ms": 2.5, "max_body_bytes": 65536,
+        "cipher_key_file": "/etc/povreg/store.key",
     }
     assert "s3cret" not in repr(from_os) and KEY not in repr(from_os)
 

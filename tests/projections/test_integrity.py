@@ -34,13 +34,21 @@ def store_sql(registry: Registry, sql: str, params: tuple[Any, ...]) -> None:
 
 
 def tamper(registry: Registry, position: int, old: bytes, new: bytes) -> None:
-    """Edit one stored event's bytes in place."""
+    """Edit one stored event's content in place, as an intruder who holds the store's key would
+    (an encrypted event is decrypted, edited and encrypted again)."""
+    cipher = registry.mapper.cipher
+
+    def edit(state: bytes) -> bytes:
+        if cipher is None:
+            return state.replace(old, new)
+        return cipher.encrypt(cipher.decrypt(state).replace(old, new))
+
     if registry.settings.backend == "sqlite":
         import sqlite3
 
         with sqlite3.connect(registry.settings.sqlite_path) as conn:
             (state,) = conn.execute("SELECT state FROM stored_events WHERE rowid = ?", (position,)).fetchone()
-            conn.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (state.replace(old, new), position))
+            conn.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (edit(state), position))
         return
     import psycopg
 
@@ -50,7 +58,7 @@ def tamper(registry: Registry, position: int, old: bytes, new: bytes) -> None:
         conn.execute(f"SET search_path TO {schema}")
         (state,) = conn.execute(f"SELECT state FROM {table} WHERE notification_id = %s", (position,)).fetchone()
         conn.execute(f"UPDATE {table} SET state = %s WHERE notification_id = %s",
-                     (bytes(state).replace(old, new), position))
+                     (edit(bytes(state)), position))
 
 
 def position_of(model: SqlReadModel, version: int) -> tuple[int, str]:
@@ -73,7 +81,8 @@ def test_an_altered_stored_event_is_named(county: Registry, clock: Clock, model:
     tamper(county, position, b"5200", b"9200")
     result = verify(model.store)
     assert not result.ok
-    (problem,) = result.problems
+    # The read models still show what was recorded: they differ from the altered log too.
+    (problem,) = [p for p in result.problems if p.kind != "read_model_altered"]
     assert problem.kind == "stored_event_altered" and problem.position == position
     assert event_id in problem.detail and H in problem.detail and "version 3" in problem.detail
 
@@ -82,7 +91,7 @@ def test_a_deleted_stored_event_is_named(county: Registry, clock: Clock, model: 
     worked_example(county, clock)
     position, event_id = position_of(model, 5)
     store_sql(county, "DELETE FROM {table} WHERE {id} = ?", (position,))
-    problems = verify(model.store).problems
+    problems = [p for p in verify(model.store).problems if p.kind != "read_model_altered"]
     assert [(p.kind, p.position) for p in problems] == [("deleted", position)]
     assert event_id in problems[0].detail
 

@@ -27,6 +27,7 @@ from bootstrap.settings import Settings
 from domain.errors import DomainError, NotFound
 from domain.history import Actor
 from projections import SqlReadModel, open_read_model
+from projections.sealing import MARK
 from service.registry import Command, Registry
 from tests.projections.oracle import Oracle, report_numbers
 from tests.support import GUARANTEED, Clock, member, postgres_schema
@@ -223,8 +224,12 @@ def check_against_fold(registry: Registry, model: SqlReadModel, rng: random.Rand
 
 
 def snapshot(model: SqlReadModel) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the read models, sealed values opened (each sealing draws a new nonce)."""
+    def opened(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(tx.sealer.unseal(v) if isinstance(v, str) and v.startswith(MARK) else v for v in row)
+
     with model.store.db.read() as tx:
-        return {t: tx.query(f"SELECT * FROM {t} ORDER BY {order}") for t, order in TABLES.items()}
+        return {t: [opened(r) for r in tx.query(f"SELECT * FROM {t} ORDER BY {order}")] for t, order in TABLES.items()}
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
