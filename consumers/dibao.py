@@ -23,7 +23,13 @@ give it one), built only from the Kafka messages:
   ``exit_withdrawn`` when a later correction takes one back, each with the
   position of the event that caused it.
 
-The as-of view is :func:`roster_on` (``povreg dibao roster --as-of D``).
+- ``dibao_restatements`` — the restatements the relay publishes (a late decision, a
+  correction, a retraction that changed the status of days already past), each with
+  whether the household was on the roster in that range before and after: the rosters
+  civil affairs already received for those days are out of date where they differ.
+
+The as-of view is :func:`roster_on` (``povreg dibao roster --as-of D``); :func:`restated`
+lists the past days whose roster a restatement changed.
 
 The whole subscriber is the class below: the base (consumers/base.py) provides
 the consumer group, exactly-once application, ordering, retries and the
@@ -59,6 +65,11 @@ TABLES = (
     " household_id TEXT NOT NULL, division_code TEXT NOT NULL, valid_from TEXT NOT NULL, valid_to TEXT,"
     " position BIGINT NOT NULL, PRIMARY KEY (household_id, valid_from))",
     "CREATE INDEX IF NOT EXISTS dibao_roster_valid ON dibao_roster (valid_from, valid_to)",
+    "CREATE TABLE IF NOT EXISTS dibao_restatements ("
+    " restatement_id TEXT PRIMARY KEY, position BIGINT NOT NULL, household_id TEXT NOT NULL,"
+    " division_code TEXT NOT NULL, valid_from TEXT NOT NULL, valid_to TEXT NOT NULL, status_before TEXT,"
+    " status_after TEXT, on_roster_before INTEGER NOT NULL, on_roster_after INTEGER NOT NULL,"
+    " event_id TEXT NOT NULL, event_type TEXT NOT NULL, recorded_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS dibao_changes ("
     " position BIGINT NOT NULL, household_id TEXT NOT NULL, change TEXT NOT NULL, valid_date TEXT NOT NULL,"
     " division_code TEXT NOT NULL, recorded_at TEXT NOT NULL,"
@@ -127,8 +138,30 @@ class DibaoRosterSync(Subscriber):
         self.cache_size = cache_size
         self._cache: OrderedDict[str, tuple[list[RecordedEvent], list[Step]]] = OrderedDict()
 
+    restatements = True
+
     def rolled_back(self) -> None:
         self._cache.clear()
+
+    def handle_restatements(self, messages: Sequence[dict[str, Any]], tx: Tx) -> None:
+        """Keep each restatement with its effect on the roster: a household is on it in the range
+        before (after) if its status before (after) is one of the roster's and it is a dibao
+        household then (its attribute as the events received so far say)."""
+        histories = _load_histories(tx, sorted({m["household_id"] for m in messages}))
+        rows = []
+        for m in messages:
+            dibao = _dibao_on(histories.get(m["household_id"], []), date.fromisoformat(m["valid_from"]))
+            before = dibao and m["status_before"] in ON_ROSTER_STATUSES
+            after = dibao and m["status_after"] in ON_ROSTER_STATUSES
+            rows.append((m["restatement_id"], m["position"], m["household_id"], m["division_code"], m["valid_from"],
+                         m["valid_to"], m["status_before"], m["status_after"], int(before), int(after), m["event_id"],
+                         m["event_type"], m["recorded_at"]))
+        tx.executemany(
+            "INSERT INTO dibao_restatements (restatement_id, position, household_id, division_code, valid_from, "
+            "valid_to, status_before, status_after, on_roster_before, on_roster_after, event_id, event_type, "
+            "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            rows,
+        )
 
     def handle(self, message: FeedMessage, tx: Tx) -> None:
         self.handle_batch([message], tx)
@@ -195,6 +228,15 @@ class DibaoRosterSync(Subscriber):
         return histories, folds
 
 
+def _dibao_on(history: Sequence[RecordedEvent], day: date) -> bool:
+    """Whether the household's attribute is dibao on ``day`` (or, before it was proposed, when proposed)."""
+    if not history:
+        return False
+    steps = replay(effective_events(history), history[0].household_id)
+    state = next((s.state for s in reversed(steps) if s.event.effective_date <= day), steps[0].state if steps else None)
+    return state is not None and state.attribute == Attribute.DIBAO
+
+
 def _stored_versions(tx: Tx, household_ids: Sequence[str]) -> dict[str, int]:
     versions: dict[str, int] = {}
     for start in range(0, len(household_ids), 400):
@@ -254,6 +296,22 @@ def roster_on(db: Database, as_of: date, division_prefix: str = "") -> list[dict
         (day, day, division_prefix + "%"),
     )
     return [{"household_id": h, "division_code": d, "since": f, "until": t} for h, d, f, t in rows]
+
+
+def restated(db: Database, after_position: int = 0, roster_only: bool = True) -> list[dict[str, Any]]:
+    """Restatements received after ``after_position``, in the order they were caused; with
+    ``roster_only``, those that changed who was on the roster (the past days to report again)."""
+    rows = db.read().query(
+        "SELECT restatement_id, position, household_id, division_code, valid_from, valid_to, status_before, "
+        "status_after, on_roster_before, on_roster_after, event_id, event_type, recorded_at FROM dibao_restatements "
+        "WHERE position > ?" + (" AND on_roster_before <> on_roster_after" if roster_only else "")
+        + " ORDER BY position, restatement_id",
+        (after_position,),
+    )
+    keys = ("restatement_id", "position", "household_id", "division_code", "valid_from", "valid_to", "status_before",
+            "status_after", "on_roster_before", "on_roster_after", "event_id", "event_type", "recorded_at")
+    return [{**dict(zip(keys, row, strict=True)), "on_roster_before": bool(row[8]), "on_roster_after": bool(row[9])}
+            for row in rows]
 
 
 def changes_since(db: Database, after_position: int = 0, limit: int = 1000) -> list[dict[str, Any]]:

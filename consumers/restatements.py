@@ -43,6 +43,26 @@ def message(r: Restatement, n: int, position: int) -> dict[str, Any]:
     return {"type": MESSAGE_TYPE, "restatement_id": f"{r.event_id}/{n}", "position": position, **r.as_dict()}
 
 
+_FIELDS = {"restatement_id": str, "household_id": str, "division_code": str, "valid_from": str, "valid_to": str,
+           "event_id": str, "event_type": str, "recorded_at": str, "position": int}
+
+
+def decode_restatement(value: bytes | None) -> dict[str, Any]:
+    """A restatement message's value, checked; raises PoisonMessage for anything else."""
+    from consumers.messages import PoisonMessage
+
+    try:
+        item = orjson.loads(value or b"")
+    except orjson.JSONDecodeError as exc:
+        raise PoisonMessage(f"undecodable JSON: {exc}", kind="decode") from None
+    if not isinstance(item, dict) or item.get("type") != MESSAGE_TYPE:
+        raise PoisonMessage("not a restatement message", kind="schema")
+    wrong = [name for name, kind in _FIELDS.items() if not isinstance(item.get(name), kind)]
+    if wrong:
+        raise PoisonMessage(f"schema-invalid restatement: {', '.join(wrong)}", kind="schema")
+    return item
+
+
 class RestatementFeed:
     """The restatement messages of household notifications, given in log order."""
 
@@ -83,4 +103,4 @@ class RestatementFeed:
         return [e for e in self.registry.history(event.household_id) if e.version < event.version]
 
 
-__all__ = ["MESSAGE_TYPE", "RestatementFeed", "restatement_topic"]
+__all__ = ["MESSAGE_TYPE", "RestatementFeed", "decode_restatement", "restatement_topic"]
