@@ -24,8 +24,8 @@ give it one), built only from the Kafka messages:
   position of the event that caused it.
 
 - ``dibao_restatements`` — the restatements the relay publishes (a late decision, a
-  correction, a retraction that changed the status of days already past), each with
-  whether the household was on the roster in that range before and after: the rosters
+  correction, a retraction that changed the status of days already past); :func:`restated`
+  tells whether the household was on the roster in each range before and after: the rosters
   civil affairs already received for those days are out of date where they differ.
 
 The as-of view is :func:`roster_on` (``povreg dibao roster --as-of D``); :func:`restated`
@@ -68,8 +68,7 @@ TABLES = (
     "CREATE TABLE IF NOT EXISTS dibao_restatements ("
     " restatement_id TEXT PRIMARY KEY, position BIGINT NOT NULL, household_id TEXT NOT NULL,"
     " division_code TEXT NOT NULL, valid_from TEXT NOT NULL, valid_to TEXT NOT NULL, status_before TEXT,"
-    " status_after TEXT, on_roster_before INTEGER NOT NULL, on_roster_after INTEGER NOT NULL,"
-    " event_id TEXT NOT NULL, event_type TEXT NOT NULL, recorded_at TEXT NOT NULL)",
+    " status_after TEXT, event_id TEXT NOT NULL, event_type TEXT NOT NULL, recorded_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS dibao_changes ("
     " position BIGINT NOT NULL, household_id TEXT NOT NULL, change TEXT NOT NULL, valid_date TEXT NOT NULL,"
     " division_code TEXT NOT NULL, recorded_at TEXT NOT NULL,"
@@ -144,23 +143,15 @@ class DibaoRosterSync(Subscriber):
         self._cache.clear()
 
     def handle_restatements(self, messages: Sequence[dict[str, Any]], tx: Tx) -> None:
-        """Keep each restatement with its effect on the roster: a household is on it in the range
-        before (after) if its status before (after) is one of the roster's and it is a dibao
-        household then (its attribute as the events received so far say)."""
-        histories = _load_histories(tx, sorted({m["household_id"] for m in messages}))
-        rows = []
-        for m in messages:
-            dibao = _dibao_on(histories.get(m["household_id"], []), date.fromisoformat(m["valid_from"]))
-            before = dibao and m["status_before"] in ON_ROSTER_STATUSES
-            after = dibao and m["status_after"] in ON_ROSTER_STATUSES
-            rows.append((m["restatement_id"], m["position"], m["household_id"], m["division_code"], m["valid_from"],
-                         m["valid_to"], m["status_before"], m["status_after"], int(before), int(after), m["event_id"],
-                         m["event_type"], m["recorded_at"]))
+        """Keep each restatement (its effect on the roster is judged when read, by :func:`restated`:
+        the events it follows may arrive after it, on their own topic)."""
         tx.executemany(
             "INSERT INTO dibao_restatements (restatement_id, position, household_id, division_code, valid_from, "
-            "valid_to, status_before, status_after, on_roster_before, on_roster_after, event_id, event_type, "
-            "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            rows,
+            "valid_to, status_before, status_after, event_id, event_type, recorded_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [(m["restatement_id"], m["position"], m["household_id"], m["division_code"], m["valid_from"],
+              m["valid_to"], m["status_before"], m["status_after"], m["event_id"], m["event_type"], m["recorded_at"])
+             for m in messages],
         )
 
     def handle(self, message: FeedMessage, tx: Tx) -> None:
@@ -299,19 +290,25 @@ def roster_on(db: Database, as_of: date, division_prefix: str = "") -> list[dict
 
 
 def restated(db: Database, after_position: int = 0, roster_only: bool = True) -> list[dict[str, Any]]:
-    """Restatements received after ``after_position``, in the order they were caused; with
-    ``roster_only``, those that changed who was on the roster (the past days to report again)."""
-    rows = db.read().query(
-        "SELECT restatement_id, position, household_id, division_code, valid_from, valid_to, status_before, "
-        "status_after, on_roster_before, on_roster_after, event_id, event_type, recorded_at FROM dibao_restatements "
-        "WHERE position > ?" + (" AND on_roster_before <> on_roster_after" if roster_only else "")
-        + " ORDER BY position, restatement_id",
-        (after_position,),
-    )
-    keys = ("restatement_id", "position", "household_id", "division_code", "valid_from", "valid_to", "status_before",
-            "status_after", "on_roster_before", "on_roster_after", "event_id", "event_type", "recorded_at")
-    return [{**dict(zip(keys, row, strict=True)), "on_roster_before": bool(row[8]), "on_roster_after": bool(row[9])}
-            for row in rows]
+    """Restatements received after ``after_position``, in the order they were caused, each with
+    whether the household was on the roster in its range before and after (its status then, and
+    its attribute as the events received say); with ``roster_only``, only those where that differs:
+    the past days whose roster, already sent, must be sent again."""
+    keys = ("restatement_id", "position", "household_id", "division_code", "valid_from", "valid_to",
+            "status_before", "status_after", "event_id", "event_type", "recorded_at")
+    tx = db.read()
+    rows = [dict(zip(keys, row, strict=True)) for row in tx.query(
+        f"SELECT {', '.join(keys)} FROM dibao_restatements WHERE position > ? ORDER BY position, restatement_id",
+        (after_position,))]
+    histories = _load_histories(tx, sorted({r["household_id"] for r in rows}))
+    out = []
+    for r in rows:
+        dibao = _dibao_on(histories.get(r["household_id"], []), date.fromisoformat(r["valid_from"]))
+        r["on_roster_before"] = dibao and r["status_before"] in ON_ROSTER_STATUSES
+        r["on_roster_after"] = dibao and r["status_after"] in ON_ROSTER_STATUSES
+        if not roster_only or r["on_roster_before"] != r["on_roster_after"]:
+            out.append(r)
+    return out
 
 
 def changes_since(db: Database, after_position: int = 0, limit: int = 1000) -> list[dict[str, Any]]:

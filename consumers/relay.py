@@ -42,7 +42,7 @@ import logging
 import random
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,6 +53,7 @@ from bootstrap.settings import Settings
 from consumers.clients import abandon
 from consumers.db import Database, transient_db_errors
 from consumers.messages import POSITION_HEADER, value_from_notification
+from consumers.restatements import RestatementFeed, restatement_topic
 from service.registry import HOUSEHOLD_TOPIC_PREFIX, Registry
 
 log = logging.getLogger("povreg.relay")
@@ -89,6 +90,8 @@ class RelayConfig:
     #: (index, count): publish only the partitions p with p % count == index. Run one relay for each
     #: index 0 … count-1 to spread publishing over processes (each reads the log, sends its share).
     shard: tuple[int, int] | None = None
+    #: publish restatements on ``<topic>.restatements`` (when that topic exists)
+    restatements: bool = True
 
     @property
     def tracking_name(self) -> str:
@@ -249,7 +252,9 @@ class AckWindow:
 
     def __init__(self) -> None:
         self.unacked: deque[int] = deque()
-        self.early: set[int] = set()
+        #: position → acknowledgements that came early (a position has several messages when its
+        #: event has restatements)
+        self.early: Counter[int] = Counter()
 
     def sent(self, position: int) -> None:
         self.unacked.append(position)
@@ -257,11 +262,14 @@ class AckWindow:
     def acked(self, position: int) -> None:
         unacked, early = self.unacked, self.early
         if not unacked or unacked[0] != position:
-            early.add(position)
+            early[position] += 1
             return
         unacked.popleft()
-        while unacked and unacked[0] in early:
-            early.remove(unacked.popleft())
+        while unacked and early[unacked[0]]:
+            early[unacked[0]] -= 1
+            if not early[unacked[0]]:
+                del early[unacked[0]]
+            unacked.popleft()
 
     def acknowledged_through(self, read_position: int) -> int:
         """The last position up to which every event sent is acknowledged (``read_position``, the last
@@ -283,6 +291,9 @@ class Relay:
         self.registry = registry or Registry(settings)
         self.db = Database(settings)
         self.tracking = RelayTracking(self.db, config.tracking_name, config.topic, config.shard)
+        self.restatements = RestatementFeed(self.registry) if config.restatements else None
+        self._restating = False
+        self.restatements_total = 0
         self._producer_factory = producer_factory
         self._producer: Any = None
         self._partitions: dict[bytes, int] = {}
@@ -398,6 +409,14 @@ class Relay:
                 log.warning("topic %s now has %d partitions (was %d)", topic, count, self._partition_count)
             self._partition_count = count
             self._partitions.clear()
+        if self.restatements is not None:
+            name = restatement_topic(topic)
+            found = self._producer.list_topics(name, timeout=self.config.flush_timeout).topics.get(name)
+            exists = found is not None and found.error is None and bool(found.partitions)
+            if exists != self._restating:
+                if not exists:
+                    log.warning("topic %s does not exist: restatements are not published (create it)", name)
+                self._restating = exists
 
     # ------------------------------------------------------------------- run
 
@@ -511,6 +530,27 @@ class Relay:
                     self._wait_for_acks(producer)
                     self._raise_delivery_error()
             sent(n.id)
+            if self.restatements is not None:
+                self._send_restatements(producer, n, key, headers)
+
+    def _send_restatements(self, producer: Any, n: Any, key: bytes, headers: list[tuple[str, bytes]]) -> None:
+        """The restatements ``n``'s event causes, after it, keyed by household (in order per household).
+        They are computed even when the topic is missing: the feed's histories must follow the log."""
+        assert self.restatements is not None
+        values = self.restatements.messages(n)
+        if not values or not self._restating:
+            return
+        name = restatement_topic(self.config.topic)
+        for value in values:
+            while True:
+                try:
+                    producer.produce(name, value, key, headers=headers, on_delivery=partial(self._delivered, n.id))
+                    break
+                except BufferError:
+                    self._wait_for_acks(producer)
+                    self._raise_delivery_error()
+            self._window.sent(n.id)
+            self.restatements_total += 1
 
     def _wait_for_acks(self, producer: Any) -> None:
         if producer.flush(self.config.flush_timeout):  # some still unacknowledged: the broker is slow or gone
