@@ -159,10 +159,11 @@ def run_http(backend: str, households: int, events: int, seed: int = 1) -> dict[
 
 
 def run_http_batch(backend: str, households: int, batch: int, seed: int = 1, events: int | None = None,
-                   inline: bool = False) -> dict[str, Any]:
-    """Events/s through ``POST /v1/events:batch`` (``batch`` lines per request, to a ``povreg serve``
-    process) against the in-process batched ingest (``Registry.bulk_writer``, ``batch`` commands per
-    transaction) of the same commands, one after the other in this run. References to earlier
+                   inline: bool = False, request_lines: int | None = None) -> dict[str, Any]:
+    """Events/s through ``POST /v1/events:batch`` (``request_lines`` lines per request, default four
+    transactions' worth, to a ``povreg serve`` process) against the in-process batched ingest
+    (``Registry.bulk_writer``, ``batch`` commands per transaction) of the same commands, one after the
+    other in this run. References to earlier
     events (``@key``) are resolved from earlier answers, as an integration would; a request ends
     never early: the server runs without inline projections
     (the scaled mode: read models from Kafka), as the in-process figure has none, unless ``inline``.
@@ -182,8 +183,9 @@ def run_http_batch(backend: str, households: int, batch: int, seed: int = 1, eve
 
     c = county(households, seed)
     sample = c.recordings[:events] if events else c.recordings
+    request_lines = request_lines or 4 * batch
     figures: dict[str, Any] = {"backend": backend, "commands": len(sample), "batch_size": batch,
-                               "server_inline_projections": inline}
+                               "request_lines": request_lines, "server_inline_projections": inline}
     with scratch_store(backend) as url:
         registry, clock = open_registry(url, cache_size=None)
         try:
@@ -230,7 +232,7 @@ def run_http_batch(backend: str, households: int, batch: int, seed: int = 1, eve
                     chunk: list[bytes] = []
                     keys: dict[int, str] = {}
                     pending: dict[str, int] = {}  # key → its line in this request
-                    while at < len(sample) and len(chunk) < batch:
+                    while at < len(sample) and len(chunk) < request_lines:
                         rec = sample[at]
                         line = lines[at]
                         if rec.refs:

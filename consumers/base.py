@@ -141,6 +141,8 @@ class Stats:
     dead_letters_total: int = 0
     retries_total: int = 0
     batches_total: int = 0
+    #: restatement messages applied (``Subscriber.restatements``)
+    restatements_total: int = 0
     last_error: str | None = None
     last_applied_position: int = 0
     last_applied_at: float | None = None
@@ -256,6 +258,7 @@ class SubscriberRunner:
             "assigned_partitions": assigned,
             "lag": self.lag,
             "applied_total": s.applied_total,
+            "restatements_total": s.restatements_total,
             "duplicates_total": s.duplicates_total,
             "deferred_total": s.deferred_total,
             "dead_letters_total": s.dead_letters_total,
@@ -530,7 +533,7 @@ class SubscriberRunner:
                      for r, _, kind, reason in dead],
                 )
                 self._send_dead_letters(dead)
-        self.stats.applied_total += len(fresh)
+        self.stats.restatements_total += len(fresh)
         self.stats.dead_letters_total += len(dead)
 
     def _handle(self, tx: Tx, fresh: list[tuple[Any, FeedMessage]]

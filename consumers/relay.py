@@ -379,6 +379,13 @@ class Relay:
             self.connected = False
             log.debug("relay: %s", err.str())
 
+    def _restatement_delivered(self, position: int, err: Any, _msg: Any) -> None:
+        """Delivery report of a restatement: acknowledges its part of ``position``; not an event published."""
+        if err is not None:
+            self._delivery_error = self._delivery_error or err
+            return
+        self._window.acked(position)
+
     def _delivered(self, position: int, err: Any, _msg: Any) -> None:
         """Delivery report of the event at ``position`` (served by poll/flush, in the relay's thread)."""
         if err is not None:
@@ -544,7 +551,8 @@ class Relay:
         for value in values:
             while True:
                 try:
-                    producer.produce(name, value, key, headers=headers, on_delivery=partial(self._delivered, n.id))
+                    producer.produce(name, value, key, headers=headers,
+                                     on_delivery=partial(self._restatement_delivered, n.id))
                     break
                 except BufferError:
                     self._wait_for_acks(producer)
