@@ -1,6 +1,7 @@
 """Restatements on the real broker: the relay publishes exactly the expected messages on
-``<topic>.restatements`` for a late exit and for a correction (none for on-time events), a
-restarted relay re-sends them under the same ids, and the dibao subscriber applies each once."""
+``<topic>.restatements`` for a late exit and for a correction (none for on-time events nor for a
+correction that leaves every status), keyed by household on one partition, and the dibao
+subscriber applies them (a feed restarted mid-log gives the same ids: tests/test_restatement_feed.py)."""
 
 from __future__ import annotations
 
