@@ -188,7 +188,7 @@ def _record_lines(registry: Registry, actor: Actor, lines: list[str]) -> dict[st
         200: {"description": "one result per line: `outcome` `recorded` or `replayed` with the receipt, or "
               "`refused` with the `http_status`, `rule` and `detail` a single command would get",
               "content": {"application/json": {}}},
-        **problem_responses(401, 403, 422),
+        **problem_responses(401, 403, 413, 422),
     },
     openapi_extra={"requestBody": {"required": True, "content": {
         "application/x-ndjson": {"schema": {"type": "string", "description": "one event per line (JSON Lines)"}}}}},
