@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -36,6 +36,7 @@ from api.schemas import (
     Audit,
     AuditTrail,
     Card,
+    Findings,
     Incidence,
     Roster,
     StatusInterval,
@@ -216,6 +217,36 @@ def roster(
     return spreadsheet(fmt, sheets.roster_sheets(found, masked_for(actor, rows)), found,
                        f"贫困户花名册 {division_code} {found.get('division_name') or ''}",
                        f"roster-{division_code}-{day}", csv_table=1)
+
+
+@router.get(
+    "/v1/findings/{division_code}",
+    response_model=Findings,
+    responses=problem_responses(401, 403, 422),
+    summary="Decisions the facts show wrong (findings) in a division, as of a date, as known at a moment",
+)
+def findings(
+    division_code: DivisionPrefixPath,
+    actor: ActorDep,
+    registry: RegistryDep,
+    request: Request,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+    state: Annotated[Literal["open", "resolved", "all"], Query(description="which findings to list")] = "all",
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> JSONResponse:
+    """`counts` of open and resolved findings and a page of them, each with its household.
+    A finding shows from its decision's effective date on (`as_of`) and from the moment the
+    facts showing it were recorded (`known_at`); it is resolved as of the date of the decision
+    that acted on it. Approvers, investigators and admins, within their scope."""
+    require_reader(actor, division_code, Role.APPROVER, Role.INVESTIGATOR, Role.ADMIN)
+    known = moment(known_at, registry)
+    with query_errors():
+        found = read_model_of(request).findings(
+            division_code, as_of or registry.today(), known, state=state, page=page, page_size=page_size
+        )
+    return JSONResponse(found)
 
 
 @router.get(
