@@ -47,8 +47,9 @@ from domain.findings import first_disturbance
 from domain.fold import Step, replay
 from domain.history import Actor, EffectiveEvent, RecordedEvent, effective_events
 from domain.state import HouseholdState, transition
-from domain.vocab import Relation
+from domain.vocab import Relation, Status
 from projections import flows
+from projections.adjustments import READMITTED
 from projections.cards import CardEncoder
 from projections.db import OPEN_DATE, OPEN_US, Tx, chunks, from_us, to_us
 from projections.jsontext import compact
@@ -87,7 +88,8 @@ def key_of(state: HouseholdState) -> Key:
         str(state.attribute),
         str(state.main_cause),
         len(members),
-        str(state.exit_pathway) if state.exit_pathway else None,
+        READMITTED if state.readmitted and state.status is Status.RETURNED
+        else str(state.exit_pathway) if state.exit_pathway else None,
         head.name if head else None,
         head.id_number if head else None,
     )

@@ -361,7 +361,8 @@ class SqlReadModel:
     # ------------------------------------------------------------ incidence
 
     def incidence(self, division_prefix: str, as_of: date, known_at: datetime | None) -> dict[str, Any]:
-        """Persons in poor+returned households ÷ rural population (DOMAIN.md "Incidence").
+        """Persons in poor, returned and exit_pending households ÷ rural population: the
+        households the adjustment report counts as poor (an exit is not final until confirmed).
 
         The population of a registered division (6, 9 or 12 digits) is its own
         figure in force on ``as_of`` as known at ``known_at``; a province or
@@ -383,7 +384,7 @@ class SqlReadModel:
                 households, persons = tx.one(
                     "SELECT count(*), coalesce(sum(persons), 0) FROM proj_timeline WHERE division_code >= ? "
                     "AND division_code < ? AND valid_from <= ? AND valid_to > ? AND known_from <= ? "
-                    "AND known_to > ? AND status IN (?, ?)",
+                    f"AND known_to > ? AND status IN ({', '.join('?' * len(poor))})",
                     (lo, hi, day, day, k, k, *poor),
                 ) or (0, 0)
             if len(division_prefix) >= 6:
@@ -632,9 +633,13 @@ class SqlReadModel:
             )]
 
     def _report(self, division_prefix: str, start: date, end: date, known_at: datetime | None) -> dict[str, Any]:
-        """The cycle report without its heading (:meth:`adjustments`)."""
+        """The cycle report of the poor without its heading (:meth:`adjustments`): what the
+        difference compares, household by household."""
         report = self.adjustments(division_prefix, start, end, known_at)
-        return {k: v for k, v in report.items() if k not in ("division_code", "start", "end", "known_at")}
+        heading = ("division_code", "start", "end", "known_at", "exited_stock")
+        out = {k: v for k, v in report.items() if k not in heading}
+        out["reconciles"] = all(c["ok"] for c in out["reconciliation"])
+        return out
 
     # ----------------------------------------------------------------- audit
 
