@@ -135,6 +135,36 @@ def test_a_late_income_and_the_readmission_resolve_as_wrongly_exited(audited: Ap
     assert findings(audited, state="open")["findings"] == []
     assert [f["resolved_by"] for f in findings(audited, state="resolved")["findings"]] == [back["event_id"]]
 
+    # 错退纳回 in the adjustment report, apart from 返贫, in both stocks, at every level
+    # (a county from the flow sums, a township and a village from the timeline).
+    for division in ("620422", "620422100", "620422100201"):
+        report = ok(audited.get(f"/v1/adjustments/{division}", as_="approver",
+                                params={"start": "2018-01-01", "end": "2018-12-31"}))
+        assert report["inflows"]["readmitted"]["households"] == 1, division
+        assert report["inflows"]["returned"]["households"] == 0, division
+        exited = report["exited_stock"]
+        assert exited["counted_statuses"] == ["exited"]
+        assert (exited["opening"]["households"], exited["closing"]["households"]) == (1, 0), division
+        assert exited["outflows"]["readmitted"]["households"] == 1, division
+        assert exited["outflows"]["returned"]["households"] == 0, division
+        assert report["reconciles"] and exited["reconciles"], division
+    # H-1's return of 2017 is 返贫, and leaves the exited stock as such.
+    earlier = ok(audited.get("/v1/adjustments/620422", as_="approver",
+                             params={"start": "2016-01-01", "end": "2017-12-31"}))
+    assert (earlier["inflows"]["returned"]["households"], earlier["inflows"]["readmitted"]["households"]) == (1, 0)
+    assert earlier["exited_stock"]["inflows"]["exited"]["households"] == 2
+    assert earlier["exited_stock"]["outflows"]["returned"]["households"] == 1
+    assert earlier["exited_stock"]["closing"]["households"] == 1
+
+
+def test_incidence_counts_a_pending_exit_as_poor_like_the_report(audited: Api) -> None:
+    for division in ("620422", "620422100201"):
+        incidence = ok(audited.get(f"/v1/divisions/{division}/incidence", params={"as_of": "2016-11-05"}))
+        report = ok(audited.get(f"/v1/adjustments/{division}", as_="approver",
+                                params={"start": "2016-01-01", "end": "2016-11-05"}))
+        assert incidence["poor_households"] == report["closing"]["households"] == 2, division
+        assert incidence["poor_persons"] == report["closing"]["persons"] == 4, division
+
 
 def test_a_correction_after_the_readmission_is_accepted_and_born_resolved(audited: Api) -> None:
     ids = audited.ids["H-3"]  # type: ignore[attr-defined]
