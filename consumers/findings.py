@@ -30,7 +30,7 @@ from service.registry import Registry
 class FindingNotes:
     """Computes the ``findings`` field of a household event's message (empty: none changed)."""
 
-    def __init__(self, registry: Registry, size: int = 500_000) -> None:
+    def __init__(self, registry: Registry, size: int = 200_000) -> None:
         self.registry = registry
         self.size = size
         #: household → (version, latest effective date, disturbed) after the last event read
