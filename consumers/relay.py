@@ -52,6 +52,7 @@ from typing import Any
 from bootstrap.settings import Settings
 from consumers.clients import abandon
 from consumers.db import Database, transient_db_errors
+from consumers.findings import FindingNotes
 from consumers.messages import POSITION_HEADER, value_from_notification
 from consumers.restatements import RestatementFeed, restatement_topic
 from service.registry import HOUSEHOLD_TOPIC_PREFIX, Registry
@@ -289,6 +290,8 @@ class Relay:
         self.config = config
         self._own_registry = registry is None
         self.registry = registry or Registry(settings)
+        #: the findings an event opens or resolves ride on its message (consumers/findings.py)
+        self._notes = FindingNotes(self.registry)
         self.db = Database(settings)
         self.tracking = RelayTracking(self.db, config.tracking_name, config.topic, config.shard)
         self.restatements = RestatementFeed(self.registry) if config.restatements else None
@@ -526,7 +529,7 @@ class Relay:
             partition = self._partition(key)
             if shard_count != 1 and partition % shard_count != shard_index:
                 continue
-            value = value_from_notification(n, mapper)
+            value = value_from_notification(n, mapper, self._notes)
             headers = [(POSITION_HEADER, str(n.id).encode())]
             while True:
                 try:

@@ -43,6 +43,8 @@ from domain.events import (
     EVENT_TYPES,
     META_EVENTS,
     EventBody,
+    EventCorrected,
+    EventRetracted,
     IdentificationProposed,
     MembersChanged,
     parse_new_event,
@@ -683,6 +685,8 @@ class Registry(Application[str]):
             access.may_record(actor, body.type, division)
             if division != current_division:
                 self._require_village(uow, division)
+        if isinstance(body, EventCorrected | EventRetracted):
+            self._may_change(actor, history, old_steps, body.target_event_id)
         # After authorisation: an out-of-scope caller learns nothing about versions, nor
         # about the answers recorded under an idempotency key.
         if command.idempotency_key:
@@ -759,6 +763,21 @@ class Registry(Application[str]):
                 )
             )
         return receipt
+
+    @staticmethod
+    def _may_change(actor: Actor, history: Sequence[RecordedEvent], steps: Sequence[Step], target_id: str) -> None:
+        """A correction or retraction is judged as its target's type would be (who may
+        record it, where); an unknown target is left to the domain's own refusal."""
+        target = access.change_target(history, target_id)
+        if target is None:
+            return
+        divisions: set[str] = set()
+        for i, step in enumerate(steps):
+            if step.event.event_id == target.event_id:
+                divisions.add(step.state.division_code)
+                if i:
+                    divisions.add(steps[i - 1].state.division_code)
+        access.may_change(actor, target.type, divisions)
 
     def new_household_id(self, division_code: str) -> str:
         """A fresh registry number: ``H-`` + the village code + a random suffix."""
