@@ -105,10 +105,12 @@ def issue_token(
 
 def authenticate(registry: Registry, secret: str) -> Actor:
     """The actor of a bearer token, or 401: ``invalid_token``, ``token_revoked``, ``token_expired``."""
-    try:
-        token: AccessToken = registry.repository.get(f"token:{hash_secret(secret)}")
-    except AggregateNotFoundError:
-        raise Unauthenticated("令牌无效（未知令牌）", detail_en="the token is unknown", rule="invalid_token") from None
+    # Read from the store on every request (a revocation holds at once, in every process),
+    # replayed without the repository's per-event Protocol check: this runs for every request.
+    key = f"token:{hash_secret(secret)}"
+    token = registry._load_many([key])[key]
+    if not isinstance(token, AccessToken):
+        raise Unauthenticated("令牌无效（未知令牌）", detail_en="the token is unknown", rule="invalid_token")
     if token.revoked:
         raise Unauthenticated("令牌已被吊销", detail_en="the token has been revoked", rule="token_revoked")
     if token.expired(registry.token_clock()):
