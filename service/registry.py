@@ -25,7 +25,6 @@ from datetime import date, datetime
 from typing import Any
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Mapper
 
 from bootstrap import keys
 from bootstrap.settings import Settings
@@ -37,9 +36,7 @@ from domain.household import Division, DivisionVersion, Household
 from domain.policy import PolicyBook, PolicyVersion, RecordedPolicy
 from domain.state import HouseholdState
 from persistence.ddl import schema_lock
-from persistence.mapper import JsonDataMapper
-from persistence.recorders import NotificationRow, fast_insert
-from persistence.recorders import notification_rows as _notification_rows
+from persistence.recorders import NotificationRow
 from persistence.writegate import Clock, WriteGate, system_clock
 from service import feed as _feed
 from service import reads, tokens
@@ -89,12 +86,6 @@ class Registry(Application[str]):
         self.households = HouseholdCommands(self.store, self.gate, self.policies, tz, secret)
         self._committer: GroupCommitter | None = None
         self._committer_lock = threading.Lock()
-
-    def construct_recorder(self) -> Any:
-        return fast_insert(super().construct_recorder())
-
-    def construct_mapper(self) -> Mapper[str]:
-        return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=JsonDataMapper)
 
     @property
     def after_save(self) -> list[Callable[[], None]]:
@@ -206,7 +197,7 @@ class Registry(Application[str]):
     def notification_rows(self, after: int, limit: int) -> list[NotificationRow]:
         """Up to ``limit`` rows of the notification log after ``after``, as plain tuples
         ``(position, originator_id, originator_version, topic, state)``."""
-        return _notification_rows(self.recorder, after, limit)
+        return self.recorder.notification_rows(after, limit)  # type: ignore[attr-defined,no-any-return]
 
     def close(self) -> None:
         if self._committer is not None:

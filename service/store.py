@@ -19,7 +19,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.domain import BaseAggregate
 
 from domain.fold import Step
-from persistence.recorders import select_stored_events
+from persistence.recorders import RegistryRecorder
 
 
 def project(aggregate: Any, events: Iterable[Any]) -> Any:
@@ -130,9 +130,10 @@ class AggregateStore:
         """Aggregates by id, read with one query per 500 ids (None where there is none)."""
         found: dict[str, BaseAggregate[str] | None] = dict.fromkeys(keys)
         mapper = self.app.mapper
+        recorder: RegistryRecorder = self.app.recorder  # type: ignore[assignment]
         for i in range(0, len(keys), 500):
             events: dict[str, list[Any]] = {}
-            for stored in select_stored_events(self.app.recorder, list(keys[i : i + 500])):
+            for stored in recorder.select_stored_events(keys[i : i + 500]):
                 events.setdefault(str(stored.originator_id), []).append(mapper.to_domain_event(stored))
             for key, evs in events.items():
                 found[key] = project(None, evs)
