@@ -82,7 +82,7 @@ class Registry(Application[str]):
         self.divisions = DivisionCommands(self.store, self.gate, tz)
         #: keys the ID-number index (a keyed hash): the store's own key, so the index
         #: reveals nothing without it (a plaintext store has no secret to key it with).
-        secret = (self.settings.cipher_key if self.settings.encrypted else "povreg").encode()
+        secret = ((self.settings.cipher_key if self.settings.encrypted else None) or "povreg").encode()
         self.households = HouseholdCommands(self.store, self.gate, self.policies, tz, secret)
         self._committer: GroupCommitter | None = None
         self._committer_lock = threading.Lock()
