@@ -55,7 +55,8 @@ from consumers.db import Database, transient_db_errors
 from consumers.findings import FindingNotes
 from consumers.messages import POSITION_HEADER, value_from_notification
 from consumers.restatements import RestatementFeed, restatement_topic
-from service.registry import HOUSEHOLD_TOPIC_PREFIX, Registry
+from service.feed import HOUSEHOLD_TOPIC_PREFIX
+from service.registry import Registry
 
 log = logging.getLogger("povreg.relay")
 

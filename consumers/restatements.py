@@ -23,7 +23,8 @@ import orjson
 from domain.events import META_EVENTS
 from domain.history import RecordedEvent
 from domain.restate import Restatement, restatements
-from service.registry import HOUSEHOLD_TOPIC_PREFIX, Registry, to_recorded_event
+from service.feed import HOUSEHOLD_TOPIC_PREFIX, to_recorded_event
+from service.registry import Registry
 
 MESSAGE_TYPE = "restatement"
 SUFFIX = ".restatements"

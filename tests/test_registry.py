@@ -9,6 +9,7 @@ import pytest
 
 from bootstrap.settings import Settings
 from domain.access import Forbidden
+from domain.commands import Command
 from domain.errors import (
     DomainError,
     IdempotencyConflict,
@@ -20,7 +21,7 @@ from domain.errors import (
 from domain.policy import PolicySettings, PolicyVersion
 from domain.policy_data import SEED_EXAMPLES
 from domain.vocab import Status
-from service.registry import Command, Registry
+from service.registry import Registry
 from tests.conftest import APPROVER, RECORDER
 from tests.support import GUARANTEED, Clock, member, proposal
 

@@ -20,10 +20,11 @@ import uvicorn
 
 from api import create_app
 from bootstrap.settings import Settings
+from domain.commands import Command, Receipt
 from domain.errors import DomainError
 from domain.history import Actor
 from service.groupcommit import GroupCommitter
-from service.registry import Command, Receipt, Registry
+from service.registry import Registry
 from tests.api.test_live_server import free_port
 from tests.support import Clock, proposal
 

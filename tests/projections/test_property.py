@@ -24,11 +24,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bootstrap.settings import Settings
+from domain.commands import Command
 from domain.errors import DomainError, NotFound
 from domain.history import Actor
 from projections import SqlReadModel, open_read_model
 from projections.sealing import MARK
-from service.registry import Command, Registry
+from service.registry import Registry
 from tests.projections.oracle import Oracle, report_numbers, stock_numbers
 from tests.support import GUARANTEED, Clock, member, postgres_schema
 
