@@ -136,7 +136,7 @@ def test_every_event_from_every_status(kind: str, status: Status | None) -> None
         assert err.value.rule == "already_identified"
     else:
         assert err.value.rule == "illegal_transition"
-    assert err.value.status == 409
+    assert isinstance(err.value, RuleViolation)
     assert err.value.context["event_type"] == kind
     assert err.value.context["event_id"] == "ev-1"
     assert err.value.context["state"] == (status.value if status else "not registered")
