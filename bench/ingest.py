@@ -169,6 +169,7 @@ def run_http_batch(backend: str, households: int, batch: int, seed: int = 1, eve
     (the scaled mode: read models from Kafka), as the in-process figure has none, unless ``inline``.
     References to events of the same request go as ``refs`` (field → line number)."""
     import os
+    import socket
     import subprocess
     import sys
     from datetime import date
@@ -179,7 +180,6 @@ def run_http_batch(backend: str, households: int, batch: int, seed: int = 1, eve
 
     from bootstrap.settings import Settings
     from service.registry import Registry
-    from tests.api.test_live_server import free_port
 
     c = county(households, seed)
     sample = c.recordings[:events] if events else c.recordings
@@ -208,7 +208,9 @@ def run_http_batch(backend: str, households: int, batch: int, seed: int = 1, eve
             setup.close()
         env = {**os.environ, "POVREG_DATABASE_URL": url, "POVREG_INLINE_PROJECTIONS": "true" if inline else "false",
                "POVREG_MAX_BODY_BYTES": str(64 * 1024 * 1024)}
-        port = free_port()
+        with socket.socket() as probe:  # a free loopback port for the server
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
         povreg = str(Path(sys.executable).with_name("povreg"))
         server = subprocess.Popen([povreg, "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level",
                                    "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

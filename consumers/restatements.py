@@ -22,7 +22,7 @@ import orjson
 
 from domain.events import META_EVENTS
 from domain.history import RecordedEvent
-from domain.restate import Restatement, restatements
+from domain.restate import Restatement, finding_restatements, restatements
 from service.feed import HOUSEHOLD_TOPIC_PREFIX, to_recorded_event
 from service.registry import Registry
 
@@ -82,6 +82,8 @@ class RestatementFeed:
         found: list[Restatement] = []
         if self._may_restate(event):
             found = restatements(history, event, self.tz)
+        if self._may_show_findings(event):
+            found += finding_restatements(history, event, self.registry.policy_book(), self.tz)
         history.append(event)
         self._histories[event.household_id] = history
         self._histories.move_to_end(event.household_id)
@@ -94,6 +96,11 @@ class RestatementFeed:
         if body.type in META_EVENTS:
             return True
         return body.type in STATUS_EVENTS and body.effective_date < event.recorded_at.astimezone(self.tz).date()
+
+    def _may_show_findings(self, event: RecordedEvent) -> bool:
+        """A finding of the past comes only from a change of record or an event recorded late."""
+        body = event.body
+        return body.type in META_EVENTS or body.effective_date < event.recorded_at.astimezone(self.tz).date()
 
     def _history_before(self, event: RecordedEvent) -> list[RecordedEvent]:
         cached = self._histories.get(event.household_id)

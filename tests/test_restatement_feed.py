@@ -67,3 +67,15 @@ def test_a_feed_started_mid_log_gives_the_same_messages(county: Registry, clock:
     later = whole[0]["position"] - 1
     tail = messages(RestatementFeed(county, cache_size=1), county, start=later)
     assert tail == whole
+
+
+def test_a_correction_that_shows_a_false_exit_restates_the_finding(county: Registry, clock: Clock) -> None:
+    ids = history(county, clock)
+    false = record(county, clock, "2018-03-01T02:00:00+00:00", type="EventCorrected", effective_date="2018-03-01",
+                   target_event_id=ids["income"], changes={"income_per_capita": 2500}, reason="审计发现实际收入")
+    found = [m for m in messages(RestatementFeed(county), county) if m["event_id"] == false]
+    assert [(m["valid_from"], m["valid_to"], m["status_before"], m["status_after"]) for m in found] == [
+        ("2016-11-01", "2016-11-10", "exit_pending", "exit_pending"),
+        ("2016-11-10", "2018-03-01", "exited", "exited"),
+    ]
+    assert {(m["finding"]["rule"], m["finding"]["change"]) for m in found} == {("exit_income_below_line", "opened")}
