@@ -101,6 +101,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             continue  # /health answers its own JSON, a 503 included
         for operation in path.values():
             responses = operation.get("responses", {})
+            if "requestBody" in operation:  # the body limit (api/limits.py) answers before the route
+                responses.setdefault("413", {"description": "the request body is over POVREG_MAX_BODY_BYTES"})
             for status, response in responses.items():
                 if status.isdigit() and int(status) >= 400:
                     response["content"] = {problems.PROBLEM_JSON: {"schema": problem_ref}}

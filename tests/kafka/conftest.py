@@ -206,8 +206,11 @@ def household_events(registry: Registry) -> list[tuple[int, Any]]:
 
 
 def projection_rows(store: Any) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of a ProjectionStore's household tables (JSON text compared by value), sorted."""
+    """Every row of a ProjectionStore's household tables (sealed values opened, JSON text
+    compared by value), sorted."""
     def norm(value: Any) -> Any:
+        if isinstance(value, str) and value[:1] == "~":
+            value = store.db.sealer.unseal(value)  # each sealing draws a new nonce
         if isinstance(value, str) and value[:1] in "{[":
             return json.dumps(json.loads(value), sort_keys=True)
         return value
