@@ -95,7 +95,7 @@ def slide_to_end(page: Any, slider: str) -> None:
 
 def card_shows(page: Any, status: str) -> None:
     page.wait_for_function("s => document.querySelector('#card-status')?.dataset.status === s", arg=status,
-                           timeout=15_000)
+                           timeout=60_000)
 
 
 def test_console_replays_the_late_exit_explains_drills_down_and_exports(
@@ -103,6 +103,7 @@ def test_console_replays_the_late_exit_explains_drills_down_and_exports(
 ) -> None:
     base, tokens = served
     page = browser.new_page(viewport={"width": 1366, "height": 768}, accept_downloads=True)
+    page.set_default_timeout(60_000)  # a loaded CI machine: waits end as soon as the page is ready
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
 
