@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 
-from api import problems
+from api import logs, problems
 from api.deps import open_read_model_of
 from api.limits import BodyLimit
 from api.routes import (
@@ -78,6 +78,7 @@ def create_app(source: Registry | Settings | None = None) -> FastAPI:
     app.state.read_model_head = 0
     app.state.read_model_lock = threading.Lock()
     problems.install(app)
+    logs.install()  # no query string (a search by name, say) in the access log
     # Outside everything else: an oversized body is refused before anyone reads it.
     app.add_middleware(BodyLimit, limit=registry.settings.max_body_bytes)
     for module in (households, batch, cards, explain, findings, rosters, adjustments, divisions, audit, events_feed,
