@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-## Serve the API on the embedded SQLite store (./povreg.db), with demo data loaded once.
+## Serve the API on the embedded SQLite store (./povreg.db): demo data loaded once, new tokens printed every run.
 run: $(STAMP)
 	$(BIN)/povreg demo load --if-empty
 	$(BIN)/povreg serve --host $${HOST:-127.0.0.1} --port $${PORT:-8000}

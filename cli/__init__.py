@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from cli import admin, demo, households, projections, relay, serve, simulate
-from cli.common import load_settings
+from cli.common import load_settings, plain_usage
 
 app = typer.Typer(
     name="povreg",
@@ -31,3 +31,4 @@ app.add_typer(demo.app, name="demo", help="A small demo county to try the API on
 projections.register(app)  # read models and their queries
 relay.register(app)  # Kafka: the relay and the subscribers
 simulate.register(app)  # a synthetic county, for load and benches
+plain_usage(app)  # after every command is registered

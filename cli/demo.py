@@ -2,9 +2,10 @@
 
 会宁县 (620422) with two townships and six villages, three dozen households with
 varied histories from 2014 to 2019 — identification, approval, measures, helpers,
-income assessments, exits (one recorded late), a withdrawn exit, returns to
-poverty, revisits, a transfer, a removal, a rejection, a closure, a correction
-and a retraction — and one token per role.
+income assessments, exits (two recorded late, one of them after the 2014–2016
+cycle was filed), a withdrawn exit, returns to poverty, revisits, a transfer, a
+removal, a rejection, a closure, corrections (a mistyped income; a member counted
+twice, found after the cycle was filed) and a retraction — and one token per role.
 
 The history is recorded *as it would have been*: each event's recording moment
 is a simulated moment shortly after its effective date (the registry's clock is
@@ -44,6 +45,10 @@ VILLAGES = [
     ("620422101203", "五百户村", 1_300),
 ]
 HOUSEHOLDS = 36
+#: The household whose exit (effective 2016-11-15) is recorded in January 2017, after the cycle's close.
+EXIT_RECORDED_AFTER_FILING = 16
+#: The household whose proposal is corrected in March 2017 (a member counted twice).
+MEMBER_CORRECTED = 0
 APPROVER = Actor("会宁县扶贫办", "approver", "620422")
 GUARANTEED = dict.fromkeys(("food", "clothing", "education", "medical", "housing", "water"), True)
 SURNAMES = "张王李赵刘陈杨黄周吴马郭何"
@@ -135,6 +140,7 @@ def plan(registry: Registry, seed: int = 2014) -> list[Planned]:
         cause = CAUSES[i % len(CAUSES)]
         second_batch = i % 12 == 11
         proposed = date(2015, 4, 1) if second_batch else date(2014, 4, 10) + timedelta(days=rng.randrange(0, 40))
+        proposal = f"{hid}/proposal"
         events.append(Planned(at(proposed), hid, {
             "type": "IdentificationProposed", "effective_date": proposed.isoformat(), "division_code": village,
             "attribute": "tekun" if i % 10 == 3 else "dibao" if i % 5 == 1 else "general",
@@ -143,7 +149,13 @@ def plan(registry: Registry, seed: int = 2014) -> list[Planned]:
             "guarantees": {**GUARANTEED, "housing": i % 4 != 0, "medical": i % 3 != 0},
             "members": members, "batch": str(proposed.year),
             "reason": "农户申请，村民代表大会民主评议通过", "evidence": [f"notice-{proposed.year}-{i + 1:03d}"],
-        }, clerk))
+        }, clerk, label=proposal))
+        if i == MEMBER_CORRECTED:  # a member counted twice, found after the first cycle was filed
+            events.append(Planned(at(date(2017, 3, 1)), hid, {
+                "type": "EventCorrected", "effective_date": "2017-03-01", "target_event_id": "",
+                "changes": {"members": members[:-1]}, "reason": "户籍核查：一名成员已在外地落户，系重复登记",
+                "evidence": ["check-2017-001"],
+            }, clerk, refs={"target_event_id": proposal}))
         approved = proposed + timedelta(days=10 + rng.randrange(0, 15))
         if i == 4:
             events.append(Planned(at(approved), hid, {
@@ -235,8 +247,10 @@ def plan(registry: Registry, seed: int = 2014) -> list[Planned]:
             }, clerk))
             continue
         confirmed = exit_proposed + timedelta(days=14)
-        late = i == 1
-        events.append(Planned(at(confirmed, 40 if late else 2), hid, {
+        # Two exits recorded late: H-DEMO-0002's within its year, H-DEMO-0017's after the first
+        # cycle (2014–2016) was filed, so the cycle report as filed and as now known differ.
+        lag = {1: 40, EXIT_RECORDED_AFTER_FILING: 60}.get(i, 2)
+        events.append(Planned(at(confirmed, lag), hid, {
             "type": "ExitConfirmed", "effective_date": confirmed.isoformat(), "household_acknowledged": True,
             "reason": "公示无异议，农户签字确认", "evidence": [f"exit-announcement-{year}"],
         }, APPROVER))
@@ -290,10 +304,14 @@ DEMO_TOKENS = [("admin", ""), ("investigator", ""), ("approver", "620422"), ("re
 
 @app.command("load")
 def load_command(
-    if_empty: Annotated[bool, typer.Option("--if-empty", help="do nothing (exit 0) if the store holds anything")]
-    = False,
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="if the store holds anything, load nothing (exit 0) "
+                                           "and only print new tokens")] = False,
 ) -> None:
-    """Load the demo county into the store of POVREG_DATABASE_URL and print a token per role."""
+    """Load the demo county into the store of POVREG_DATABASE_URL and print a token per role.
+
+    The demo loads only into an empty store; with --if-empty a store that holds anything
+    is left as it is, and a new token per role is printed (make run does this every time).
+    """
     clock = DemoClock()
     try:
         registry = Registry(Settings.from_env(), clock=clock)
@@ -302,25 +320,26 @@ def load_command(
         raise typer.Exit(2) from None
     try:
         if registry.recorder.max_notification_id() is not None:
-            if if_empty:
-                console.print("the store already holds data: demo not loaded "
-                              "(new tokens: povreg token create --role ROLE [--division PREFIX])")
-                return
-            err_console.print("[red]the store is not empty[/red]: the demo loads only into an empty store "
-                              "(its recording moments are in the past); use another POVREG_DATABASE_URL")
-            raise typer.Exit(1)
-        counts = load(registry, clock)
+            if not if_empty:
+                err_console.print("[red]the store is not empty[/red]: the demo loads only into an empty store "
+                                  "(its recording moments are in the past); use another POVREG_DATABASE_URL")
+                raise typer.Exit(1)
+            # Tokens are shown once and stored hashed: the ones of the first run cannot be shown
+            # again, so every run issues new ones (each expires like any token).
+            console.print("the store already holds data: the demo is not loaded again; new tokens for it:")
+        else:
+            counts = load(registry, clock)
+            console.print(
+                f"loaded the demo county 会宁县 (620422): {counts['divisions']} divisions, "
+                f"{counts['households']} households, {counts['events']} events (recorded as of 2014–2019)"
+            )
         tokens = [(role, division, registry.create_token(role, division, name=f"demo-{role}"))
                   for role, division in DEMO_TOKENS]
-        console.print(
-            f"loaded the demo county 会宁县 (620422): {counts['divisions']} divisions, "
-            f"{counts['households']} households, {counts['events']} events (recorded as of 2014–2019)"
-        )
         table = Table("role", "scope", "token", title="demo tokens (Authorization: Bearer <token>)")
         for role, division, secret in tokens:
             table.add_row(role, division or "everywhere", secret)
-        console.print(table, width=200)
-        console.print("as shell variables (more with `povreg token create --role ROLE [--division PREFIX]`):")
+        console.print(table)
+        console.print("as shell variables (more with: povreg token create --role ROLE [--division PREFIX]):")
         for role, _, secret in tokens:
             typer.echo(f"{role.upper()}_TOKEN={secret}")
     finally:

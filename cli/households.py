@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cli.common import console, err_console, open_registry, parse_date, parse_moment, print_json
+from cli.simulate import is_stream, load_stream
 from domain.commands import Command, Receipt
 from domain.errors import DomainError
 from domain.fold import Interval
@@ -88,17 +89,24 @@ def import_events(
 ) -> None:
     """Import household events from JSON Lines. A refused line records nothing; the rest go in.
 
-    Each line is an event body plus ``household_id`` (optional for
-    IdentificationProposed) and optionally ``expected_version`` and ``idempotency_key``.
-    A line without ``idempotency_key`` gets one from its content and line number, so the
+    Each line is an event body plus household_id (optional for
+    IdentificationProposed) and optionally expected_version and idempotency_key.
+    A line without idempotency_key gets one from its content and line number, so the
     import is safe to rerun (after a crash, say): lines already recorded are recognised,
     not recorded again. Exit code 1 if any line was refused.
+
+    A file written by povreg simulate --out (divisions, then events with their
+    recording moments) is loaded as povreg simulate --from loads it: into an empty
+    store, each event at its simulated recording moment.
     """
     if str(path) != "-" and not path.is_file():
         err_console.print(f"[red]no such file:[/red] {path}")
         raise typer.Exit(2)
     text = typer.get_text_stream("stdin").read() if str(path) == "-" else path.read_text(encoding="utf-8")
     lines = text.splitlines()
+    if is_stream(next((line for line in lines if line.strip()), "")):
+        load_stream(lines, str(path), batch=batch)
+        return
     who = cli_actor(actor)
     refused: list[tuple[int, str, str]] = []
     accepted = 0

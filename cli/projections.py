@@ -159,7 +159,7 @@ def verify_command(
     as_json: AsJson = False,
 ) -> None:
     """Check the stored events, the audit chain and every read-model table (re-folded from the log)
-    for alterations; each row that differs is named (exit 1 if any). ``--anchors`` also catches a
+    for alterations; each row that differs is named (exit 1 if any). With --anchors it also catches a
     consistent rewrite of the whole store."""
     expected = read_anchors(anchors.read_text(encoding="utf-8").splitlines()) if anchors else []
     with read_model(catch_up=False) as model:
@@ -272,7 +272,7 @@ def adjustments_command(
     filed_at: Annotated[str | None, typer.Option(help="moment the report was filed (default: end of --end)")] = None,
     as_json: AsJson = False,
 ) -> None:
-    """The three-year adjustment report of a division; ``--diff`` lists what changed since filing."""
+    """The three-year adjustment report of a division; with --diff, as filed against as now known, and why."""
     with read_model() as model:
         s, e = parse_date(start), parse_date(end)
         assert s is not None and e is not None
@@ -284,22 +284,43 @@ def adjustments_command(
     if as_json:
         print_json(result)
         return
-    report = result["known"] if diff else result
-    table = Table("line", "households", "persons", title=f"{division} {start} … {end}")
-    table.add_row("opening", str(report["opening"]["households"]), str(report["opening"]["persons"]))
+    reports = [result["filed"], result["known"]] if diff else [result]
+    columns = ["households", "persons"]
+    if diff:
+        columns = [f"{c} {when}" for when in ("as filed", "as known", "difference") for c in ("households", "persons")]
+    table = Table("line", *columns, title=f"{division} {start} … {end}")
+
+    def cells(path: tuple[str, ...]) -> list[str]:
+        values = [_at(r, path) for r in reports]
+        if diff:
+            values.append({k: values[1][k] - values[0][k] for k in ("households", "persons")})
+        return [f"{v[k]:+d}" if diff and i == 2 else str(v[k])
+                for i, v in enumerate(values) for k in ("households", "persons")]
+
+    table.add_row("opening", *cells(("opening",)))
     for direction, sign in (("inflows", "+"), ("outflows", "−")):
-        for kind, v in report[direction].items():
-            if kind != "total" and (v["households"] or v["persons"]):
-                table.add_row(f"  {sign} {kind}", str(v["households"]), str(v["persons"]))
-    table.add_row("closing", str(report["closing"]["households"]), str(report["closing"]["persons"]))
+        kinds = dict.fromkeys(k for r in reports for k in r[direction] if k != "total")
+        for kind in kinds:
+            if any(_at(r, (direction, kind))["households"] or _at(r, (direction, kind))["persons"] for r in reports):
+                table.add_row(f"  {sign} {kind}", *cells((direction, kind)))
+    table.add_row("closing", *cells(("closing",)))
     console.print(table)
-    console.print("reconciles" if report["reconciles"] else "[red]does NOT reconcile[/red]")
+    known = reports[-1]
+    console.print("reconciles" if known["reconciles"] else "[red]does NOT reconcile[/red]")
     if diff:
         console.print(f"{len(result['households'])} household(s) differ between as filed "
                       f"({result['filed_at']}) and as known:")
         for h in result["households"]:
-            kinds = ", ".join(f"{e['kind']} {e['type']} ({e['recorded_at'][:10]})" for e in h["events"])
-            console.print(f"  {h['household_id']}: {kinds or 'no event in between (earlier knowledge changed)'}")
+            kinds_of = ", ".join(f"{e['kind']} {e['type']} ({e['recorded_at'][:10]})" for e in h["events"])
+            console.print(f"  {h['household_id']}: {kinds_of or 'no event in between (earlier knowledge changed)'}")
+
+
+def _at(report: dict[str, Any], path: tuple[str, ...]) -> dict[str, int]:
+    """The households and persons of a line of the report (zero where the report has no such line)."""
+    node: Any = report
+    for key in path:
+        node = node.get(key, {}) if isinstance(node, dict) else {}
+    return {"households": int(node.get("households", 0)), "persons": int(node.get("persons", 0))}
 
 
 def incidence_command(division: str, as_of: AsOf = None, known_at: KnownAt = None) -> None:

@@ -168,3 +168,34 @@ def test_cli_writes_json_lines_and_loads_them(database_url: str, tmp_path: Path)
     # A second load would put recording moments before the store's: refused up front.
     twice = runner.invoke(app, ["simulate", "--households", "40", "--seed", "2"], env=env)
     assert twice.exit_code == 2 and "already holds" in twice.output
+
+
+def test_povreg_import_reads_what_simulate_out_writes(database_url: str, tmp_path: Path) -> None:
+    runner = CliRunner()
+    env = {"POVREG_DATABASE_URL": database_url}
+    county = tmp_path / "county.jsonl"
+    written = runner.invoke(app, ["simulate", "--households", "30", "--seed", "4", "--out", str(county)], env=env)
+    assert written.exit_code == 0, written.output
+    lines = [json.loads(line) for line in county.read_text(encoding="utf-8").splitlines()]
+    events = [line for line in lines if "event" in line]
+    divisions = [line["division"] for line in lines if "division" in line]
+
+    imported = runner.invoke(app, ["import", str(county)], env=env)
+    assert imported.exit_code == 0, imported.output
+    assert f"recorded {len(events):,} of {len(events):,} events" in imported.output
+    assert "refused 0" in imported.output
+
+    registry = Registry(Settings(database_url=database_url))
+    try:
+        assert [registry.division(d["code"]).versions[-1].name for d in divisions] == [d["name"] for d in divisions]
+        recorded = [event for _, event in registry.feed(0, 100_000)]
+        assert len(recorded) == len(events)
+        # Each event kept the recording moment the simulation gave it (the stream is in that order).
+        assert [e.recorded_at for e in recorded] == sorted(e.recorded_at for e in recorded)
+        assert recorded[0].recorded_at.year == 2014
+    finally:
+        registry.close()
+
+    # A simulated history goes only into an empty store: its moments lie before the store's.
+    again = runner.invoke(app, ["import", str(county)], env=env)
+    assert again.exit_code == 2 and "already holds" in again.output

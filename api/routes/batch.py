@@ -35,7 +35,7 @@ from domain.errors import DomainError, InvalidInput
 from domain.history import Actor
 from service.registry import Command, Registry
 
-router = APIRouter(tags=["commands"])
+router = APIRouter(prefix="/v1/events", tags=["commands"])
 
 #: Lines per transaction: at most the in-process bulk load's batch size, and a request is cut in
 #: about four so that the saves of its first chunks overlap the checks of the next.
@@ -183,7 +183,7 @@ def _record_lines(registry: Registry, actor: Actor, lines: list[str]) -> dict[st
 
 
 @router.post(
-    "/v1/events:batch",
+    ":batch",
     responses={
         200: {"description": "one result per line: `outcome` `recorded` or `replayed` with the receipt, or "
               "`refused` with the `http_status`, `rule` and `detail` a single command would get",

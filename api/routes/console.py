@@ -6,20 +6,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from api.auth import READERS, ActorDep, masked_for
-from api.deps import open_read_model_of
+from api.auth import READERS, ActorDep
+from api.deps import ReadNow
 from api.routes.common import problem_responses, spreadsheet
 from domain.access import require_role, sees_pii
 from projections import sheets
 from projections.search import search
 
-router = APIRouter(tags=["console"])
+router = APIRouter(prefix="/v1", tags=["console"])
 
 CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
 
@@ -48,7 +48,7 @@ class WorkbookIn(BaseModel):
 
 
 @router.get(
-    "/v1/me",
+    "/me",
     responses=problem_responses(401),
     summary="The token's actor: name, role and division scope",
 )
@@ -58,13 +58,12 @@ def whoami(actor: ActorDep) -> JSONResponse:
 
 
 @router.get(
-    "/v1/households",
+    "/households",
     responses=problem_responses(401, 403, 422),
     summary="Find households by registry number or (investigators, admins) by the head's name or ID number",
 )
 def find_households(
-    actor: ActorDep,
-    request: Request,
+    ask: ReadNow,
     q: Annotated[str, Query(min_length=1, max_length=50, description="a registry number (or part of one), "
                             "a name (or part of one) or an ID number")],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -72,13 +71,14 @@ def find_households(
     """Each household where it is now, in the token's scope: `household_id`, `status`, `division_code`,
     `persons`, the head's `head_name` and `head_id_number` (masked as on rosters) and what `matched`.
     Names and ID numbers are searched only for roles that may see them."""
+    actor = ask.actor
     require_role(actor, *READERS)
-    found = search(open_read_model_of(request.app), q, prefix=actor.division, people=sees_pii(actor), limit=limit)
-    return JSONResponse(masked_for(actor, {"query": q, "households": found}))
+    found = search(ask.read_model, q, prefix=actor.division, people=sees_pii(actor), limit=limit)
+    return JSONResponse(ask.masked({"query": q, "households": found}))
 
 
 @router.post(
-    "/v1/sheets",
+    "/sheets",
     responses={200: {"content": {sheets.XLSX: {"schema": {"type": "string", "format": "binary"}}}},
                **problem_responses(401, 403, 413, 422)},
     summary="Any table as an xlsx workbook (what the console shows, to download)",
