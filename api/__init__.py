@@ -1,4 +1,4 @@
-"""The HTTP API (../shared/API.md): FastAPI, problem+json errors, bearer tokens."""
+"""The HTTP API (docs/api.md): FastAPI, problem+json errors, bearer tokens."""
 
 from api.app import create_app
 

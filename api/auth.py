@@ -1,4 +1,4 @@
-"""Bearer tokens → actors, and who may read what (API.md, "Auth").
+"""Bearer tokens → actors, and who may read what (docs/api.md, "Who may do what").
 
 Writes are authorised by the registry itself (:func:`domain.access.may_record`,
 ``put_division``, ``record_policy``); this module adds the read side:

@@ -123,7 +123,7 @@ Number = Annotated[int | float, WithJsonSchema({"type": "number"})]
 
 
 class Open(BaseModel):
-    """Responses may gain fields (API.md: changes are additive)."""
+    """Responses may gain fields (docs/api.md: changes are additive)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -266,7 +266,7 @@ class ResolvedPolicyOut(Open):
     provenance: dict[str, PolicyProvenance]
 
 
-# Query responses (the read models' JSON, API.md "Queries").
+# Query responses (the read models' JSON, docs/api.md "Queries").
 
 
 class FindingOut(Open):

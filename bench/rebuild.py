@@ -33,7 +33,7 @@ from bench.common import (
     run_per_backend,
 )
 from bootstrap.settings import Settings
-from projections.store import ProjectionStore, default_workers
+from projections.runner import ProjectionStore, default_workers
 from service.registry import Registry
 
 HOUSEHOLDS = 2_000

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from cli.common import console, err_console, open_registry, parse_date, print_json
 from domain.errors import InvalidInput
 from domain.policy import PolicyVersion
-from domain.policy_data import SEED_EXAMPLES
+from domain.policy_data import POLICY_EXAMPLES
 
 token_app = typer.Typer(no_args_is_help=True)
 division_app = typer.Typer(no_args_is_help=True)
@@ -88,7 +88,8 @@ def division_show(code: str) -> None:
 def policy_record(
     version: Annotated[str | None, typer.Argument(help="a policy version as JSON (see docs/policy.md)")] = None,
     example: Annotated[
-        str | None, typer.Option(help=f"record one of the seeds' examples: {', '.join(SEED_EXAMPLES)}")
+        str | None,
+        typer.Option(help=f"record one of the examples from the policy documents: {', '.join(POLICY_EXAMPLES)}"),
     ] = None,
 ) -> None:
     """Record a policy version for a jurisdiction (a division-code prefix; empty = national)."""
@@ -96,10 +97,10 @@ def policy_record(
         err_console.print("[red]give either a policy version as JSON or --example NAME[/red]")
         raise typer.Exit(2)
     if example is not None:
-        if example not in SEED_EXAMPLES:
-            err_console.print(f"[red]unknown example {example!r}[/red]; known: {', '.join(SEED_EXAMPLES)}")
+        if example not in POLICY_EXAMPLES:
+            err_console.print(f"[red]unknown example {example!r}[/red]; known: {', '.join(POLICY_EXAMPLES)}")
             raise typer.Exit(2)
-        policy = SEED_EXAMPLES[example]
+        policy = POLICY_EXAMPLES[example]
     else:
         try:
             policy = PolicyVersion.model_validate(json.loads(version or ""))

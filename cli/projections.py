@@ -24,8 +24,8 @@ from domain.explain import explain
 from domain.masking import mask
 from projections import SqlReadModel, open_read_model, sheets
 from projections.households import ProjectionError
-from projections.store import Progress as RunProgress
-from projections.store import default_workers
+from projections.runner import Progress as RunProgress
+from projections.runner import default_workers
 from projections.verify import anchor as chain_anchor
 from projections.verify import read_anchors, verify
 

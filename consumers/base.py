@@ -13,7 +13,7 @@ Write a subscriber in a few lines::
 
     SubscriberRunner(Arrivals(), settings).run()
 
-What the runner guarantees (API.md: delivery is at-least-once):
+What the runner guarantees (docs/kafka.md: delivery is at least once):
 
 - **Consumer group**: run as many copies as the topic has partitions; the group
   splits the partitions between them.

@@ -2,7 +2,8 @@
 
 Civil affairs (民政) pays the minimum living guarantee (最低生活保障, 低保) and
 wants to know, for any date, which registered poor households are low-income
-(``dibao``) households — without copying spreadsheets (DOMAIN.md, seed 001 §20).
+(``dibao``) households — without copying spreadsheets (docs/domain.md; [湖光] §20: data
+docking with the 三保障 departments).
 
 **On the roster on date D** ⇔ as of D the household is registered in poverty
 (``poor``, ``exit_pending`` or ``returned``: approved and not yet exited) *and*

@@ -1,4 +1,4 @@
-"""The Kafka message of a household event, both ways (API.md, "Kafka").
+"""The Kafka message of a household event, both ways (docs/kafka.md).
 
 key = ``household_id``; value = the feed item JSON (:func:`domain.feed.feed_item`);
 header ``position`` = the notification id. The relay encodes straight from the

@@ -97,7 +97,7 @@ class ProjectionSubscriber(Subscriber):
 def projection_runner(settings: Settings, registry: Registry | None = None, **runner_kw: Any
                       ) -> tuple[SubscriberRunner, Registry]:
     """A runner for the projection consumer; returns it and the registry it opened (close both)."""
-    from projections.store import ProjectionStore
+    from projections.runner import ProjectionStore
 
     registry = registry or Registry(settings)
     store = ProjectionStore(registry)

@@ -1,4 +1,4 @@
-"""Who may do what (API.md, "Auth"): roles and division scopes, as pure rules."""
+"""Who may do what (docs/api.md, "Who may do what"): roles and division scopes, as pure rules."""
 
 from __future__ import annotations
 

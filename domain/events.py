@@ -190,7 +190,7 @@ class ExitProposed(EventBody):
 class ExitConfirmed(EventBody):
     type: Literal["ExitConfirmed"] = "ExitConfirmed"
     household_acknowledged: bool = Field(
-        description="the household signed the exit (农户签字确认, seed 004 §8): must be true"
+        description="the household signed the exit (农户签字确认, [泰5] §8): must be true"
     )
 
     @model_validator(mode="after")
@@ -262,7 +262,7 @@ EVENT_TYPES: dict[str, type[EventBody]] = {
 }
 #: Events that act on another event rather than on the household.
 META_EVENTS = frozenset({"EventCorrected", "EventRetracted"})
-#: Events that only an approver may submit (API.md, "Auth").
+#: Events that only an approver may submit (docs/api.md, "Who may do what").
 APPROVAL_EVENTS = frozenset({"IdentificationApproved", "IdentificationRejected", "ExitConfirmed"})
 
 

@@ -1,7 +1,7 @@
 """The shape of a household event outside the process: the feed item.
 
 ``GET /v1/events`` serves it and the Kafka relay publishes the same JSON
-(API.md: "value = the same JSON as a feed item, header position").
+(docs/kafka.md: the value is the same JSON as a feed item, the position a header).
 """
 
 from __future__ import annotations

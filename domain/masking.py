@@ -1,4 +1,4 @@
-"""Masking personal information in outputs (PIPL; API.md "Auth").
+"""Masking personal information in outputs (PIPL; docs/api.md "Who may do what").
 
 Names, ID numbers and phones are masked for every role but investigator and
 admin. The functions walk JSON-ready structures, so one rule serves cards,

@@ -15,7 +15,7 @@ def parse_as_of(value: str) -> date:
 
 def parse_known_at(value: str, tz: ZoneInfo) -> datetime:
     """An ISO 8601 moment with offset; a bare date means the end of that day in ``tz``
-    (DOMAIN.md: "known on 2018-01-15" includes everything recorded that day)."""
+    (docs/domain.md: "known on 2018-01-15" includes everything recorded that day)."""
     try:
         if len(value) == 10:
             return end_of_day(date.fromisoformat(value), tz)

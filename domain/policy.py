@@ -29,8 +29,8 @@ JurisdictionCode = Scope
 class PostExitContinuation(BaseModel):
     """脱贫不脱政策: how long an exited household keeps its support.
 
-    ``none``: support ends at exit (seed 002); ``years``: N years after exit
-    (seed 004: 2); ``until``: a fixed date (seed 001: July 2021).
+    ``none``: support ends at exit ([晋2014]); ``years``: N years after exit
+    ([泰5]: 2); ``until``: a fixed date ([湖光]: July 2021).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -10,12 +10,13 @@ Statistics publishes in its 国民经济和社会发展统计公报 and 《中�
 
 Procedural defaults: 7-day public notices for identification and exit
 (国开办发〔2014〕24号《扶贫开发建档立卡工作方案》 and 厅字〔2016〕16号《关于建立贫困
-退出机制的意见》); no exit in the year of identification or return (seed 003);
-a three-year adjustment cycle anchored on 2014 (seed 002 §3: 原则上扶贫对象每三年
-进行一次动态调整); policies continued after exit until the end of 2020 (厅字〔2016〕16号:
-贫困户退出后，在攻坚期内国家原有扶贫政策保持不变); a yearly revisit (回头看).
+退出机制的意见》); no exit in the year of identification or return (会宁县委发〔2015〕53号);
+a three-year adjustment cycle anchored on 2014 (山西省《关于创新机制扎实推进农村扶贫开发工作的
+实施意见》§3: 原则上扶贫对象每三年进行一次动态调整); policies continued after exit until
+the end of 2020 (厅字〔2016〕16号: 贫困户退出后，在攻坚期内国家原有扶贫政策保持不变);
+a yearly revisit (回头看).
 Jurisdictions override any of these by recording a policy version of their own;
-:data:`SEED_EXAMPLES` holds the seeds' local rules, ready to record.
+:data:`POLICY_EXAMPLES` holds local rules from the documents, ready to record.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ NATIONAL_DEFAULTS = PolicyVersion(
         adjustment_anchor_year=2014,
         revisit_interval_days=365,
     ),
-    source="国开办发〔2014〕24号; 厅字〔2016〕16号; seed 002 §3",
+    source="国开办发〔2014〕24号; 厅字〔2016〕16号; 山西省《关于创新机制扎实推进农村扶贫开发工作的实施意见》§3",
 )
 
 STATUTORY: list[PolicyVersion] = [
@@ -80,9 +81,9 @@ def statutory_book() -> PolicyBook:
     return PolicyBook([RecordedPolicy(v, recorded_at=None) for v in STATUTORY])
 
 
-#: The seeds' local rules, as policy versions a jurisdiction can record.
-SEED_EXAMPLES: dict[str, PolicyVersion] = {
-    # Seed 004, 泰发〔2016〕5号: Taizhou (泰州市, 3212) raises its line to 7000 yuan
+#: Local rules from the policy documents, as policy versions a jurisdiction can record.
+POLICY_EXAMPLES: dict[str, PolicyVersion] = {
+    # 泰发〔2016〕5号: Taizhou (泰州市, 3212) raises its line to 7000 yuan
     # and keeps support for two years after exit.
     "taizhou-2016": PolicyVersion(
         jurisdiction="3212",
@@ -91,10 +92,10 @@ SEED_EXAMPLES: dict[str, PolicyVersion] = {
             poverty_line=7000,
             post_exit_continuation=PostExitContinuation(kind="years", years=2),
         ),
-        source="泰发〔2016〕5号 (seed 004)",
+        source="泰发〔2016〕5号《关于组织实施脱贫致富奔小康工程的意见》",
     ),
-    # Seed 001: Huguang town (湖光镇, 湛江市麻章区 440811) uses 45 % of the
-    # provincial rural income, 9060 yuan, and keeps support until July 2021.
+    # 《湖光镇持续开展打赢脱贫攻坚战两年行动方案(2020-2021年)》: Huguang town (湖光镇, 湛江市麻章区
+    # 440811) uses 45 % of the provincial rural income, 9060 yuan, and keeps support until July 2021.
     "huguang-2020": PolicyVersion(
         jurisdiction="440811",
         effective_date=date(2020, 3, 1),
@@ -102,13 +103,13 @@ SEED_EXAMPLES: dict[str, PolicyVersion] = {
             poverty_line=9060,
             post_exit_continuation=PostExitContinuation(kind="until", until=date(2021, 7, 31)),
         ),
-        source="湖光镇持续开展打赢脱贫攻坚战两年行动方案(2020-2021年) (seed 001)",
+        source="《湖光镇持续开展打赢脱贫攻坚战两年行动方案(2020-2021年)》",
     ),
-    # Seed 002: exited households no longer receive poverty policies.
+    # 山西省 (2014): exited households no longer receive poverty policies.
     "no-continuation": PolicyVersion(
         jurisdiction="",
         effective_date=date(2014, 1, 1),
         settings=PolicySettings(post_exit_continuation=PostExitContinuation(kind="none")),
-        source="seed 002",
+        source="山西省《关于创新机制扎实推进农村扶贫开发工作的实施意见》(2014)",
     ),
 }

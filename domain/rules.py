@@ -1,4 +1,4 @@
-"""Policy rules checked when an event is recorded (DOMAIN.md, "Events", "rules").
+"""Policy rules checked when an event is recorded (docs/domain.md, "Events").
 
 Each rule reads the household's state just before the event (in valid time) and
 the policy in force for the household's division on the event's effective date.

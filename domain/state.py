@@ -1,4 +1,4 @@
-"""A household's state and the state machine that moves it (DOMAIN.md, "Lifecycle").
+"""A household's state and the state machine that moves it (docs/domain.md, "Statuses").
 
 :func:`transition` applies one event, in valid-time order, and refuses what the
 state machine forbids. It checks structure only (which event may follow which,

@@ -20,11 +20,10 @@ class Status(StrEnum):
 ACTIVE = frozenset(
     {Status.PROPOSED, Status.POOR, Status.EXIT_PENDING, Status.EXITED, Status.RETURNED}
 )
-#: Statuses counted as poor (incidence, rosters of the poor).
 #: Statuses counted as poor: in rosters' poor counts, the incidence and the adjustment report
 #: (an exit is not final until confirmed).
 COUNTED_POOR = frozenset({Status.POOR, Status.RETURNED, Status.EXIT_PENDING})
-#: Statuses that accept the events DOMAIN.md marks "same".
+#: Statuses that accept the events that keep the status ("same" in docs/domain.md).
 MAINTAINABLE = frozenset({Status.POOR, Status.RETURNED, Status.EXIT_PENDING, Status.EXITED})
 
 

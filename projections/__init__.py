@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from projections.queries import SqlReadModel
+from projections.readmodel import SqlReadModel
 from service.registry import Registry
 
 log = logging.getLogger(__name__)

@@ -19,6 +19,7 @@ from domain.history import RecordedEvent
 from domain.policy import PolicyBook
 from projections.db import Tx, chunks, known_us
 from projections.households import decode_event_row
+from projections.reading import Queries, check_prefix, prefix_range
 
 STATES = ("open", "resolved", "all")
 
@@ -108,3 +109,23 @@ def of_division(
         "findings": chosen[start : start + page_size],
     }
 
+
+class FindingsQueries(Queries):
+    """The findings of a division (open and resolved, counted, and a page of them)."""
+
+    def findings(
+        self,
+        division_prefix: str,
+        as_of: date,
+        known_at: datetime | None,
+        state: str = "all",
+        page: int = 1,
+        page_size: int = 50,
+    ) -> dict[str, Any]:
+        """Counts of open and resolved findings in a division and a page of them."""
+        check_prefix(division_prefix)
+        with self.store.db.read() as tx:
+            policies = self._policies(tx, None)
+            return of_division(
+                tx, division_prefix, prefix_range(division_prefix), policies, as_of, known_at, state, page, page_size
+            )

@@ -36,8 +36,8 @@ from projections.db import Tx, from_us
 from projections.integrity import GENESIS, link, moment_text, raw_hash, record_hash
 from projections.log import decode, head
 from projections.refold import check_read_models
+from projections.runner import ProjectionStore
 from projections.sealing import Sealer, SealError
-from projections.store import ProjectionStore
 from service.registry import Registry
 
 PAGE = 2000

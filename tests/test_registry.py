@@ -19,7 +19,7 @@ from domain.errors import (
     VersionConflict,
 )
 from domain.policy import PolicySettings, PolicyVersion
-from domain.policy_data import SEED_EXAMPLES
+from domain.policy_data import POLICY_EXAMPLES
 from domain.vocab import Status
 from service.registry import Registry
 from tests.conftest import APPROVER, RECORDER
@@ -35,7 +35,7 @@ def n_events(registry: Registry) -> int:
 
 
 def worked_example(registry: Registry, clock: Clock) -> None:
-    """DOMAIN.md's worked example, recorded at the moments it gives."""
+    """The worked example of docs/domain.md, recorded at the moments it gives."""
     clock.set("2014-05-02T10:00:00+00:00")
     record(registry, "H-1", proposal())
     clock.set("2014-05-21T10:00:00+00:00")
@@ -183,7 +183,7 @@ def test_quota_is_enforced_per_county_and_year(county: Registry, clock: Clock) -
 
 
 def test_jurisdiction_poverty_line(county: Registry, clock: Clock) -> None:
-    county.record_policy(SEED_EXAMPLES["taizhou-2016"].model_copy(update={"jurisdiction": "620422100"}))
+    county.record_policy(POLICY_EXAMPLES["taizhou-2016"].model_copy(update={"jurisdiction": "620422100"}))
     _registered(county, clock)
     clock.set("2017-03-01T10:00:00+00:00")
     record(county, "H-1", {"type": "IncomeAssessed", "effective_date": "2017-01-10", "year": 2016,

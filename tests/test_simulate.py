@@ -84,8 +84,9 @@ def test_late_recordings_and_corrections_have_realistic_shares(stream: tuple[Sim
     assert 10 <= len(recordings) / STREAM_HOUSEHOLDS <= 21
 
 
-def test_exits_follow_the_yearly_targets_of_seed_003(stream: tuple[Simulation, list[Recording]]) -> None:
-    """Persons exiting per year (the household's size when it exits) in seed 003's proportions."""
+def test_exits_follow_the_county_yearly_targets(stream: tuple[Simulation, list[Recording]]) -> None:
+    """Persons exiting per year (the household's size when it exits) in the proportions of the
+    county's targets ([会宁53])."""
     size: dict[str, int] = {}
     persons: Counter[int] = Counter()
     for r in stream[1]:

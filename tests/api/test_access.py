@@ -1,4 +1,4 @@
-"""Roles and division scopes through real HTTP (API.md "Auth"): 401, 403 and masking."""
+"""Roles and division scopes through real HTTP (docs/api.md "Who may do what"): 401, 403 and masking."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Queries through real HTTP on both stores: DOMAIN.md's worked example, as of / known at."""
+"""Queries through real HTTP on both stores: the worked example of docs/domain.md, as of / known at."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def ok(response: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def worked(api: Api) -> Api:
-    """DOMAIN.md's worked example (H-1), recorded at the moments it gives; plus H-2 in another township."""
+    """The worked example of docs/domain.md (H-1), recorded at the moments it gives; plus H-2 in another township."""
     at(api, "2014-05-02T02:00:00+00:00")
     ok(api.post("/v1/households", json={"household_id": "H-1", **proposal(members=[
         member(1, phone="13800138000"), member(501, "spouse"), member(3, "child")])}))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.policy_data import SEED_EXAMPLES
+from domain.policy_data import POLICY_EXAMPLES
 from tests.api.conftest import Api, assert_problem
 from tests.support import proposal
 
@@ -47,7 +47,7 @@ def test_tokens_issued_over_http_work(api: Api) -> None:
 
 
 def test_policies(api: Api) -> None:
-    example = SEED_EXAMPLES[next(iter(SEED_EXAMPLES))]
+    example = POLICY_EXAMPLES[next(iter(POLICY_EXAMPLES))]
     recorded = api.post("/v1/policies", as_="admin", json=example.model_dump(mode="json"))
     assert recorded.status_code == 201, recorded.text
     assert recorded.json()["jurisdiction"] == example.jurisdiction and recorded.json()["recorded_at"]

@@ -1,4 +1,4 @@
-"""Valid time and transaction time (DOMAIN.md "Time: two axes"): the worked example, late
+"""Valid time and transaction time (docs/domain.md "Two time axes"): the worked example, late
 events, future dates, ties, corrections, retractions and timelines."""
 
 from __future__ import annotations
@@ -61,11 +61,11 @@ def refuse(h: History, body: EventBody, rule: str, when: str | None = None) -> R
     return err.value
 
 
-# --- DOMAIN.md's worked example -----------------------------------------------------------
+# --- the worked example of docs/domain.md -----------------------------------------------------------
 
 
 def worked_example() -> History:
-    """Household H of DOMAIN.md. The example leaves the exit's income implicit: an
+    """Household H of the worked example. The example leaves the exit's income implicit: an
     assessment above the 2016 line (2952 yuan) lets the ExitProposed pass its rule."""
     h = History("H")
     h.record(proposed("2014-05-02"), at("2014-05-02"))

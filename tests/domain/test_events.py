@@ -28,7 +28,7 @@ HEAD = {"name": "张三", "id_number": "620422198501010015", "relation": "head",
 SPOUSE = {"name": "李四", "id_number": person_id(2), "relation": "spouse"}
 ALL_TRUE = {k: True for k in ("food", "clothing", "education", "medical", "housing", "water")}
 
-#: One valid payload per event type (API.md "Event fields"), with its required fields only
+#: One valid payload per event type (docs/api.md, the event fields table), with its required fields only
 #: plus the common ones.
 VALID: dict[str, dict[str, Any]] = {
     "IdentificationProposed": {

@@ -1,4 +1,4 @@
-"""Property test: the bitemporal fold agrees with a naive reference written from DOMAIN.md.
+"""Property test: the bitemporal fold agrees with a naive reference written from docs/domain.md.
 
 Hypothesis draws a random *legal* valid-time path for one household (a walk through the
 state machine with random dates, ties included), records its events in a random order
@@ -58,11 +58,11 @@ VILLAGES = ("620422100201", "620422100202", "620422200301", "321202100201")
 BOOK = statutory_book()
 
 # ======================================================================================
-# The naive reference (DOMAIN.md only)
+# The naive reference (docs/domain.md only)
 # ======================================================================================
 
 ACTIVE = {"proposed", "poor", "exit_pending", "exited", "returned"}
-KEEPS_STATUS_WHILE = {"poor", "returned", "exit_pending", "exited"}  # DOMAIN.md: events marked "same"
+KEEPS_STATUS_WHILE = {"poor", "returned", "exit_pending", "exited"}  # docs/domain.md: events marked "same"
 SAME_EVENTS = {
     "AssistanceMeasureAssigned",
     "AssistanceMeasureCompleted",
@@ -71,7 +71,7 @@ SAME_EVENTS = {
     "MembersChanged",
     "HouseholdTransferred",
 }
-#: (event type, status before) → status after, for the simple moves of DOMAIN.md's table.
+#: (event type, status before) → status after, for the simple moves of docs/domain.md's table.
 MOVES: dict[tuple[str, str], str] = {
     ("IdentificationApproved", "proposed"): "poor",
     ("IdentificationRejected", "proposed"): "rejected",

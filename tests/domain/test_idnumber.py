@@ -21,7 +21,7 @@ from domain.idnumber import (
     ("first17", "expected"),
     [
         ("11010519491231002", "X"),  # the standard's own example
-        ("62042219850101001", "5"),  # API.md's example head of household
+        ("62042219850101001", "5"),  # docs/api.md's example head of household
         ("44052418800101001", "4"),
         ("11010119900307803", "X"),  # Σ = 222, 222 mod 11 = 2
     ],

@@ -1,4 +1,4 @@
-"""Policy as data (DOMAIN.md "Policy is data, versioned by effective date")."""
+"""Policy as data (docs/domain.md "Policy is data", docs/policy.md)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from domain.policy import (
     PostExitContinuation,
     RecordedPolicy,
 )
-from domain.policy_data import NATIONAL_POVERTY_LINES, SEED_EXAMPLES, statutory_book
+from domain.policy_data import NATIONAL_POVERTY_LINES, POLICY_EXAMPLES, statutory_book
 
 from .builders import TAIZHOU_VILLAGE, VILLAGE, at, book_with
 
@@ -134,7 +134,7 @@ def test_a_version_that_leaves_a_setting_unset_inherits_it() -> None:
 
 
 def test_taizhou_seed_example() -> None:
-    taizhou = SEED_EXAMPLES["taizhou-2016"]
+    taizhou = POLICY_EXAMPLES["taizhou-2016"]
     assert (taizhou.jurisdiction, taizhou.effective_date) == ("3212", date(2016, 2, 23))
     book = book_with((taizhou, at("2016-03-10")))
     assert book.resolve(TAIZHOU_VILLAGE, date(2016, 2, 22)).poverty_line == 2952
@@ -145,7 +145,7 @@ def test_taizhou_seed_example() -> None:
 
 
 def test_known_at_filters_recorded_versions() -> None:
-    book = book_with((SEED_EXAMPLES["taizhou-2016"], at("2016-03-10")))
+    book = book_with((POLICY_EXAMPLES["taizhou-2016"], at("2016-03-10")))
     on = date(2016, 3, 5)
     assert book.known_at(at("2016-03-09")).resolve(TAIZHOU_VILLAGE, on).poverty_line == 2952
     assert book.known_at(at("2016-03-10")).resolve(TAIZHOU_VILLAGE, on).poverty_line == 7000  # inclusive
@@ -173,7 +173,7 @@ def test_a_recorded_national_version_overrides_the_statutory_one_of_the_same_dat
 
 def test_with_version_leaves_the_original_book_alone() -> None:
     book = statutory_book()
-    bigger = book.with_version(RecordedPolicy(SEED_EXAMPLES["taizhou-2016"], None))
+    bigger = book.with_version(RecordedPolicy(POLICY_EXAMPLES["taizhou-2016"], None))
     assert len(bigger.versions) == len(book.versions) + 1
     assert book.resolve(TAIZHOU_VILLAGE, date(2016, 6, 1)).poverty_line == 2952
     assert bigger.resolve(TAIZHOU_VILLAGE, date(2016, 6, 1)).poverty_line == 7000
@@ -202,7 +202,7 @@ def test_national_continuation_until_the_end_of_2020() -> None:
 
 
 def test_taizhou_two_years_after_exit() -> None:
-    book = book_with((SEED_EXAMPLES["taizhou-2016"], None))
+    book = book_with((POLICY_EXAMPLES["taizhou-2016"], None))
     c = book.resolve(TAIZHOU_VILLAGE, date(2016, 11, 15)).post_exit_continuation
     assert c.kind == "years"
     assert c.support_until(date(2016, 11, 15)) == date(2018, 11, 14)
@@ -210,7 +210,7 @@ def test_taizhou_two_years_after_exit() -> None:
 
 
 def test_huguang_until_july_2021() -> None:
-    book = book_with((SEED_EXAMPLES["huguang-2020"], None))
+    book = book_with((POLICY_EXAMPLES["huguang-2020"], None))
     p = book.resolve(HUGUANG_VILLAGE, date(2020, 6, 1))
     assert p.poverty_line == 9060
     assert p.post_exit_continuation.support_until(date(2020, 6, 1)) == date(2021, 7, 31)
@@ -220,7 +220,7 @@ def test_huguang_until_july_2021() -> None:
 
 
 def test_no_continuation_where_a_jurisdiction_ends_support_at_exit() -> None:
-    book = book_with((SEED_EXAMPLES["no-continuation"], None), (SEED_EXAMPLES["taizhou-2016"], None))
+    book = book_with((POLICY_EXAMPLES["no-continuation"], None), (POLICY_EXAMPLES["taizhou-2016"], None))
     c = book.resolve(VILLAGE, date(2016, 11, 15)).post_exit_continuation
     assert c.kind == "none"
     assert c.support_until(date(2016, 11, 15)) is None

@@ -1,4 +1,4 @@
-"""Policy rules (DOMAIN.md "Events" rules column), checked by ``decide`` with the policy in force."""
+"""Policy rules (docs/domain.md "Events", the "checked" column), checked by ``decide`` with the policy in force."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from domain.errors import InvalidInput, RuleViolation
 from domain.findings import ledger
 from domain.policy import PolicySettings, PolicyVersion, RecordedPolicy
-from domain.policy_data import SEED_EXAMPLES, statutory_book
+from domain.policy_data import POLICY_EXAMPLES, statutory_book
 from domain.vocab import Status
 
 from .builders import (
@@ -133,7 +133,7 @@ def test_the_line_is_the_one_in_force_on_the_exit_date() -> None:
 
 
 def test_taizhou_7000_line_applies_to_taizhou_households_from_its_effective_date() -> None:
-    taizhou = SEED_EXAMPLES["taizhou-2016"]
+    taizhou = POLICY_EXAMPLES["taizhou-2016"]
     policies = book_with((taizhou, at("2016-02-25")))
     h = exit_ready(History(policies=policies), division=TAIZHOU_VILLAGE, line_income=5000)
     err = refused(h, exit_proposed("2016-03-01"), "exit_income_below_line")
@@ -144,19 +144,19 @@ def test_taizhou_7000_line_applies_to_taizhou_households_from_its_effective_date
 
 
 def test_taizhou_line_met_exactly_is_accepted() -> None:
-    policies = book_with((SEED_EXAMPLES["taizhou-2016"], at("2016-02-25")))
+    policies = book_with((POLICY_EXAMPLES["taizhou-2016"], at("2016-02-25")))
     h = exit_ready(History(policies=policies), division=TAIZHOU_VILLAGE, line_income=7000)
     h.record(exit_proposed("2016-03-01"))
 
 
 def test_taizhou_line_does_not_apply_elsewhere() -> None:
-    policies = book_with((SEED_EXAMPLES["taizhou-2016"], at("2016-02-25")))
+    policies = book_with((POLICY_EXAMPLES["taizhou-2016"], at("2016-02-25")))
     h = exit_ready(History(policies=policies), division=VILLAGE, line_income=5000)
     h.record(exit_proposed("2016-03-01"))
 
 
 def test_the_line_follows_the_division_the_household_is_in_on_the_exit_date() -> None:
-    policies = book_with((SEED_EXAMPLES["taizhou-2016"], at("2016-02-25")))
+    policies = book_with((POLICY_EXAMPLES["taizhou-2016"], at("2016-02-25")))
     h = exit_ready(History(policies=policies), division=VILLAGE, line_income=5000)
     h.record(transferred("2016-04-01", TAIZHOU_VILLAGE))
     err = refused(h, exit_proposed("2016-06-01"), "exit_income_below_line")
@@ -165,7 +165,7 @@ def test_the_line_follows_the_division_the_household_is_in_on_the_exit_date() ->
 
 def test_a_policy_not_yet_recorded_does_not_bind_the_decision() -> None:
     """decide uses the book it is given: the book as known when the event is recorded."""
-    book = book_with((SEED_EXAMPLES["taizhou-2016"], at("2016-06-01")))
+    book = book_with((POLICY_EXAMPLES["taizhou-2016"], at("2016-06-01")))
     h = exit_ready(History(policies=book.known_at(at("2016-03-02"))), division=TAIZHOU_VILLAGE)
     h.record(exit_proposed("2016-03-01"), at("2016-03-02"))
 

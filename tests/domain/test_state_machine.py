@@ -1,4 +1,4 @@
-"""The state machine (DOMAIN.md "Lifecycle" and "Events"): every event type from every status.
+"""The state machine (docs/domain.md "Statuses" and "Events"): every event type from every status.
 
 ``transition`` is called directly here; policy rules (notice periods, income, …) are
 tested through ``decide`` in test_rules.py.
@@ -72,7 +72,7 @@ MAINTENANCE = (
     "HouseholdTransferred",
 )
 S = Status
-#: DOMAIN.md's table, written out: (event type, from status) → to status. Anything absent
+#: docs/domain.md's table, written out: (event type, from status) → to status. Anything absent
 #: is illegal.
 LEGAL: dict[tuple[str, Status | None], Status] = {
     ("IdentificationProposed", None): S.PROPOSED,

@@ -1,4 +1,4 @@
-"""kill -9 the relay in the middle of a large publish and restart it (issue 5's rule).
+"""kill -9 the relay in the middle of a large publish and restart it (nothing lost, nothing doubled).
 
 Every event reaches the topic at least once; every subscriber — a plain test
 subscriber, the projection consumer and the dibao roster sync, all running
@@ -24,7 +24,7 @@ from consumers.dibao import DibaoRosterSync
 from consumers.messages import decode, encode_value
 from consumers.projections import projection_runner
 from domain.feed import feed_item
-from projections.store import ProjectionStore
+from projections.runner import ProjectionStore
 from service.registry import Registry
 from tests.kafka.conftest import (
     Collector,

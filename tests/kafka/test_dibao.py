@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from bootstrap.settings import Settings
 from cli import app
 from consumers.relay import Relay, RelayConfig
-from projections.queries import SqlReadModel
+from projections.readmodel import SqlReadModel
 from service.registry import Registry
 from tests.kafka.conftest import (
     SESSION_TIMEOUT_MS,
@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 HOUSEHOLDS = 60
 DATES = [date(2014, 5, 19), date(2014, 5, 20), date(2016, 11, 14), date(2016, 11, 15), date(2017, 8, 3),
          date(2018, 6, 30)]
-#: registered and in poverty (DOMAIN.md): approved, not (yet) exited; `returned` counts as poor.
+#: registered and in poverty (docs/domain.md): approved, not (yet) exited; `returned` counts as poor.
 ON_ROSTER = {"poor", "exit_pending", "returned"}
 
 

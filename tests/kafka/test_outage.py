@@ -1,4 +1,4 @@
-"""Stop the broker, keep writing, start it again: nothing is lost, the relay catches up (issue 5's rule).
+"""Stop the broker, keep writing, start it again: nothing is lost, the relay catches up (nothing lost).
 
 Two outages in one run, on SQLite and PostgreSQL:
 

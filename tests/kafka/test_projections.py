@@ -1,5 +1,5 @@
 """Two `povreg consume projections` in one group split the partitions and, together, build exactly
-the read models the in-process projection builds from the log (issue 5's rule)."""
+the read models the in-process projection builds from the log (the same answers, however they are built)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from bootstrap.settings import Settings
 from consumers.relay import Relay, RelayConfig
-from projections.queries import SqlReadModel
+from projections.readmodel import SqlReadModel
 from service.registry import Registry
 from tests.kafka.conftest import (
     PARTITIONS,

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from projections import open_read_model
-from projections.store import ProjectionStore
+from projections.runner import ProjectionStore
 from service.registry import Registry
 from tests.projections.histories import populate
 from tests.projections.test_property import snapshot
@@ -28,7 +28,7 @@ CHILD = """
 import sys
 from service.registry import Registry
 from bootstrap.settings import Settings
-from projections.store import ProjectionStore
+from projections.runner import ProjectionStore
 
 registry = Registry(Settings.from_env())
 store = ProjectionStore(registry, page_size=int(sys.argv[2]))

@@ -1,4 +1,4 @@
-"""The read model's answers on hand-made histories (DOMAIN.md's worked example and more),
+"""The read model's answers on hand-made histories (the worked example of docs/domain.md and more),
 on SQLite and PostgreSQL, with the read model caught up after every save."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def rec(registry: Registry, clock: Clock, at: str, payload: dict[str, Any], hid:
 
 
 def worked_example(registry: Registry, clock: Clock) -> dict[str, Any]:
-    """DOMAIN.md: proposed 05-02, approved 05-20, exit 11-01/11-15 (recorded late), return 2017-08-03."""
+    """The worked example: proposed 05-02, approved 05-20, exit 11-01/11-15 (recorded late), return 2017-08-03."""
     ids = {}
     ids["proposed"] = rec(registry, clock, "2014-05-02T09:00:00+08:00", proposal(effective_date="2014-05-02"))
     ids["approved"] = rec(registry, clock, "2014-05-21T09:00:00+08:00",

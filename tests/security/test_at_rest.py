@@ -20,7 +20,7 @@ from bootstrap.keys import key_file
 from bootstrap.settings import ConfigError, Settings
 from cli.demo import DemoClock, load
 from domain.events import IdentificationProposed
-from projections.queries import SqlReadModel
+from projections.readmodel import SqlReadModel
 from service.registry import Command, Registry
 from tests.conftest import RECORDER
 from tests.support import postgres_schema, proposal
