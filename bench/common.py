@@ -20,7 +20,7 @@ from typing import Any
 
 from bootstrap.settings import Settings
 from service.registry import Registry
-from simulation.county import DivisionSpec, LoadReport, Recording, SimClock, Simulation, load
+from simulation import DivisionSpec, LoadReport, Recording, SimClock, Simulation, load
 
 PG_HOST = os.environ.get("POVREG_BENCH_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("POVREG_BENCH_PG_PORT", "5432"))

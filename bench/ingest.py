@@ -31,7 +31,7 @@ from bench.common import (
     scratch_store,
     write_json,
 )
-from simulation.county import load, put_divisions
+from simulation import load, put_divisions
 
 HOUSEHOLDS = 20_000
 QUICK_HOUSEHOLDS = 60

@@ -39,7 +39,7 @@ from bench.common import (
 from bootstrap.settings import Settings
 from projections import SqlReadModel, open_read_model
 from service.registry import Registry
-from simulation.county import COUNTY_CODE
+from simulation import COUNTY_CODE
 
 HOUSEHOLDS = 2_000
 QUICK_HOUSEHOLDS = 60

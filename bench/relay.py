@@ -43,7 +43,7 @@ from consumers.messages import POSITION_HEADER, FeedMessage, value_from_notifica
 from consumers.relay import Relay, RelayConfig, producer_settings
 from service.feed import HOUSEHOLD_TOPIC_PREFIX
 from service.registry import Registry
-from simulation.county import LoadReport, load, put_divisions
+from simulation import LoadReport, load, put_divisions
 
 HOUSEHOLDS = 5_000
 QUICK_HOUSEHOLDS = 150

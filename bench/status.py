@@ -35,7 +35,7 @@ from domain.history import Actor
 from domain.idnumber import with_check_digit
 from projections import open_read_model
 from service.registry import Registry
-from simulation.county import COUNTY_CODE, SimClock
+from simulation import COUNTY_CODE, SimClock
 
 HOUSEHOLDS = 2_000
 QUICK_HOUSEHOLDS = 60

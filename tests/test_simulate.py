@@ -19,7 +19,7 @@ from cli import app
 from domain.events import EVENT_TYPES
 from projections import open_read_model
 from service.registry import Registry
-from simulation.county import EXIT_TARGETS, LATE_DAYS, Recording, SimClock, Simulation, load
+from simulation import EXIT_TARGETS, LATE_DAYS, Recording, SimClock, Simulation, load
 from tests.projections.oracle import Oracle
 
 #: generated only (fast): shares, kinds, exits by year

@@ -105,7 +105,7 @@ def _rare_collections() -> Iterator[None]:
     """No cyclic collection while a request's lines are checked and saved, and what they leave alive
     (the households now in the registry's cache) frozen out of the collector's sight afterwards:
     each full collection would otherwise walk the whole cache again — a third of a bulk write's
-    time. The bulk load does the same (simulation.county.load); reference counting still frees
+    time. The bulk load does the same (simulation.loader.load); reference counting still frees
     nearly everything a batch allocates."""
     enabled = gc.isenabled()
     gc.disable()

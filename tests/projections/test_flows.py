@@ -19,7 +19,7 @@ from projections import SqlReadModel, flows, open_read_model
 from projections.db import from_us
 from projections.log import read_page
 from service.registry import Registry
-from simulation.county import SimClock, Simulation, load
+from simulation import SimClock, Simulation, load
 from tests.support import proposal
 
 HOUSEHOLDS = 90
