@@ -42,110 +42,38 @@ What the runner guarantees (docs/kafka.md: delivery is at least once):
   dead-letter topic, or :class:`RetryableError` raised by ``handle``) roll the
   transaction back and retry it with exponential backoff, for as long as it
   takes.
+
+This module is the runner: the consumer group, the apply loop and the dead-letter
+topic. What it composes lives apart: :mod:`consumers.subscriber` (what you write),
+:mod:`consumers.dedupe` (each event once), :mod:`consumers.dead_letters` (poison
+messages recorded) and :mod:`consumers.retry` (the backoff).
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from bootstrap.settings import Settings
+from consumers import dead_letters, dedupe
 from consumers.clients import close_now
 from consumers.db import Database, Tx, transient_db_errors
+from consumers.dead_letters import DEAD_LETTER_TABLE
+from consumers.dedupe import APPLIED_TABLE, already_applied, last_versions, lock_partition
 from consumers.messages import FeedMessage, PoisonMessage, decode
 from consumers.restatements import decode_restatement, restatement_topic
+from consumers.retry import Backoff
+from consumers.subscriber import Record, RetryableError, Stats, Subscriber
 
 log = logging.getLogger("povreg.consumers")
 
-APPLIED_TABLE = "povreg_consumer_applied"
-DEAD_LETTER_TABLE = "povreg_consumer_dead_letters"
-BASE_TABLES = (
-    f"CREATE TABLE IF NOT EXISTS {APPLIED_TABLE} ("
-    " subscriber TEXT NOT NULL, event_id TEXT NOT NULL, household_id TEXT NOT NULL,"
-    " version INTEGER NOT NULL, position BIGINT NOT NULL, outcome TEXT NOT NULL, applied_at TEXT NOT NULL,"
-    " PRIMARY KEY (subscriber, event_id))",
-    f"CREATE INDEX IF NOT EXISTS {APPLIED_TABLE}_household ON {APPLIED_TABLE} (subscriber, household_id, version)",
-    f"CREATE TABLE IF NOT EXISTS {DEAD_LETTER_TABLE} ("
-    " subscriber TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL, kafka_offset BIGINT NOT NULL,"
-    " event_id TEXT, household_id TEXT, version INTEGER, kind TEXT NOT NULL, reason TEXT NOT NULL,"
-    " dead_at TEXT NOT NULL, PRIMARY KEY (subscriber, topic, partition, kafka_offset))",
-)
+#: The runner's own tables: what was applied, and what was dead-lettered.
+BASE_TABLES = (*dedupe.TABLES, *dead_letters.TABLES)
 
-
-class RetryableError(Exception):
-    """Raise from ``handle`` for a temporary failure: the batch is rolled back and retried later."""
-
-
-class Subscriber:
-    """Override :attr:`name`, :attr:`tables` and :meth:`handle` (or :meth:`handle_batch`)."""
-
-    #: the subscriber's identity: its de-duplication namespace and default consumer group.
-    name: str = "subscriber"
-    #: ``CREATE … IF NOT EXISTS`` statements for the subscriber's own tables.
-    tables: Sequence[str] = ()
-    #: apply a household's events strictly in version order (defer an event that runs ahead).
-    strict_order: bool = True
-    #: validate the event payload (pydantic) before ``handle``; invalid → dead-letter topic.
-    validate: bool = True
-
-    def setup(self, db: Database) -> None:
-        if self.tables:
-            db.ddl(*self.tables)
-
-    def begin(self, tx: Tx) -> None:
-        """Called first in every transaction, before the de-duplication reads (e.g. to take a lock
-        that other writers of the same tables also take)."""
-
-    def handle(self, message: FeedMessage, tx: Tx) -> None:
-        raise NotImplementedError
-
-    def handle_batch(self, messages: Sequence[FeedMessage], tx: Tx) -> None:
-        """Apply several new events at once (default: :meth:`handle` each). If it raises a
-        non-retryable error the runner retries the messages one by one to isolate the bad one."""
-        for message in messages:
-            self.handle(message, tx)
-
-    def rolled_back(self) -> None:
-        """Called when writes of ``handle``/``handle_batch`` were rolled back (drop any in-memory cache)."""
-
-    #: also consume ``<topic>.restatements`` and pass its messages to :meth:`handle_restatements`.
-    restatements: bool = False
-
-    def handle_restatements(self, messages: Sequence[dict[str, Any]], tx: Tx) -> None:
-        """Apply restatements (consumers/restatements.py): each once, in order per household."""
-
-
-@dataclass
-class Record:
-    """The parts of a Kafka ConsumerRecord the runner uses (tests build these by hand)."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]] = field(default_factory=list)
-
-
-@dataclass
-class Stats:
-    applied_total: int = 0
-    duplicates_total: int = 0
-    deferred_total: int = 0
-    dead_letters_total: int = 0
-    retries_total: int = 0
-    batches_total: int = 0
-    #: restatement messages applied (``Subscriber.restatements``)
-    restatements_total: int = 0
-    last_error: str | None = None
-    last_applied_position: int = 0
-    last_applied_at: float | None = None
 
 
 class SubscriberRunner:
@@ -375,7 +303,7 @@ class SubscriberRunner:
 
         Returns False if ``stop`` was set before the records could be applied.
         """
-        backoff = self.backoff_initial
+        backoff = Backoff(self.backoff_initial, self.backoff_max)
         while True:
             try:
                 self._apply(records)
@@ -392,13 +320,8 @@ class SubscriberRunner:
                     raise
                 self._note_retry(exc)
                 self._reset_dlq()
-            delay = backoff * (0.5 + random.random())
-            backoff = min(backoff * 2, self.backoff_max)
-            if stop is not None:
-                if stop.wait(delay):
-                    return False
-            else:
-                time.sleep(delay)
+            if not backoff.wait(stop):
+                return False
 
     def _note_retry(self, exc: BaseException) -> None:
         self.stats.retries_total += 1
@@ -428,13 +351,13 @@ class SubscriberRunner:
         dead: list[tuple[Any, FeedMessage | None, str, str]] = []
         now = datetime.now(UTC).isoformat()
         with self.db.transaction() as tx:
-            _lock_partition(tx, sub.name, records[0].topic, records[0].partition)
+            lock_partition(tx, sub.name, records[0].topic, records[0].partition)
             sub.begin(tx)
             households = {m.household_id for _, m, _ in decoded if m is not None}
             event_ids = [m.event_id for _, m, _ in decoded if m is not None]
-            seen = _already_applied(tx, sub.name, event_ids)
-            last = _last_versions(tx, sub.name, households)
-            dead_offsets = _dead_offsets(tx, sub.name, records)
+            seen = already_applied(tx, sub.name, event_ids)
+            last = last_versions(tx, sub.name, households)
+            dead_offsets = dead_letters.dead_offsets(tx, sub.name, records)
             fresh: list[tuple[Any, FeedMessage]] = []
             for r, decoded_message, poison_message in decoded:
                 if (r.topic, r.partition, r.offset) in dead_offsets:
@@ -502,10 +425,10 @@ class SubscriberRunner:
             except PoisonMessage as poison:
                 decoded.append((r, None, poison.reason))
         with self.db.transaction() as tx:
-            _lock_partition(tx, sub.name, records[0].topic, records[0].partition)
+            lock_partition(tx, sub.name, records[0].topic, records[0].partition)
             sub.begin(tx)
-            seen = _already_applied(tx, sub.name, [m["restatement_id"] for _, m, _ in decoded if m is not None])
-            dead_offsets = _dead_offsets(tx, sub.name, records)
+            seen = already_applied(tx, sub.name, [m["restatement_id"] for _, m, _ in decoded if m is not None])
+            dead_offsets = dead_letters.dead_offsets(tx, sub.name, records)
             fresh: list[dict[str, Any]] = []
             dead: list[tuple[Any, FeedMessage | None, str, str]] = []
             for r, message, reason in decoded:
@@ -594,45 +517,4 @@ class SubscriberRunner:
             future.get(timeout=0)
 
 
-def _lock_partition(tx: Tx, subscriber: str, topic: str, partition: int) -> None:
-    """PostgreSQL: one transaction at a time per (subscriber, partition), across processes.
-    (SQLite's ``BEGIN IMMEDIATE`` already serialises every writer.)"""
-    if tx.backend == "postgres":
-        tx.execute("SELECT pg_advisory_xact_lock(hashtext(?), ?)", (f"povreg:{subscriber}:{topic}", partition))
-
-
-def _chunks(items: Sequence[Any], size: int = 400) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-def _already_applied(tx: Tx, subscriber: str, event_ids: Sequence[str]) -> set[str]:
-    seen: set[str] = set()
-    for part in _chunks(list(event_ids)):
-        marks = ",".join("?" * len(part))
-        seen.update(row[0] for row in tx.query(
-            f"SELECT event_id FROM {APPLIED_TABLE} WHERE subscriber = ? AND event_id IN ({marks})",
-            (subscriber, *part)))
-    return seen
-
-
-def _last_versions(tx: Tx, subscriber: str, households: Iterable[str]) -> dict[str, int]:
-    last: dict[str, int] = {}
-    for part in _chunks(sorted(households)):
-        marks = ",".join("?" * len(part))
-        for household_id, version in tx.query(
-            f"SELECT household_id, MAX(version) FROM {APPLIED_TABLE} WHERE subscriber = ? "
-            f"AND household_id IN ({marks}) GROUP BY household_id", (subscriber, *part)):
-            last[household_id] = int(version)
-    return last
-
-
-def _dead_offsets(tx: Tx, subscriber: str, records: Sequence[Any]) -> set[tuple[str, int, int]]:
-    if not records:
-        return set()
-    first, final = records[0], records[-1]
-    rows = tx.query(
-        f"SELECT topic, partition, kafka_offset FROM {DEAD_LETTER_TABLE} WHERE subscriber = ? AND topic = ? "
-        "AND partition = ? AND kafka_offset BETWEEN ? AND ?",
-        (subscriber, first.topic, first.partition, first.offset, final.offset))
-    return {(t, int(p), int(o)) for t, p, o in rows}
+__all__ = ["BASE_TABLES", "DEAD_LETTER_TABLE", "Record", "RetryableError", "Stats", "Subscriber", "SubscriberRunner"]
