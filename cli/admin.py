@@ -125,6 +125,7 @@ def policy_show(
         except LookupError as exc:
             raise InvalidInput(str(exc), rule="no_policy") from None
         out = {k: v for k, v in policy.__dict__.items() if k != "provenance"}
+        out["post_exit_continuation"] = policy.post_exit_continuation.model_dump(mode="json")  # as the API shows it
         out["provenance"] = {k: {"jurisdiction": j, "effective_date": d, "source": s}
                              for k, (j, d, s) in policy.provenance.items()}
         print_json(out)

@@ -83,7 +83,10 @@ def test_policy_record_and_show(cli) -> None:
     assert cli("policy", "record", "--example", "taizhou-2016").exit_code == 0
     shown = cli("policy", "show", "321201001001", "--on", "2016-06-01")
     assert shown.exit_code == 0
-    assert json.loads(shown.output)["poverty_line"] == 7000
+    rules = json.loads(shown.output)
+    assert rules["poverty_line"] == 7000
+    assert rules["post_exit_continuation"] == {"kind": "years", "years": 2, "until": None}
+    assert rules["provenance"]["poverty_line"]["source"].startswith("泰发〔2016〕5号")
     assert cli("policy", "record", "{}").exit_code == 2
 
 
