@@ -130,7 +130,7 @@ def finish_card(
     valid_to: str | None,
     policies: PolicyBook,
 ) -> dict[str, Any]:
-    """The card as API.md shows it: the stored snapshot plus the question's own fields."""
+    """The card as the API shows it: the stored snapshot plus the question's own fields."""
     until, exit_policy = exit_flags(
         stored["status"], stored["division_code"], stored.get("exited_on"), as_of, policies
     )
