@@ -87,7 +87,7 @@ def relay(
         shard_of = parse_shard(shard) if shard else None
     except RelayConfigError as exc:
         raise typer.BadParameter(str(exc), param_hint="'--shard'") from None
-    producer: dict[str, Any] = {"linger.ms": linger_ms, "compression.type": compression}
+    producer: dict[str, Any] = {"linger_ms": linger_ms, "compression_type": compression}
     config = RelayConfig(bootstrap=settings.kafka_bootstrap, topic=settings.kafka_topic, page_size=page_size,
                          poll_interval=poll_interval, commit_interval=commit_interval, log_interval=log_interval,
                          producer=producer, shard=shard_of)
