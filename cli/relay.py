@@ -55,7 +55,7 @@ def relay(
     commit_interval: Annotated[
         float, typer.Option(min=0.0, help="seconds between writes of the acknowledged position")
     ] = 0.5,
-    linger_ms: Annotated[int, typer.Option(min=0, help="producer linger: wait this long to fill batches")] = 50,
+    linger_ms: Annotated[int, typer.Option(min=0, help="producer linger: wait this long to fill batches")] = 5,
     compression: Annotated[
         str, typer.Option(help="producer compression: none, gzip, snappy, lz4 or zstd")
     ] = "none",
