@@ -183,9 +183,8 @@ class SubscriberRunner:
 
     # ------------------------------------------------------------------ kafka
 
-    def _consumer(self) -> Any:
-        from kafka import KafkaConsumer
-
+    def consumer_settings(self) -> dict[str, Any]:
+        """The kafka-python consumer's configuration (connection, TLS and SASL from the settings)."""
         config: dict[str, Any] = {
             **client_config(self.settings, self.bootstrap),
             "group_id": self.group,
@@ -201,7 +200,18 @@ class SubscriberRunner:
             "reconnect_backoff_max_ms": 2_000,
         }
         config.update(self.consumer_config)
-        consumer = KafkaConsumer(**config)
+        return config
+
+    def dead_letter_settings(self) -> dict[str, Any]:
+        """The dead-letter producer's configuration (connection, TLS and SASL from the settings)."""
+        return {**client_config(self.settings, self.bootstrap), "acks": "all",
+                "client_id": f"povreg-{self.subscriber.name}-dlq", "request_timeout_ms": 10_000,
+                "delivery_timeout_ms": 30_000, "max_block_ms": 10_000}
+
+    def _consumer(self) -> Any:
+        from kafka import KafkaConsumer
+
+        consumer = KafkaConsumer(**self.consumer_settings())
         consumer.subscribe([self.topic])
         return consumer
 
@@ -209,10 +219,7 @@ class SubscriberRunner:
         if self._dlq_producer is None:
             from kafka import KafkaProducer
 
-            self._dlq_producer = KafkaProducer(
-                **client_config(self.settings, self.bootstrap), acks="all",
-                client_id=f"povreg-{self.subscriber.name}-dlq", request_timeout_ms=10_000,
-                delivery_timeout_ms=30_000, max_block_ms=10_000)
+            self._dlq_producer = KafkaProducer(**self.dead_letter_settings())
         return self._dlq_producer
 
     def _measure_lag(self) -> int | None:

@@ -48,7 +48,8 @@ from typing import Any
 from bootstrap.settings import Settings
 from consumers.clients import client_config, close_producer
 from consumers.db import Database, transient_db_errors
-from consumers.messages import POSITION_HEADER, value_from_notification
+from consumers.messages import POSITION_HEADER, values_from_notification
+from consumers.person_ref import person_ref_key
 from service.registry import HOUSEHOLD_TOPIC_PREFIX, Registry
 
 log = logging.getLogger("povreg.relay")
@@ -68,6 +69,8 @@ class RelayConfigError(RelayError):
 class RelayConfig:
     bootstrap: str
     topic: str = "household-events"
+    #: the opt-in topic of full personal data (``POVREG_KAFKA_PII_TOPIC``): each event also goes there.
+    pii_topic: str | None = None
     #: the tracking row's key: one row per relayed topic.
     name: str | None = None
     page_size: int = 5000
@@ -305,6 +308,7 @@ class Relay:
         self.registry = registry or Registry(settings)
         self.db = Database(settings)
         self.tracking = RelayTracking(self.db, config.tracking_name, config.topic, config.shard)
+        self.ref_key = person_ref_key(settings, self.db)
         self._producer_factory = producer_factory
         self._producer: Any = None
         self._partitions: dict[bytes, int] = {}
@@ -503,8 +507,8 @@ class Relay:
 
     def _send(self, producer: Any, page: Sequence[Any]) -> None:
         """Send the page's household events of this relay's partitions; note each as unacknowledged."""
-        topic, sent, send = self.config.topic, self._window.sent, producer.send
-        mapper = self.registry.mapper
+        topic, pii_topic, sent, send = self.config.topic, self.config.pii_topic, self._window.sent, producer.send
+        mapper, ref_key = self.registry.mapper, self.ref_key
         shard_index, shard_count = self.config.shard or (0, 1)
         for n in page:
             if not n.topic.startswith(HOUSEHOLD_TOPIC_PREFIX):
@@ -513,8 +517,12 @@ class Relay:
             partition = self._partition(key)
             if shard_count != 1 and partition % shard_count != shard_index:
                 continue
-            value = value_from_notification(n, mapper)
-            sent(n.id, send(topic, value, key, [(POSITION_HEADER, str(n.id).encode())], partition))
+            masked, full = values_from_notification(n, mapper, ref_key, full=pii_topic is not None)
+            headers = [(POSITION_HEADER, str(n.id).encode())]
+            if pii_topic is None:
+                sent(n.id, send(topic, masked, key, headers, partition))
+            else:  # the same key: the default partitioner puts the household on its partition there too
+                sent(n.id, send(topic, masked, key, headers, partition), send(pii_topic, full, key, headers))
 
     def _wait_for_acks(self, producer: Any) -> None:
         """Send what is lingering now and wait a little for acknowledgements (the loop comes back here

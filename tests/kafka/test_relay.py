@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from bootstrap.settings import Settings
 from cli import app
-from consumers.messages import item_from_notification, value_from_notification
+from consumers.messages import item_from_notification, masked_item, value_from_notification, values_from_notification
 from consumers.metrics import MetricsServer
 from consumers.relay import AckWindow, Relay, RelayConfig, RelayConfigError, RelayError
 from domain.feed import feed_item
@@ -45,6 +45,8 @@ def test_message_value_is_the_feed_item(settings: Settings, clock) -> None:
                 expected = json.loads(json.dumps(feed_item(position, event)))
                 assert item_from_notification(by_position[position], registry.mapper) == expected
                 assert json.loads(value_from_notification(by_position[position], registry.mapper)) == expected
+                masked, full = values_from_notification(by_position[position], registry.mapper, b"k", full=True)
+                assert json.loads(full or b"") == expected and json.loads(masked) == masked_item(expected, b"k")
         finally:
             registry.close()
 
@@ -65,7 +67,7 @@ def test_relay_publishes_every_event_keyed_and_in_order(store, kafka_settings: S
 
     items = topic_items(broker, topic, expect=len(feed))
     assert len(items) == len(feed)  # no failure: each exactly once
-    expected = {p: json.loads(json.dumps(feed_item(p, e))) for p, e in feed}
+    expected = {p: masked_item(json.loads(json.dumps(feed_item(p, e))), relay.ref_key) for p, e in feed}
     for record, item in items:
         assert item == expected[item["position"]]
         assert dict(record.headers)["position"] == str(item["position"]).encode()
