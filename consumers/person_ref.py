@@ -1,8 +1,9 @@
 """The key of ``person_ref``, the pseudonym of a person on the household topic.
 
 In order of preference: ``POVREG_PERSON_REF_KEY``; a key derived from the
-store's cipher key (``POVREG_CIPHER_KEY``), so every relay of one store agrees
-without another secret to distribute; for a store kept in plaintext, a random
+store's cipher key (``POVREG_CIPHER_KEY``, or the key file the embedded store
+made), so every relay of one store agrees without another secret to
+distribute; for a store kept in plaintext (``POVREG_CIPHER_KEY=none``), a random
 key created on first use and kept in the store itself (it reveals nothing the
 plaintext store does not already show). Never a constant: with a known key,
 the few billion plausible ID numbers could be hashed and matched.
@@ -23,10 +24,11 @@ _NAME = "person_ref_key"
 
 
 def person_ref_key(settings: Settings, db: Database) -> bytes:
-    """The key of ``person_ref`` for the store of ``db`` (see the module's docstring)."""
+    """The key of ``person_ref`` for the store of ``db`` (see the module's docstring); ``settings`` with
+    the store's key resolved (``Registry.settings``: the embedded store's key file is read)."""
     if settings.person_ref_key:
         return base64.b64decode(settings.person_ref_key)
-    if settings.cipher_key:
+    if settings.encrypted and settings.cipher_key:
         return hmac.new(base64.b64decode(settings.cipher_key), b"povreg person_ref v1", hashlib.sha256).digest()
     db.ddl(f"CREATE TABLE IF NOT EXISTS {SECRETS_TABLE} (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
     with db.transaction() as tx:  # several relays may start together: the first key stays

@@ -308,7 +308,7 @@ class Relay:
         self.registry = registry or Registry(settings)
         self.db = Database(settings)
         self.tracking = RelayTracking(self.db, config.tracking_name, config.topic, config.shard)
-        self.ref_key = person_ref_key(settings, self.db)
+        self.ref_key = person_ref_key(self.registry.settings, self.db)  # the store's key resolved
         self._producer_factory = producer_factory
         self._producer: Any = None
         self._partitions: dict[bytes, int] = {}

@@ -131,8 +131,8 @@ def test_the_household_topic_carries_no_full_id_number(tmp_path: Path, broker: T
 
 
 def test_person_ref_keys_are_stable_and_never_a_constant(tmp_path: Path, broker: TansuBroker) -> None:
-    """The key is the same for every relay of a store (so is each ref), differs between plaintext stores,
-    and follows the cipher key or POVREG_PERSON_REF_KEY when they are set."""
+    """The key is the same for every relay of a store (so is each ref), differs between stores, and
+    follows the cipher key or POVREG_PERSON_REF_KEY when they are set."""
     def key_of(url: str, **more: Any) -> bytes:
         settings = Settings(database_url=url, kafka_bootstrap=broker.bootstrap, **more)
         relay = Relay(settings, RelayConfig(bootstrap=broker.bootstrap))
@@ -142,7 +142,10 @@ def test_person_ref_keys_are_stable_and_never_a_constant(tmp_path: Path, broker:
             relay.close()
 
     first, second = (f"sqlite:///{tmp_path / name}" for name in ("a.db", "b.db"))
-    assert key_of(first) == key_of(first) != key_of(second)
+    assert key_of(first) == key_of(first) != key_of(second)  # derived from each store's own key file
+    plain, other_plain = (f"sqlite:///{tmp_path / name}" for name in ("p.db", "q.db"))  # kept in plaintext
+    assert key_of(plain, cipher_key="none") == key_of(plain, cipher_key="none") != key_of(other_plain,
+                                                                                        cipher_key="none")
     cipher = base64.b64encode(b"c" * 32).decode()
     encrypted = f"sqlite:///{tmp_path / 'enc.db'}"
     assert key_of(encrypted, cipher_key=cipher) == key_of(encrypted, cipher_key=cipher) != key_of(first)
