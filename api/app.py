@@ -28,6 +28,7 @@ from api.routes import (
     divisions,
     events_feed,
     explain,
+    findings,
     health,
     households,
     policies,
@@ -79,8 +80,8 @@ def create_app(source: Registry | Settings | None = None) -> FastAPI:
     problems.install(app)
     # Outside everything else: an oversized body is refused before anyone reads it.
     app.add_middleware(BodyLimit, limit=registry.settings.max_body_bytes)
-    for module in (households, batch, cards, explain, rosters, adjustments, divisions, audit, events_feed, tokens,
-                   policies, health, console):
+    for module in (households, batch, cards, explain, findings, rosters, adjustments, divisions, audit, events_feed,
+                   tokens, policies, health, console):
         app.include_router(module.router)
     console.mount_console(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

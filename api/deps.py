@@ -20,7 +20,8 @@ from domain.errors import InvalidInput, NotFound
 from domain.history import Actor
 from domain.moments import parse_known_at
 from projections import SqlReadModel, open_read_model
-from service.registry import Registry, _check_household_id
+from service.households import check_household_id
+from service.registry import Registry
 
 # ------------------------------------------------------------ the read model
 
@@ -84,7 +85,7 @@ def moment(value: str | None, registry: Registry, name: str = "known_at") -> dat
 def known_household_id(household_id: str) -> None:
     """A path that cannot be a registry number names no household (404, never another aggregate)."""
     try:
-        _check_household_id(household_id)
+        check_household_id(household_id)
     except InvalidInput:
         raise NotFound(f"household {household_id} is not registered", rule="unknown_household") from None
 

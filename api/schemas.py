@@ -269,10 +269,52 @@ class ResolvedPolicyOut(Open):
 # Query responses (the read models' JSON, API.md "Queries").
 
 
+class FindingOut(Open):
+    """A decision that the facts as known show to have broken a rule (domain: findings)."""
+
+    finding_id: str
+    rule: str = Field(description="the rule the decision broke, e.g. exit_income_below_line")
+    rule_label: str | None = Field(None, description="the rule's Chinese name")
+    decision_event_id: str
+    decision_type: str
+    decision_effective_date: date | None = None
+    shown_by: list[str] = Field(description="the facts (and corrections) that show it")
+    known_since: Moment = Field(description="since when the registry knows it")
+    state: Literal["open", "resolved"]
+    resolved_by: str | None = Field(description="the decision (or correction) that resolved it")
+    detail: str | None = None
+
+
+class HouseholdFinding(FindingOut):
+    household_id: str
+
+
+class FindingCounts(Open):
+    open: int
+    resolved: int
+
+
+class Findings(Open):
+    """The findings of a division as of a date, as known at a moment."""
+
+    division_code: str
+    as_of: date
+    known_at: datetime | None
+    state: Literal["open", "resolved", "all"]
+    counts: FindingCounts = Field(description="open and resolved findings in the division (whatever `state`)")
+    total: int = Field(description="findings in the chosen state")
+    page: int
+    page_size: int
+    findings: list[HouseholdFinding]
+
+
 class StatusInterval(Open):
     status: Status
     from_: date = Field(alias="from")
     to: date | None = Field(description="exclusive end; null = still open")
+    findings: list[FindingOut] = Field(
+        default_factory=list, description="findings on the decisions effective in this interval (absent when none)"
+    )
 
 
 class Count(Open):
@@ -358,6 +400,9 @@ class Card(Open):
     known_at: Moment | None
     valid_from: date | None = Field(None, description="since when the card reads as it does")
     valid_to: date | None = Field(None, description="until when (exclusive; null = still)")
+    findings: list[FindingOut] = Field(
+        default_factory=list, description="decisions effective by as_of that the facts known at known_at show wrong"
+    )
 
 
 class AuditEvent(Open):
@@ -381,6 +426,7 @@ class AuditEvent(Open):
 
 class Audit(Open):
     household_id: str
+    findings: list[FindingOut] = Field(default_factory=list, description="every finding, as now known")
     events: list[AuditEvent]
     integrity: dict[str, Any] = Field(description="how to recompute the hash chains, and their heads")
 

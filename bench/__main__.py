@@ -5,13 +5,14 @@ takes minutes; the recorded figures (docs/benchmarks.md) use
 ``--households 100000`` or ``--url`` a store already loaded with
 ``povreg simulate --households 100000``.
 
-    python -m bench [--households N] [--only ingest,status,queries,rebuild,relay,load]
+    python -m bench [--households N] [--only ingest,status,queries,rebuild,relay,load,scaleout]
                     [--backend sqlite|postgres|both] [--url URL] [--quick] [--json FILE]
 
 ``status``, ``queries`` and ``rebuild`` share one store per backend (loaded once);
 ``ingest`` loads its own scratch stores; ``relay`` runs ``bench.relay`` when it exists;
 ``load`` loads its own county per backend and runs 8 and 16 clients for 5 s each against
-each server configuration (``python -m bench.load`` for 8, 16, 32 clients and 30 s).
+each server configuration (``python -m bench.load`` for 8, 16, 32 clients and 30 s);
+``scaleout`` builds the read model from the topic with 1, then 2 projection consumers.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from bench import common
 
-SCRIPTS = ("ingest", "status", "queries", "rebuild", "relay", "load")
+SCRIPTS = ("ingest", "status", "queries", "rebuild", "relay", "load", "scaleout")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -75,6 +76,13 @@ def main(argv: list[str] | None = None) -> None:
         small = [] if args.quick else ["--clients", "8,16", "--seconds", "5"]
         results += importlib.import_module("bench.load").main(
             [*_argv(args, args.backend or "both", with_url=False), *small])
+    if "scaleout" in chosen:
+        try:
+            results += importlib.import_module("bench.scaleout").main(
+                [*_argv(args, args.backend or "postgres", with_url=False)])
+        except Exception as exc:  # no broker here: keep the other figures; fail at the end
+            failed.append(f"scaleout: {type(exc).__name__}: {exc}")
+            traceback.print_exc()
     common.write_json(args.json, results)
     print(f"\nall benchmarks: {time.perf_counter() - started:.0f} s")
     if failed:

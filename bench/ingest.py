@@ -159,15 +159,17 @@ def run_http(backend: str, households: int, events: int, seed: int = 1) -> dict[
 
 
 def run_http_batch(backend: str, households: int, batch: int, seed: int = 1, events: int | None = None,
-                   inline: bool = False) -> dict[str, Any]:
-    """Events/s through ``POST /v1/events:batch`` (``batch`` lines per request, to a ``povreg serve``
-    process) against the in-process batched ingest (``Registry.bulk_writer``, ``batch`` commands per
-    transaction) of the same commands, one after the other in this run. References to earlier
+                   inline: bool = False, request_lines: int | None = None) -> dict[str, Any]:
+    """Events/s through ``POST /v1/events:batch`` (``request_lines`` lines per request, default four
+    transactions' worth, to a ``povreg serve`` process) against the in-process batched ingest
+    (``Registry.bulk_writer``, ``batch`` commands per transaction) of the same commands, one after the
+    other in this run. References to earlier
     events (``@key``) are resolved from earlier answers, as an integration would; a request ends
     never early: the server runs without inline projections
     (the scaled mode: read models from Kafka), as the in-process figure has none, unless ``inline``.
     References to events of the same request go as ``refs`` (field → line number)."""
     import os
+    import socket
     import subprocess
     import sys
     from datetime import date
@@ -178,12 +180,12 @@ def run_http_batch(backend: str, households: int, batch: int, seed: int = 1, eve
 
     from bootstrap.settings import Settings
     from service.registry import Registry
-    from tests.api.test_live_server import free_port
 
     c = county(households, seed)
     sample = c.recordings[:events] if events else c.recordings
+    request_lines = request_lines or 4 * batch
     figures: dict[str, Any] = {"backend": backend, "commands": len(sample), "batch_size": batch,
-                               "server_inline_projections": inline}
+                               "request_lines": request_lines, "server_inline_projections": inline}
     with scratch_store(backend) as url:
         registry, clock = open_registry(url, cache_size=None)
         try:
@@ -206,7 +208,9 @@ def run_http_batch(backend: str, households: int, batch: int, seed: int = 1, eve
             setup.close()
         env = {**os.environ, "POVREG_DATABASE_URL": url, "POVREG_INLINE_PROJECTIONS": "true" if inline else "false",
                "POVREG_MAX_BODY_BYTES": str(64 * 1024 * 1024)}
-        port = free_port()
+        with socket.socket() as probe:  # a free loopback port for the server
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
         povreg = str(Path(sys.executable).with_name("povreg"))
         server = subprocess.Popen([povreg, "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level",
                                    "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -230,7 +234,7 @@ def run_http_batch(backend: str, households: int, batch: int, seed: int = 1, eve
                     chunk: list[bytes] = []
                     keys: dict[int, str] = {}
                     pending: dict[str, int] = {}  # key → its line in this request
-                    while at < len(sample) and len(chunk) < batch:
+                    while at < len(sample) and len(chunk) < request_lines:
                         rec = sample[at]
                         line = lines[at]
                         if rec.refs:

@@ -12,7 +12,8 @@ for ``--seconds`` (or until ``--max-requests`` in all), the mix:
   today, to a household whose status allows it).
 
 Per kind it prints requests/s, p50 / p99 latency and errors (a transport error, a 5xx,
-or any 4xx other than that 404). Each server configuration (``--configs``) is measured
+or any 4xx other than that 404), and what a request cost in CPU: the server's processes
+and, on PostgreSQL on this machine, the database's. Each server configuration (``--configs``) is measured
 with every client count in the same run, the first configuration being the baseline of
 the others' ratios: ``single`` is one process, one transaction per write (what ``povreg
 serve`` did before group commit); ``group`` adds group commit; ``group-wN`` runs N
@@ -43,7 +44,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from bench.common import Result, backend_of, backends, base_parser, county, county_store, percentiles, write_json
+from bench.common import (
+    Result,
+    ServerCpu,
+    backend_of,
+    backends,
+    base_parser,
+    county,
+    county_store,
+    percentiles,
+    write_json,
+)
 
 HOUSEHOLDS = 2_000
 QUICK_HOUSEHOLDS = 60
@@ -137,9 +148,27 @@ def _povreg() -> list[str]:
     return [found] if found else [sys.executable, "-c", "from cli import app; app()"]
 
 
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of ``pid`` and its live descendants (uvicorn's workers), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            with open(f"/proc/{current}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as f:
+                    todo += [int(child) for child in f.read().split()]
+        except OSError:  # gone meanwhile, or no /proc
+            continue
+    return total
+
+
 @contextmanager
-def served(url: str, config: ServerConfig) -> Iterator[int]:
-    """``povreg serve`` on a free loopback port with ``config``; yields the port."""
+def served(url: str, config: ServerConfig) -> Iterator[tuple[int, int]]:
+    """``povreg serve`` on a free loopback port with ``config``; yields its port and pid."""
     port = _free_port()
     argv = [*_povreg(), "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     if config.workers > 1:
@@ -165,7 +194,7 @@ def served(url: str, config: ServerConfig) -> Iterator[int]:
                 raise RuntimeError("povreg serve did not answer within 120 s")
             time.sleep(0.2)
         time.sleep(0.5 * config.workers)  # every worker up (each opens its read model)
-        yield port
+        yield port, proc.pid
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -274,10 +303,18 @@ def run_load(backend: str, url: str, households: int, seed: int, configs: list[S
                                "writable": len(target.writable), "runs": {}}
     for config in configs:
         runs: dict[str, Any] = {}
-        with served(url, config) as port:
+        with served(url, config) as (port, pid):
             drive(port, target, 4, min(2.0, seconds), 200, seed)  # warm up: connections, caches
             for n in clients:
-                runs[str(n)] = drive(port, target, n, seconds, max_requests, seed + n)
+                server_cpu = process_tree_cpu(pid)
+                with ServerCpu(enabled=backend == "postgres") as database_cpu:
+                    runs[str(n)] = run = drive(port, target, n, seconds, max_requests, seed + n)
+                answered = sum(run[k]["n"] for k in KINDS) or 1
+                # What a request costs: the server's processes, and PostgreSQL's (same machine).
+                run["server_cpu_ms_per_request"] = round(
+                    (process_tree_cpu(pid) - server_cpu) * 1000 / answered, 2)
+                if database_cpu.seconds is not None:
+                    run["postgres_cpu_ms_per_request"] = round(database_cpu.seconds * 1000 / answered, 2)
                 print(f"  {backend} {config.name} {n} clients: " + _line(runs[str(n)]), flush=True)
         figures["runs"][config.name] = {"workers": config.workers, "group_commit_ms": config.group_commit_ms,
                                         "clients": runs}
@@ -298,8 +335,13 @@ def _ratio(a: float, b: float) -> float | None:
 
 
 def _line(run: dict[str, Any]) -> str:
-    return "; ".join(f"{k} {run[k]['per_s']}/s p50 {run[k]['p50_ms']} p99 {run[k]['p99_ms']} ms"
+    line = "; ".join(f"{k} {run[k]['per_s']}/s p50 {run[k]['p50_ms']} p99 {run[k]['p99_ms']} ms"
                      + (f" ERR {run[k]['errors']}" if run[k]["errors"] else "") for k in KINDS)
+    if "server_cpu_ms_per_request" in run:
+        line += f"; CPU per request: server {run['server_cpu_ms_per_request']} ms"
+        if "postgres_cpu_ms_per_request" in run:
+            line += f", PostgreSQL {run['postgres_cpu_ms_per_request']} ms"
+    return line
 
 
 def main(argv: list[str] | None = None) -> list[Result]:

@@ -41,7 +41,8 @@ from consumers.base import Subscriber, SubscriberRunner
 from consumers.db import Tx
 from consumers.messages import POSITION_HEADER, FeedMessage, value_from_notification
 from consumers.relay import Relay, RelayConfig, producer_settings
-from service.registry import HOUSEHOLD_TOPIC_PREFIX, Registry
+from service.feed import HOUSEHOLD_TOPIC_PREFIX
+from service.registry import Registry
 from simulation.county import LoadReport, load, put_divisions
 
 HOUSEHOLDS = 5_000

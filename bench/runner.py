@@ -3,7 +3,8 @@
 A projection of the store's household events written the library's way: its
 ``ProjectionRunner`` subscribes to the registry's notification log and calls the
 projection's ``process_event`` for each event, which writes one row (the event's
-household, version, type, effective date and body) and the runner's tracking
+household, version, type, effective date and body, its personal fields masked as the
+API shows them, so that no personal data lands in the view) and the runner's tracking
 position in one transaction of a ``PostgresTrackingRecorder`` view. That is less
 work per event than the registry's rebuild (no fold, card, timeline or audit
 trail), so the ratio understates the difference in what each does per event.
@@ -26,6 +27,7 @@ from psycopg.types.json import Jsonb
 
 from bootstrap.settings import Settings
 from domain.household import Household
+from domain.masking import mask
 from service.registry import Registry
 
 VIEW = "bench_runner"
@@ -48,7 +50,7 @@ class EventRows(PostgresTrackingRecorder):
             self._insert_tracking(curs, tracking)
             body = event.body
             curs.execute(self.insert_row, (event.originator_id, event.originator_version, body.get("type"),
-                                           body.get("effective_date"), Jsonb(body)))
+                                           body.get("effective_date"), Jsonb(mask(body))))
 
     def drop(self) -> None:
         with self.datastore.transaction(commit=True) as curs:

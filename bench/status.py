@@ -30,10 +30,11 @@ from bench.common import (
     run_per_backend,
 )
 from bootstrap.settings import Settings
+from domain.commands import Command
 from domain.history import Actor
 from domain.idnumber import with_check_digit
 from projections import open_read_model
-from service.registry import Command, Registry
+from service.registry import Registry
 from simulation.county import COUNTY_CODE, SimClock
 
 HOUSEHOLDS = 2_000
@@ -48,7 +49,7 @@ def long_histories(registry: Registry, clock: SimClock, village: str, events: in
     """``count`` households of exactly ``events`` events each, effective one a day from FIRST."""
     tag = secrets.token_hex(3).upper()
     # Recorded after every effective date (up to FIRST + 108 days) and after the store's last moment.
-    start = max(registry._last_recorded_at() or datetime(2022, 8, 1, tzinfo=UTC), datetime(2022, 8, 1, tzinfo=UTC))
+    start = max(registry.store.last_recorded_at() or datetime(2022, 8, 1, tzinfo=UTC), datetime(2022, 8, 1, tzinfo=UTC))
     ids = []
     began = start
     for n in range(count):

@@ -218,15 +218,19 @@ class Settings(BaseSettings):
         return _postgres_params(self.database_url)
 
     def eventsourcing_env(self) -> dict[str, str]:
-        """The eventsourcing library's settings for this configuration."""
-        env: dict[str, str] = {"ORIGINATOR_ID_TYPE": "text"}
+        """The eventsourcing library's settings for this configuration.
+
+        The library constructs its infrastructure from them: the persistence module's
+        factory (``persistence.sqlite`` or ``persistence.postgres``: the library's own, with
+        the registry's recorder) and the mapper (``MAPPER_TOPIC``)."""
+        env: dict[str, str] = {"ORIGINATOR_ID_TYPE": "text", "MAPPER_TOPIC": "persistence.mapper:JsonDataMapper"}
         if self.backend == "sqlite":
-            env.update(PERSISTENCE_MODULE="eventsourcing.sqlite", SQLITE_DBNAME=self.sqlite_path)
+            env.update(PERSISTENCE_MODULE="persistence.sqlite", SQLITE_DBNAME=self.sqlite_path)
             env["SQLITE_LOCK_TIMEOUT"] = "30"
         else:
             p = self.postgres_params()
             env.update(
-                PERSISTENCE_MODULE="eventsourcing.postgres",
+                PERSISTENCE_MODULE="persistence.postgres",
                 POSTGRES_DBNAME=p["dbname"],
                 POSTGRES_HOST=p["host"],
                 POSTGRES_PORT=p["port"],

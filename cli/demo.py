@@ -25,10 +25,11 @@ from rich.table import Table
 
 from bootstrap.settings import ConfigError, Settings
 from cli.common import console, err_console
+from domain.commands import Command
 from domain.history import Actor
 from domain.idnumber import with_check_digit
 from persistence.writegate import system_clock
-from service.registry import Command, Registry
+from service.registry import Registry
 
 app = typer.Typer(no_args_is_help=True)
 

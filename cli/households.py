@@ -14,11 +14,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cli.common import console, err_console, open_registry, parse_date, parse_moment, print_json
+from domain.commands import Command, Receipt
 from domain.errors import DomainError
 from domain.fold import Interval
 from domain.history import Actor
 from domain.state import HouseholdState
-from service.registry import Command, Receipt, iter_jsonl
+from service.importing import iter_jsonl
 
 app = typer.Typer(no_args_is_help=True)
 

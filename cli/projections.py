@@ -1,5 +1,5 @@
 """``povreg projections …``, ``povreg verify`` and the read-model queries
-(``card``, ``roster``, ``adjustments``, ``incidence``, ``audit``).
+(``card``, ``roster``, ``adjustments``, ``incidence``, ``audit``, ``findings``).
 
 Queries first catch the read model up with the log, then answer from the
 projections. Output is JSON (``--mask`` hides personal information as the API
@@ -309,6 +309,36 @@ def incidence_command(division: str, as_of: AsOf = None, known_at: KnownAt = Non
                                    parse_moment(known_at, model.registry)))
 
 
+def findings_command(
+    division: str,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+    state: Annotated[str, typer.Option(help="open, resolved or all")] = "all",
+    page: Annotated[int, typer.Option(min=1)] = 1,
+    page_size: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    as_json: AsJson = False,
+) -> None:
+    """Decisions that the facts show wrong (findings) in a division, as of a date, as known at a moment."""
+    if state not in ("open", "resolved", "all"):
+        err_console.print(f"[red]--state is open, resolved or all, not {state!r}[/red]")
+        raise typer.Exit(2)
+    with read_model() as model:
+        result = model.findings(division, parse_date(as_of) or model.registry.today(),
+                                parse_moment(known_at, model.registry), state, page, page_size)
+    if as_json:
+        print_json(result)
+        return
+    counts = result["counts"]
+    table = Table(title=f"{division} findings as of {result['as_of']}: open {counts['open']}, "
+                        f"resolved {counts['resolved']}")
+    for column in ("household", "rule", "decision", "effective", "known since", "state"):
+        table.add_column(column, no_wrap=True)
+    for f in result["findings"]:
+        table.add_row(f["household_id"], f["rule"], f["decision_type"], f["decision_effective_date"],
+                      f["known_since"][:10], f["state"])
+    console.print(table)
+
+
 def audit_command(
     household: Annotated[str | None, typer.Option(help="a household's trail")] = None,
     division: Annotated[str | None, typer.Option(help="a division's trail (code prefix)")] = None,
@@ -340,3 +370,4 @@ def register(root: typer.Typer) -> None:
     root.command("adjustments")(adjustments_command)
     root.command("incidence")(incidence_command)
     root.command("audit")(audit_command)
+    root.command("findings")(findings_command)

@@ -59,6 +59,7 @@ from bootstrap.settings import Settings
 from consumers.clients import client_config, close_producer
 from consumers.db import Database, Tx, transient_db_errors
 from consumers.messages import FeedMessage, PoisonMessage, decode
+from consumers.restatements import decode_restatement, restatement_topic
 
 log = logging.getLogger("povreg.consumers")
 
@@ -113,6 +114,12 @@ class Subscriber:
     def rolled_back(self) -> None:
         """Called when writes of ``handle``/``handle_batch`` were rolled back (drop any in-memory cache)."""
 
+    #: also consume ``<topic>.restatements`` and pass its messages to :meth:`handle_restatements`.
+    restatements: bool = False
+
+    def handle_restatements(self, messages: Sequence[dict[str, Any]], tx: Tx) -> None:
+        """Apply restatements (consumers/restatements.py): each once, in order per household."""
+
 
 @dataclass
 class Record:
@@ -134,6 +141,8 @@ class Stats:
     dead_letters_total: int = 0
     retries_total: int = 0
     batches_total: int = 0
+    #: restatement messages applied (``Subscriber.restatements``)
+    restatements_total: int = 0
     last_error: str | None = None
     last_applied_position: int = 0
     last_applied_at: float | None = None
@@ -161,6 +170,7 @@ class SubscriberRunner:
         self.bootstrap = bootstrap or settings.kafka_bootstrap
         self.topic = topic or settings.kafka_topic
         self.dlq_topic = f"{self.topic}.dlq"
+        self.restatement_topic = restatement_topic(self.topic)
         self.group = group or f"povreg-{subscriber.name}"
         self.db = db or Database(settings)
         self.chunk_size = chunk_size
@@ -212,7 +222,7 @@ class SubscriberRunner:
         from kafka import KafkaConsumer
 
         consumer = KafkaConsumer(**self.consumer_settings())
-        consumer.subscribe([self.topic])
+        consumer.subscribe([self.topic, *([self.restatement_topic] if self.subscriber.restatements else [])])
         return consumer
 
     def _dlq(self) -> Any:
@@ -254,6 +264,7 @@ class SubscriberRunner:
             "assigned_partitions": assigned,
             "lag": self.lag,
             "applied_total": s.applied_total,
+            "restatements_total": s.restatements_total,
             "duplicates_total": s.duplicates_total,
             "deferred_total": s.deferred_total,
             "dead_letters_total": s.dead_letters_total,
@@ -390,6 +401,9 @@ class SubscriberRunner:
 
     def _apply(self, records: Sequence[Any]) -> None:
         sub = self.subscriber
+        if records and records[0].topic == self.restatement_topic:
+            self._apply_restatements(records)
+            return
         decoded: list[tuple[Any, FeedMessage | None, PoisonMessage | None]] = []
         for r in records:
             try:
@@ -464,6 +478,52 @@ class SubscriberRunner:
             s.last_applied_position = max(s.last_applied_position, max(m.position for m in applied))
             s.last_applied_at = time.time()
         s.last_error = None
+
+    def _apply_restatements(self, records: Sequence[Any]) -> None:
+        """A chunk of the restatement topic: each ``restatement_id`` applied once (recorded in the same
+        table as events, version 0), the undecodable sent to the dead-letter topic."""
+        sub = self.subscriber
+        now = datetime.now(UTC).isoformat()
+        decoded: list[tuple[Any, dict[str, Any] | None, str]] = []
+        for r in records:
+            try:
+                decoded.append((r, decode_restatement(r.value), ""))
+            except PoisonMessage as poison:
+                decoded.append((r, None, poison.reason))
+        with self.db.transaction() as tx:
+            _lock_partition(tx, sub.name, records[0].topic, records[0].partition)
+            sub.begin(tx)
+            seen = _already_applied(tx, sub.name, [m["restatement_id"] for _, m, _ in decoded if m is not None])
+            dead_offsets = _dead_offsets(tx, sub.name, records)
+            fresh: list[dict[str, Any]] = []
+            dead: list[tuple[Any, FeedMessage | None, str, str]] = []
+            for r, message, reason in decoded:
+                if (r.topic, r.partition, r.offset) in dead_offsets:
+                    continue
+                if message is None:
+                    dead.append((r, None, "schema", reason))
+                elif message["restatement_id"] not in seen:
+                    seen.add(message["restatement_id"])
+                    fresh.append(message)
+            if fresh:
+                sub.handle_restatements(fresh, tx)
+                tx.insert_many(
+                    APPLIED_TABLE,
+                    ("subscriber", "event_id", "household_id", "version", "position", "outcome", "applied_at"),
+                    [(sub.name, m["restatement_id"], m["household_id"], 0, m["position"], "restatement", now)
+                     for m in fresh],
+                )
+            if dead:
+                tx.insert_many(
+                    DEAD_LETTER_TABLE,
+                    ("subscriber", "topic", "partition", "kafka_offset", "event_id", "household_id", "version",
+                     "kind", "reason", "dead_at"),
+                    [(sub.name, r.topic, r.partition, r.offset, None, None, None, kind, reason[:2000], now)
+                     for r, _, kind, reason in dead],
+                )
+                self._send_dead_letters(dead)
+        self.stats.restatements_total += len(fresh)
+        self.stats.dead_letters_total += len(dead)
 
     def _handle(self, tx: Tx, fresh: list[tuple[Any, FeedMessage]]
                 ) -> tuple[list[FeedMessage], list[tuple[Any, FeedMessage, str, str]]]:

@@ -23,7 +23,13 @@ give it one), built only from the Kafka messages:
   ``exit_withdrawn`` when a later correction takes one back, each with the
   position of the event that caused it.
 
-The as-of view is :func:`roster_on` (``povreg dibao roster --as-of D``).
+- ``dibao_restatements`` — the restatements the relay publishes (a late decision, a
+  correction, a retraction that changed the status of days already past); :func:`restated`
+  tells whether the household was on the roster in each range before and after: the rosters
+  civil affairs already received for those days are out of date where they differ.
+
+The as-of view is :func:`roster_on` (``povreg dibao roster --as-of D``); :func:`restated`
+lists the past days whose roster a restatement changed.
 
 It reads the household topic, where personal data is masked: members are known by their
 ``person_ref`` (the stand-in ID numbers of :func:`consumers.messages.to_recorded` are derived
@@ -64,6 +70,10 @@ TABLES = (
     " household_id TEXT NOT NULL, division_code TEXT NOT NULL, valid_from TEXT NOT NULL, valid_to TEXT,"
     " position BIGINT NOT NULL, PRIMARY KEY (household_id, valid_from))",
     "CREATE INDEX IF NOT EXISTS dibao_roster_valid ON dibao_roster (valid_from, valid_to)",
+    "CREATE TABLE IF NOT EXISTS dibao_restatements ("
+    " restatement_id TEXT PRIMARY KEY, position BIGINT NOT NULL, household_id TEXT NOT NULL,"
+    " division_code TEXT NOT NULL, valid_from TEXT NOT NULL, valid_to TEXT NOT NULL, status_before TEXT,"
+    " status_after TEXT, event_id TEXT NOT NULL, event_type TEXT NOT NULL, recorded_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS dibao_changes ("
     " position BIGINT NOT NULL, household_id TEXT NOT NULL, change TEXT NOT NULL, valid_date TEXT NOT NULL,"
     " division_code TEXT NOT NULL, recorded_at TEXT NOT NULL,"
@@ -132,8 +142,22 @@ class DibaoRosterSync(Subscriber):
         self.cache_size = cache_size
         self._cache: OrderedDict[str, tuple[list[RecordedEvent], list[Step]]] = OrderedDict()
 
+    restatements = True
+
     def rolled_back(self) -> None:
         self._cache.clear()
+
+    def handle_restatements(self, messages: Sequence[dict[str, Any]], tx: Tx) -> None:
+        """Keep each restatement (its effect on the roster is judged when read, by :func:`restated`:
+        the events it follows may arrive after it, on their own topic)."""
+        tx.executemany(
+            "INSERT INTO dibao_restatements (restatement_id, position, household_id, division_code, valid_from, "
+            "valid_to, status_before, status_after, event_id, event_type, recorded_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [(m["restatement_id"], m["position"], m["household_id"], m["division_code"], m["valid_from"],
+              m["valid_to"], m["status_before"], m["status_after"], m["event_id"], m["event_type"], m["recorded_at"])
+             for m in messages],
+        )
 
     def handle(self, message: FeedMessage, tx: Tx) -> None:
         self.handle_batch([message], tx)
@@ -200,6 +224,15 @@ class DibaoRosterSync(Subscriber):
         return histories, folds
 
 
+def _dibao_on(history: Sequence[RecordedEvent], day: date) -> bool:
+    """Whether the household's attribute is dibao on ``day`` (or, before it was proposed, when proposed)."""
+    if not history:
+        return False
+    steps = replay(effective_events(history), history[0].household_id)
+    state = next((s.state for s in reversed(steps) if s.event.effective_date <= day), steps[0].state if steps else None)
+    return state is not None and state.attribute == Attribute.DIBAO
+
+
 def _stored_versions(tx: Tx, household_ids: Sequence[str]) -> dict[str, int]:
     versions: dict[str, int] = {}
     for start in range(0, len(household_ids), 400):
@@ -259,6 +292,28 @@ def roster_on(db: Database, as_of: date, division_prefix: str = "") -> list[dict
         (day, day, division_prefix + "%"),
     )
     return [{"household_id": h, "division_code": d, "since": f, "until": t} for h, d, f, t in rows]
+
+
+def restated(db: Database, after_position: int = 0, roster_only: bool = True) -> list[dict[str, Any]]:
+    """Restatements received after ``after_position``, in the order they were caused, each with
+    whether the household was on the roster in its range before and after (its status then, and
+    its attribute as the events received say); with ``roster_only``, only those where that differs:
+    the past days whose roster, already sent, must be sent again."""
+    keys = ("restatement_id", "position", "household_id", "division_code", "valid_from", "valid_to",
+            "status_before", "status_after", "event_id", "event_type", "recorded_at")
+    tx = db.read()
+    rows = [dict(zip(keys, row, strict=True)) for row in tx.query(
+        f"SELECT {', '.join(keys)} FROM dibao_restatements WHERE position > ? ORDER BY position, restatement_id",
+        (after_position,))]
+    histories = _load_histories(tx, sorted({r["household_id"] for r in rows}))
+    out = []
+    for r in rows:
+        dibao = _dibao_on(histories.get(r["household_id"], []), date.fromisoformat(r["valid_from"]))
+        r["on_roster_before"] = dibao and r["status_before"] in ON_ROSTER_STATUSES
+        r["on_roster_after"] = dibao and r["status_after"] in ON_ROSTER_STATUSES
+        if not roster_only or r["on_roster_before"] != r["on_roster_after"]:
+            out.append(r)
+    return out
 
 
 def changes_since(db: Database, after_position: int = 0, limit: int = 1000) -> list[dict[str, Any]]:

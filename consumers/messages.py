@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -23,6 +23,9 @@ from domain.errors import DomainError
 from domain.events import parse_event
 from domain.history import Actor, RecordedEvent
 from domain.masking import foldable, mask_with_refs
+
+if TYPE_CHECKING:
+    from consumers.findings import FindingNotes
 
 POSITION_HEADER = "position"
 #: the envelope field that marks a masked message (the household topic's)
@@ -52,16 +55,23 @@ def item_from_notification(notification: Any, mapper: Any) -> dict[str, Any]:
     return item if item is not None else item_from_stored(notification.id, mapper.to_domain_event(notification))
 
 
-def value_from_notification(notification: Any, mapper: Any) -> bytes:
+def value_from_notification(notification: Any, mapper: Any, notes: FindingNotes | None = None) -> bytes:
     """The message value of a stored household notification (the relay's hot path).
 
     What orjson read from the stored JSON it writes back exactly, several times
     faster than :mod:`json`; anything else goes through the mapper and :func:`encode_value`.
+    With ``notes``, an event that opens or resolves findings carries them in a
+    ``findings`` field (consumers/findings.py).
     """
     item = _plain_item(notification, mapper)
+    plain = item is not None
     if item is None:
-        return encode_value(item_from_stored(notification.id, mapper.to_domain_event(notification)))
-    return orjson.dumps(item)
+        item = item_from_stored(notification.id, mapper.to_domain_event(notification))
+    if notes is not None:
+        changes = notes.changes(item)
+        if changes:
+            item = {**item, "findings": changes}
+    return orjson.dumps(item) if plain else encode_value(item)
 
 
 def values_from_notification(notification: Any, mapper: Any, ref_key: bytes,

@@ -48,9 +48,12 @@ from typing import Any
 from bootstrap.settings import Settings
 from consumers.clients import client_config, close_producer
 from consumers.db import Database, transient_db_errors
+from consumers.findings import FindingNotes
 from consumers.messages import POSITION_HEADER, values_from_notification
 from consumers.person_ref import person_ref_key
-from service.registry import HOUSEHOLD_TOPIC_PREFIX, Registry
+from consumers.restatements import RestatementFeed, restatement_topic
+from service.feed import HOUSEHOLD_TOPIC_PREFIX
+from service.registry import Registry
 
 log = logging.getLogger("povreg.relay")
 
@@ -89,6 +92,10 @@ class RelayConfig:
     #: (index, count): publish only the partitions p with p % count == index. Run one relay for each
     #: index 0 … count-1 to spread publishing over processes (each reads the log, sends its share).
     shard: tuple[int, int] | None = None
+    #: publish restatements on ``<topic>.restatements`` (when that topic exists)
+    restatements: bool = True
+    #: seconds between checks that the restatements topic exists
+    restatements_check_interval: float = 30.0
 
     @property
     def tracking_name(self) -> str:
@@ -306,9 +313,15 @@ class Relay:
         self.config = config
         self._own_registry = registry is None
         self.registry = registry or Registry(settings)
+        #: the findings an event opens or resolves ride on its message (consumers/findings.py)
+        self._notes = FindingNotes(self.registry)
         self.db = Database(settings)
         self.tracking = RelayTracking(self.db, config.tracking_name, config.topic, config.shard)
         self.ref_key = person_ref_key(self.registry.settings, self.db)  # the store's key resolved
+        self.restatements = RestatementFeed(self.registry) if config.restatements else None
+        self._restating = False
+        self._restating_checked = 0.0
+        self.restatements_total = 0
         self._producer_factory = producer_factory
         self._producer: Any = None
         self._partitions: dict[bytes, int] = {}
@@ -410,6 +423,27 @@ class Relay:
                 log.warning("topic %s now has %d partitions (was %d)", topic, count, self._partition_count)
             self._partition_count = count
             self._partitions.clear()
+        if self.restatements is not None and (force or now - self._restating_checked
+                                              >= self.config.restatements_check_interval):
+            self._check_restatement_topic(now)
+
+    def _check_restatement_topic(self, now: float) -> None:
+        """Whether ``<topic>.restatements`` exists (asked of the broker: the producer would wait its
+        ``max_block_ms`` for a topic that does not)."""
+        from kafka import KafkaAdminClient
+
+        name = restatement_topic(self.config.topic)
+        admin = KafkaAdminClient(**client_config(self.settings, self.config.bootstrap),
+                                 client_id="povreg-relay-admin", request_timeout_ms=10_000)
+        try:
+            exists = name in admin.list_topics()
+        finally:
+            admin.close()
+        self._restating_checked = now
+        if exists != self._restating:
+            if not exists:
+                log.warning("topic %s does not exist: restatements are not published (create it)", name)
+            self._restating = exists
 
     # ------------------------------------------------------------------- run
 
@@ -508,7 +542,7 @@ class Relay:
     def _send(self, producer: Any, page: Sequence[Any]) -> None:
         """Send the page's household events of this relay's partitions; note each as unacknowledged."""
         topic, pii_topic, sent, send = self.config.topic, self.config.pii_topic, self._window.sent, producer.send
-        mapper, ref_key = self.registry.mapper, self.ref_key
+        mapper, ref_key, notes = self.registry.mapper, self.ref_key, self._notes
         shard_index, shard_count = self.config.shard or (0, 1)
         for n in page:
             if not n.topic.startswith(HOUSEHOLD_TOPIC_PREFIX):
@@ -517,12 +551,26 @@ class Relay:
             partition = self._partition(key)
             if shard_count != 1 and partition % shard_count != shard_index:
                 continue
-            masked, full = values_from_notification(n, mapper, ref_key, full=pii_topic is not None)
+            masked, full = values_from_notification(n, mapper, ref_key, full=pii_topic is not None, notes=notes)
             headers = [(POSITION_HEADER, str(n.id).encode())]
-            if pii_topic is None:
-                sent(n.id, send(topic, masked, key, headers, partition))
-            else:  # the same key: the default partitioner puts the household on its partition there too
-                sent(n.id, send(topic, masked, key, headers, partition), send(pii_topic, full, key, headers))
+            futures = [send(topic, masked, key, headers, partition)]
+            if pii_topic is not None:  # the same key: the default partitioner puts the household there too
+                futures.append(send(pii_topic, full, key, headers))
+            if self.restatements is not None:
+                futures += self._send_restatements(producer, n, key, headers)
+            sent(n.id, *futures)
+
+    def _send_restatements(self, producer: Any, n: Any, key: bytes, headers: list[tuple[str, bytes]]) -> list[Any]:
+        """The restatements ``n``'s event causes, after it, keyed by household (in order per household);
+        their futures. They are computed even when the topic is missing: the feed's histories must follow
+        the log."""
+        assert self.restatements is not None
+        values = self.restatements.messages(n)
+        if not values or not self._restating:
+            return []
+        name = restatement_topic(self.config.topic)
+        self.restatements_total += len(values)
+        return [producer.send(name, value, key, headers) for value in values]
 
     def _wait_for_acks(self, producer: Any) -> None:
         """Send what is lingering now and wait a little for acknowledgements (the loop comes back here

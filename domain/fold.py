@@ -101,11 +101,10 @@ def decide(
 
     Refuses (InvalidInput, RuleViolation) unless the valid-time history with the
     candidate inserted, or with its correction/retraction applied, is still a legal
-    path: the state machine holds over the whole path, and every event from the
-    earliest point the command changes onwards keeps the policy rules of its date.
-    The changed event is judged by the policy as known now; the events after it by
-    the policy as known when they were decided, so a rule recorded later never
-    re-judges an earlier decision, while facts recorded late still do.
+    path through the state machine, and the event the command changes (the candidate,
+    or the event it corrects; a retraction restores a corrected event) keeps the policy
+    rules of its date, as known now. The decisions after it are not re-judged here:
+    where the change leaves one in breach, it carries a finding (domain.findings).
 
     ``steps``, the fold of ``history`` if the caller has it, spares work for a plain
     event landing after the first: the fold before it is that of ``history``, so
@@ -137,23 +136,15 @@ def decide(
         after = effective_events([*history, candidate])
         new_steps = replay(after, candidate.household_id)
         first = _first_difference(before, after)
-    decided_at = _decision_moments([*history, candidate])
+    # Only the event the command changes is judged by the rules of its date (the new
+    # event, or the event it corrects). Later decisions that the change leaves in breach
+    # are not refused: they carry findings (domain.findings). So a fact, which has no
+    # rule of its own, is never refused for what it shows about the decisions after it.
     for i in range(max(first, 1), len(new_steps)):
         event = new_steps[i].event
-        is_changed = event.event_id == changed_id
-        book = policies if is_changed else policies.known_at(decided_at[event.event_id])
-        try:
-            check_rules(new_steps[i - 1].state, event.body, _resolve(book, new_steps[i - 1].state, event))
-        except RuleViolation as exc:
-            if is_changed:
-                raise
-            raise RuleViolation(
-                f"this {body.type} would leave the {event.body.type} effective "
-                f"{event.effective_date} (event {event.event_id}) in breach of its rules: {exc.detail}",
-                rule=exc.rule,
-                affected_event_id=event.event_id,
-                **exc.context,
-            ) from None
+        if event.event_id == changed_id:
+            check_rules(new_steps[i - 1].state, event.body, _resolve(policies, new_steps[i - 1].state, event))
+            break
     return new_steps
 
 
@@ -174,7 +165,7 @@ def _first_difference(before: Sequence[EffectiveEvent], after: Sequence[Effectiv
     return min(len(before), len(after))
 
 
-def _decision_moments(history: Sequence[RecordedEvent]) -> dict[str, datetime]:
+def decision_moments(history: Sequence[RecordedEvent]) -> dict[str, datetime]:
     """When each event took its current form: its recording, or its latest correction."""
     moments = {e.event_id: e.recorded_at for e in history}
     for e in history:

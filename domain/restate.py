@@ -5,7 +5,8 @@ household had on dates before the day it was recorded: a report or a subscriber'
 view of those days is then out of date. :func:`restatements` compares the household's
 status timeline as known just before the recording with the one just after it, and returns
 each maximal valid-time range, before the recording's day, whose status changed: one
-restatement per change, in valid-time order. What an event changes from its recording day
+restatement per change, in valid-time order. :func:`finding_restatements` does the same for the
+findings a recording opens, withdraws or resolves on days already past. What an event changes from its recording day
 on is news, not a restatement, and reaches subscribers as the event itself.
 """
 
@@ -16,8 +17,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import Any
 
+from domain.findings import ledger
 from domain.fold import Interval, Step, intervals, replay
 from domain.history import RecordedEvent, effective_events
+from domain.policy import PolicyBook
 from domain.vocab import Status
 
 
@@ -34,6 +37,9 @@ class Restatement:
     event_id: str
     event_type: str
     recorded_at: datetime
+    #: for a finding's change over the range (the status then unchanged): its id, rule and what
+    #: happened to it — ``opened``, ``withdrawn`` (the record no longer shows it), ``resolved``
+    finding: dict[str, str] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +52,7 @@ class Restatement:
             "event_id": self.event_id,
             "event_type": self.event_type,
             "recorded_at": self.recorded_at.isoformat(timespec="microseconds"),
+            "finding": self.finding,
         }
 
 
@@ -91,4 +98,38 @@ def restatements(history: Sequence[RecordedEvent], event: RecordedEvent, tz: tzi
     return out
 
 
-__all__ = ["Restatement", "restatements"]
+def finding_restatements(history: Sequence[RecordedEvent], event: RecordedEvent, policies: PolicyBook,
+                         tz: tzinfo) -> list[Restatement]:
+    """What ``event`` changed in the findings of days already past: for each finding it opens,
+    withdraws or resolves, the days from its decision's date to the recording's day, one
+    restatement per status interval (the status itself unchanged)."""
+    earlier = [e for e in history if e.version < event.version]
+    before, after = ledger(earlier, policies), ledger([*earlier, event], policies)
+    cutoff = event.recorded_at.astimezone(tz).date()
+    steps = replay(effective_events([*earlier, event]), event.household_id)
+    spans = intervals(steps)
+    out: list[Restatement] = []
+    for fid in sorted(set(before) | set(after)):
+        was, now = before.get(fid), after.get(fid)
+        if now is not None and was is None:
+            change = "opened"
+        elif was is not None and (now is None or (now.withdrawn and not was.withdrawn)):
+            change = "withdrawn"
+        elif was is not None and now is not None and now.resolved_by != was.resolved_by:
+            change = "resolved" if now.resolved_by else "reopened"
+        else:
+            continue
+        finding = now or was
+        assert finding is not None
+        for span in spans:
+            start = max(span.start, finding.decision_on)
+            end = min(span.end or cutoff, cutoff)
+            if start >= end:
+                continue
+            out.append(Restatement(event.household_id, _division_on(steps, start) or "", start, end, span.status,
+                                   span.status, event.event_id, event.body.type, event.recorded_at,
+                                   {"finding_id": fid, "rule": finding.rule, "change": change}))
+    return out
+
+
+__all__ = ["Restatement", "finding_restatements", "restatements"]

@@ -98,6 +98,8 @@ class HouseholdState:
     #: The status ExitWithdrawn goes back to.
     exit_from: Status | None = None
     at_risk: bool = False
+    #: Back on the register after a revisit found the exit wrong (错退纳回), not 返贫.
+    readmitted: bool = False
     #: The date of the latest event applied.
     as_of: date = field(default=date.min)
 
@@ -260,16 +262,18 @@ def transition(state: HouseholdState | None, ev: EffectiveEvent, household_id: s
                 guarantees=body.guarantees,
             )
         case ExitConfirmed():
-            return _evolve(state, on, status=Status.EXITED, exited_on=on, at_risk=False)
+            return _evolve(state, on, status=Status.EXITED, exited_on=on, at_risk=False, readmitted=False)
         case ExitWithdrawn():
             return _evolve(
                 state, on, status=state.exit_from or Status.POOR, exit_from=None, exit_proposed_on=None
             )
         case ReturnedToPoverty():
-            return _evolve(state, on, status=Status.RETURNED, returned_on=on, return_cause=body.cause)
+            return _evolve(
+                state, on, status=Status.RETURNED, returned_on=on, return_cause=body.cause, readmitted=False
+            )
         case Revisited():
             if body.finding == Finding.WRONGLY_EXITED:
-                return _evolve(state, on, status=Status.RETURNED, returned_on=on, at_risk=False)
+                return _evolve(state, on, status=Status.RETURNED, returned_on=on, at_risk=False, readmitted=True)
             return _evolve(state, on, at_risk=body.finding == Finding.AT_RISK)
         case RemovedAsIneligible():
             return _evolve(state, on, status=Status.REMOVED)

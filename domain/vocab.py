@@ -21,7 +21,9 @@ ACTIVE = frozenset(
     {Status.PROPOSED, Status.POOR, Status.EXIT_PENDING, Status.EXITED, Status.RETURNED}
 )
 #: Statuses counted as poor (incidence, rosters of the poor).
-COUNTED_POOR = frozenset({Status.POOR, Status.RETURNED})
+#: Statuses counted as poor: in rosters' poor counts, the incidence and the adjustment report
+#: (an exit is not final until confirmed).
+COUNTED_POOR = frozenset({Status.POOR, Status.RETURNED, Status.EXIT_PENDING})
 #: Statuses that accept the events DOMAIN.md marks "same".
 MAINTAINABLE = frozenset({Status.POOR, Status.RETURNED, Status.EXIT_PENDING, Status.EXITED})
 

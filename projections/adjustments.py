@@ -35,8 +35,39 @@ from datetime import date, timedelta
 from typing import Any
 
 COUNTED = frozenset({"poor", "returned", "exit_pending"})
-INFLOWS = ("identified", "returned", "transferred_in", "members_joined", "reclassified")
+INFLOWS = ("identified", "returned", "readmitted", "transferred_in", "members_joined", "reclassified")
 OUTFLOWS = ("exited", "removed", "closed", "transferred_out", "members_left", "reclassified")
+#: The second stock: exited households (已脱贫), still on the register and monitored.
+EXITED = frozenset({"exited"})
+EXITED_INFLOWS = ("exited", "transferred_in", "members_joined", "reclassified")
+EXITED_OUTFLOWS = ("returned", "readmitted", "removed", "closed", "transferred_out", "members_left", "reclassified")
+#: The timeline's exit_pathway column of a ``returned`` row that a revisit readmitted
+#: (错退纳回: the exit was wrong) rather than a return to poverty (返贫).
+READMITTED = "readmitted"
+
+
+def entry_kind(stock: frozenset[str], prev_status: str | None, marker: str | None) -> str:
+    """How a household entered ``stock`` from ``prev_status`` (its row's pathway column ``marker``)."""
+    if prev_status in stock:
+        return "transferred_in"
+    if stock is EXITED:
+        return "exited"
+    if prev_status == "exited":
+        return READMITTED if marker == READMITTED else "returned"
+    return "identified"
+
+
+def leave_kind(stock: frozenset[str], status: str, marker: str | None) -> str:
+    """How a household left ``stock`` for ``status``."""
+    if status in stock:
+        return "transferred_out"
+    if status == "returned":
+        return READMITTED if marker == READMITTED else "returned"
+    return status
+
+
+def _kinds(stock: frozenset[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return (EXITED_INFLOWS, EXITED_OUTFLOWS) if stock is EXITED else (INFLOWS, OUTFLOWS)
 
 
 @dataclass(frozen=True)
@@ -111,11 +142,14 @@ def _covering(spans: Sequence[Span], day: date) -> Span | None:
     return None
 
 
-def contribution(household_id: str, spans: Sequence[Span], prefix: str, start: date, end: date) -> Contribution:
-    """What one household adds to the report; ``spans`` in valid-time order, contiguous."""
+def contribution(
+    household_id: str, spans: Sequence[Span], prefix: str, start: date, end: date, statuses: frozenset[str] = COUNTED
+) -> Contribution:
+    """What one household adds to the report of the stock of ``statuses``; ``spans`` in
+    valid-time order, contiguous."""
 
     def counted(s: Span | None) -> bool:
-        return s is not None and s.status in COUNTED and s.division_code.startswith(prefix)
+        return s is not None and s.status in statuses and s.division_code.startswith(prefix)
 
     def stock(s: Span | None) -> Stock | None:
         return Stock(s.persons, s.attribute, s.main_cause) if s is not None and counted(s) else None
@@ -138,16 +172,12 @@ def contribution(household_id: str, spans: Sequence[Span], prefix: str, start: d
                 kind, direction = ("members_joined", "in") if delta > 0 else ("members_left", "out")
                 flows.append(Flow(direction, kind, cur.valid_from, 0, abs(delta), cur.attribute, cur.main_cause))
         elif now:
-            if prev is not None and prev.status in COUNTED:
-                kind = "transferred_in"
-            elif prev is not None and prev.status == "exited":
-                kind = "returned"
-            else:
-                kind = "identified"
-            flows.append(Flow("in", kind, cur.valid_from, 1, cur.persons, cur.attribute, cur.main_cause))
+            kind = entry_kind(statuses, prev.status if prev is not None else None, cur.exit_pathway)
+            pathway = cur.exit_pathway if kind == "exited" else None
+            flows.append(Flow("in", kind, cur.valid_from, 1, cur.persons, cur.attribute, cur.main_cause, pathway))
         elif was:
             assert prev is not None
-            kind = "transferred_out" if cur.status in COUNTED else cur.status
+            kind = leave_kind(statuses, cur.status, cur.exit_pathway)
             pathway = cur.exit_pathway if kind == "exited" else None
             flows.append(Flow("out", kind, cur.valid_from, 1, prev.persons, prev.attribute, prev.main_cause, pathway))
     return Contribution(
@@ -190,7 +220,7 @@ class _Summary:
         return out
 
 
-def report(contributions: Iterable[Contribution]) -> dict[str, Any]:
+def report(contributions: Iterable[Contribution], stock: frozenset[str] = COUNTED) -> dict[str, Any]:
     """Opening, inflows, outflows, closing (households, persons, breakdowns) and the check."""
     openings: list[Stock] = []
     closings: list[Stock] = []
@@ -201,7 +231,20 @@ def report(contributions: Iterable[Contribution]) -> dict[str, Any]:
         if c.closing:
             closings.append(c.closing)
         flows.extend(c.flows)
-    return _report(openings, closings, flows)
+    return _report(openings, closings, flows, stock)
+
+
+def both_stocks(poor: dict[str, Any], exited: dict[str, Any]) -> dict[str, Any]:
+    """The report of the poor with the exited stock beside it; it reconciles when both do."""
+    return {**poor, "reconciles": poor["reconciles"] and exited["reconciles"], "exited_stock": exited}
+
+
+def report_from_spans(spans: dict[str, list[Span]], prefix: str, start: date, end: date) -> dict[str, Any]:
+    """Both stocks' report from each household's spans (:func:`contribution`)."""
+    return both_stocks(*(
+        report((contribution(hid, rows, prefix, start, end, stock) for hid, rows in spans.items()), stock)
+        for stock in (COUNTED, EXITED)
+    ))
 
 
 @dataclass(frozen=True)
@@ -229,18 +272,22 @@ class Group:
 def report_from_groups(groups: Iterable[Group]) -> dict[str, Any]:
     """The report from grouped timeline rows: each row is an interval with the one before it,
     so its flow (if any) is named here exactly as :func:`contribution` names it."""
-    openings: list[Stock] = []
-    closings: list[Stock] = []
-    flows: list[Flow] = []
-    for g in groups:
-        now = g.status in COUNTED and bool(g.in_prefix)
-        if now and g.opening:
-            openings.append(Stock(g.persons, g.attribute, g.main_cause, g.rows))
-        if now and g.closing:
-            closings.append(Stock(g.persons, g.attribute, g.main_cause, g.rows))
-        if g.flow:
-            flows.extend(_group_flows(g, now))
-    return _report(openings, closings, flows)
+    groups = list(groups)
+    reports = []
+    for stock in (COUNTED, EXITED):
+        openings: list[Stock] = []
+        closings: list[Stock] = []
+        flows: list[Flow] = []
+        for g in groups:
+            now = g.status in stock and bool(g.in_prefix)
+            if now and g.opening:
+                openings.append(Stock(g.persons, g.attribute, g.main_cause, g.rows))
+            if now and g.closing:
+                closings.append(Stock(g.persons, g.attribute, g.main_cause, g.rows))
+            if g.flow:
+                flows.extend(_group_flows(g, now, stock))
+        reports.append(_report(openings, closings, flows, stock))
+    return both_stocks(*reports)
 
 
 def report_from_flow_sums(
@@ -251,16 +298,20 @@ def report_from_flow_sums(
     """The report from stocks by (status, attribute, main cause) — households, persons — on
     the cycle's start and end, and the row starts in between grouped as the timeline
     query groups them (``flow`` set)."""
-    openings = [Stock(v[1], a, c, v[0]) for (s, a, c), v in opening.items() if s in COUNTED]
-    closings = [Stock(v[1], a, c, v[0]) for (s, a, c), v in closing.items() if s in COUNTED]
-    flows: list[Flow] = []
-    for g in flow_groups:
-        flows.extend(_group_flows(g, g.status in COUNTED and bool(g.in_prefix)))
-    return _report(openings, closings, flows)
+    groups = list(flow_groups)
+    reports = []
+    for stock in (COUNTED, EXITED):
+        openings = [Stock(v[1], a, c, v[0]) for (s, a, c), v in opening.items() if s in stock]
+        closings = [Stock(v[1], a, c, v[0]) for (s, a, c), v in closing.items() if s in stock]
+        flows: list[Flow] = []
+        for g in groups:
+            flows.extend(_group_flows(g, g.status in stock and bool(g.in_prefix), stock))
+        reports.append(_report(openings, closings, flows, stock))
+    return both_stocks(*reports)
 
 
-def _group_flows(g: Group, now: bool) -> Iterator[Flow]:
-    was = g.prev_status in COUNTED and bool(g.prev_in_prefix)
+def _group_flows(g: Group, now: bool, stock: frozenset[str] = COUNTED) -> Iterator[Flow]:
+    was = g.prev_status in stock and bool(g.prev_in_prefix)
     prev_attribute, prev_cause = g.prev_attribute or "", g.prev_main_cause or ""
     if was and now:
         if (prev_attribute, prev_cause) != (g.attribute, g.main_cause):
@@ -271,15 +322,11 @@ def _group_flows(g: Group, now: bool) -> Iterator[Flow]:
             kind, direction = ("members_joined", "in") if delta > 0 else ("members_left", "out")
             yield Flow(direction, kind, START, 0, abs(delta), g.attribute, g.main_cause)
     elif now:
-        if g.prev_status in COUNTED:
-            kind = "transferred_in"
-        elif g.prev_status == "exited":
-            kind = "returned"
-        else:
-            kind = "identified"
-        yield Flow("in", kind, START, g.rows, g.persons, g.attribute, g.main_cause)
+        kind = entry_kind(stock, g.prev_status, g.exit_pathway)
+        pathway = g.exit_pathway if kind == "exited" else None
+        yield Flow("in", kind, START, g.rows, g.persons, g.attribute, g.main_cause, pathway)
     elif was:
-        kind = "transferred_out" if g.status in COUNTED else g.status
+        kind = leave_kind(stock, g.status, g.exit_pathway)
         pathway = g.exit_pathway if kind == "exited" else None
         yield Flow("out", kind, START, g.rows, g.prev_persons, prev_attribute, prev_cause, pathway)
 
@@ -288,22 +335,25 @@ def _group_flows(g: Group, now: bool) -> Iterator[Flow]:
 START = date.min
 
 
-def _report(openings: Iterable[Stock], closings: Iterable[Stock], flows: Iterable[Flow]) -> dict[str, Any]:
+def _report(
+    openings: Iterable[Stock], closings: Iterable[Stock], flows: Iterable[Flow], stock: frozenset[str] = COUNTED
+) -> dict[str, Any]:
     opening, closing = _Summary(), _Summary()
-    inflows = {k: _Summary() for k in INFLOWS}
-    outflows = {k: _Summary(with_pathway=k == "exited") for k in OUTFLOWS}
+    in_kinds, out_kinds = _kinds(stock)
+    inflows = {k: _Summary(with_pathway=k == "exited") for k in in_kinds}
+    outflows = {k: _Summary(with_pathway=k == "exited") for k in out_kinds}
     in_total, out_total = _Summary(), _Summary()
-    for stock in openings:
-        opening.add(stock.households, stock.persons, stock.attribute, stock.main_cause)
-    for stock in closings:
-        closing.add(stock.households, stock.persons, stock.attribute, stock.main_cause)
+    for held in openings:
+        opening.add(held.households, held.persons, held.attribute, held.main_cause)
+    for held in closings:
+        closing.add(held.households, held.persons, held.attribute, held.main_cause)
     for f in flows:
         target, total = (inflows, in_total) if f.direction == "in" else (outflows, out_total)
         target.setdefault(f.kind, _Summary()).add(f.households, f.persons, f.attribute, f.main_cause, f.pathway)
         total.add(f.households, f.persons, f.attribute, f.main_cause)
     checks = _reconcile(opening, in_total, out_total, closing)
     return {
-        "counted_statuses": sorted(COUNTED),
+        "counted_statuses": sorted(stock),
         "opening": opening.as_json(),
         "inflows": {**{k: v.as_json() for k, v in inflows.items()}, "total": in_total.as_json()},
         "outflows": {**{k: v.as_json() for k, v in outflows.items()}, "total": out_total.as_json()},

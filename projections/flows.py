@@ -61,6 +61,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from projections.adjustments import READMITTED
 from projections.db import Tx
 from projections.schema import FLOW_CLASSES, FLOW_MARKS, FLOW_SUMS, FLOWS
 
@@ -91,15 +92,22 @@ def flow_class(key: Sequence[Any], prev: Sequence[Any] | None) -> FlowClass | No
     status, division, attribute, cause, persons, pathway = key[:6]
     county = division[:6]
     if prev is None:
-        return (county, None, status, None, attribute, None, cause, None,
-                pathway if status == "exited" else None, 0)
+        return (county, None, status, None, attribute, None, cause, None, _pathway(status, pathway), 0)
     p_status, p_division, p_attribute, p_cause, p_persons = prev[:5]
     p_county = p_division[:6]
     if (county, status, attribute, cause, persons) == (p_county, p_status, p_attribute, p_cause, p_persons):
         return None
     sign = (persons > p_persons) - (persons < p_persons)
     return (county, p_county, status, p_status, attribute, p_attribute, cause, p_cause,
-            pathway if status == "exited" else None, sign)
+            _pathway(status, pathway), sign)
+
+
+def _pathway(status: str, pathway: str | None) -> str | None:
+    """What a class keeps of the timeline's exit_pathway column: an exit's pathway, and
+    whether a return was a readmission (错退纳回) rather than 返贫."""
+    if status == "exited" or (status == "returned" and pathway == READMITTED):
+        return pathway
+    return None
 
 
 _IDS: dict[FlowClass, int] = {}
@@ -515,7 +523,8 @@ def derive_from_timeline(tx: Tx, suffix: str = "") -> int:
     p_county = "substr(prev_division_code, 1, 6)"
     columns = (
         f"{county}, {p_county}, status, prev_status, attribute, prev_attribute, main_cause, prev_main_cause, "
-        "CASE WHEN status = 'exited' THEN exit_pathway END, "
+        f"CASE WHEN status = 'exited' OR (status = 'returned' AND exit_pathway = '{READMITTED}') "
+        "THEN exit_pathway END, "
         "CASE WHEN prev_status IS NULL THEN 0 WHEN persons > prev_persons THEN 1 "
         "WHEN persons < prev_persons THEN -1 ELSE 0 END"
     )

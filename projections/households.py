@@ -43,15 +43,17 @@ from datetime import date
 from typing import Any
 
 from domain.events import EVENT_TYPES, META_EVENTS, event_json
+from domain.findings import first_disturbance
 from domain.fold import Step, replay
 from domain.history import Actor, EffectiveEvent, RecordedEvent, effective_events
 from domain.state import HouseholdState, transition
-from domain.vocab import Relation
+from domain.vocab import Relation, Status
 from projections import flows
+from projections.adjustments import READMITTED
 from projections.cards import CardEncoder
 from projections.db import OPEN_DATE, OPEN_US, Tx, chunks, from_us, to_us
 from projections.jsontext import compact
-from projections.schema import CARDS, EVENTS, FLOW_CLASSES, FLOW_MARKS, FLOW_SUMS, FLOWS, TIMELINE
+from projections.schema import CARDS, EVENTS, FLOW_CLASSES, FLOW_MARKS, FLOW_SUMS, FLOWS, REVIEWS, TIMELINE
 from projections.sealing import PLAIN, Sealer
 
 #: What the timeline's counts read of a state:
@@ -87,7 +89,8 @@ def key_of(state: HouseholdState) -> Key:
         str(state.attribute),
         str(state.main_cause),
         len(members),
-        str(state.exit_pathway) if state.exit_pathway else None,
+        READMITTED if state.readmitted and state.status is Status.RETURNED
+        else str(state.exit_pathway) if state.exit_pathway else None,
         head.name if head else None,
         head.id_number if head else None,
     )
@@ -149,6 +152,8 @@ class Fold:
     moment: int = 0
     #: re-uses the JSON of the members, measures and helpers its states share
     encoder: CardEncoder = field(default_factory=lambda: CardEncoder(8))
+    #: listed in proj_reviews (its findings must be derived)
+    reviewed: bool = False
 
     @property
     def version(self) -> int:
@@ -192,6 +197,8 @@ class _Batch:
     deletes: dict[str, list[tuple[str, int, str]]] = field(default_factory=dict)
     #: the flow log's entries (row starts opened and closed, by event)
     flows: flows.Pending = field(default_factory=flows.Pending)
+    #: households newly listed in proj_reviews: (household_id, known_from)
+    reviews: list[tuple[str, int]] = field(default_factory=list)
 
     def open(self, table: str, household_id: str, known_from: int, valid_from: str, row: list[Any]) -> None:
         self.inserts[(table, household_id, known_from, valid_from)] = row
@@ -215,11 +222,11 @@ SEALED = {CARDS.name: frozenset({4}), TIMELINE.name: frozenset({11, 12})}
 
 
 class HouseholdProjection:
-    """Maintains ``proj_events``, ``proj_cards``, ``proj_timeline`` and the flow log
+    """Maintains ``proj_events``, ``proj_cards``, ``proj_timeline``, ``proj_reviews`` and the flow log
     (``proj_flows`` and its classes and checkpoints, :mod:`projections.flows`)."""
 
     name = "households"
-    tables = (EVENTS, CARDS, TIMELINE, FLOWS, FLOW_CLASSES, FLOW_MARKS, FLOW_SUMS)
+    tables = (EVENTS, CARDS, TIMELINE, FLOWS, FLOW_CLASSES, FLOW_MARKS, FLOW_SUMS, REVIEWS)
 
     def __init__(self, cache_size: int | None = 0, single_writer: bool = False) -> None:
         """``cache_size``: folds kept between batches (0: none, None: unbounded). With
@@ -327,6 +334,7 @@ class HouseholdProjection:
                     actor = actors[row[7]] = sealer.seal(row[7])  # type: ignore[assignment]
                 events.append((*row[:7], actor, sealer.seal(row[8])))
         EVENTS.insert(tx, events, suffix)
+        REVIEWS.insert(tx, batch.reviews, suffix)
         for table in (CARDS, TIMELINE):
             name = table.name
             tx.executemany(
@@ -351,6 +359,11 @@ class HouseholdProjection:
         fold.moment = moment
         last_key = fold.days[-1][2] if fold.days else None
         appended = fold.append(event)
+        # An event that only extends the fold leaves every decision judged as it was
+        # recorded; any other may give one a finding (domain.findings.first_disturbance).
+        if not appended and not fold.reviewed and first_disturbance(fold.history) is not None:
+            fold.reviewed = True
+            batch.reviews.append((hid, moment))
         cards = CARDS.name
         if appended:
             # Only the last day changed (a new day, or the same day's state replaced).
@@ -459,6 +472,7 @@ class HouseholdProjection:
         for hid, history in histories.items():
             fold = Fold(hid, history)
             fold.refold()
+            fold.reviewed = first_disturbance(history) is not None
             fold.moment = max(to_us(e.recorded_at) for e in history)
             cards = believed.get(CARDS.name, {}).get(hid, {})
             spans = believed.get(TIMELINE.name, {}).get(hid, {})

@@ -27,7 +27,8 @@ from domain.household import STORED_TOPIC_MODULE
 from domain.policy import PolicyVersion
 from projections import jsontext
 from projections.integrity import as_bytes
-from service.registry import HOUSEHOLD_TOPIC_PREFIX, Registry
+from service.feed import HOUSEHOLD_TOPIC_PREFIX
+from service.registry import Registry
 
 T = TypeVar("T")
 

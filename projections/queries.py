@@ -23,7 +23,7 @@ from domain.policy import PolicyBook, PolicyVersion, RecordedPolicy
 from domain.policy_data import STATUTORY
 from domain.vocab import COUNTED_POOR, Status
 from projections import adjustments as adj
-from projections import flows
+from projections import findings, flows
 from projections.audit import parse_row_json
 from projections.cards import finish_card
 from projections.db import OPEN_DATE, OPEN_US, Tx, chunks, from_us, known_us
@@ -220,21 +220,22 @@ class SqlReadModel:
             "(SELECT min(n.valid_from) FROM proj_cards n WHERE n.household_id = c.household_id "
             "AND n.valid_from > ? AND n.known_from <= ? AND n.known_to > ?), "
             "(SELECT count(*) FROM proj_events e WHERE e.household_id = c.household_id AND e.recorded_us <= ?), "
-            "(SELECT count(*) FROM proj_policies), (SELECT coalesce(max(position), 0) FROM proj_policies) "
+            "(SELECT count(*) FROM proj_policies), (SELECT coalesce(max(position), 0) FROM proj_policies), "
+            "(SELECT count(*) FROM proj_reviews r WHERE r.household_id = c.household_id AND r.known_from <= ?) "
             "FROM proj_cards c WHERE c.household_id = ? AND c.valid_from <= ? AND c.known_from <= ? "
             "AND c.known_to > ? ORDER BY c.valid_from DESC LIMIT 1",
-            (day, k, k, k, household_id, day, k, k),
+            (day, k, k, k, k, household_id, day, k, k),
         )
         if row is None:
             return None
-        card, valid_from, valid_to, version, policy_count, policy_head = row
+        card, valid_from, valid_to, version, policy_count, policy_head, in_review = row
         cached = self._policy_cache
         if cached is not None and cached[0] == (int(policy_count), int(policy_head)):
             policies = cached[1].known_at(known_at)
         else:
             with self.store.db.read() as tx:
                 policies = self._policies(tx, known_at)
-        return finish_card(
+        found = finish_card(
             json.loads(self.store.db.sealer.unseal(card)),  # type: ignore[arg-type]
             as_of=as_of,
             known_at=known_at,
@@ -243,6 +244,36 @@ class SqlReadModel:
             valid_to=valid_to,
             policies=policies,
         )
+        found["findings"] = self.household_findings(household_id, as_of, known_at) if in_review else []
+        return found
+
+    # ------------------------------------------------------------ findings
+
+    def household_findings(
+        self, household_id: str, as_of: date | None, known_at: datetime | None, state: str = "all"
+    ) -> list[dict[str, Any]]:
+        """The household's findings (domain.findings) as of ``as_of`` (None: whatever the
+        date), known at ``known_at``."""
+        with self.store.db.read() as tx:
+            policies = self._policies(tx, None)
+            return findings.of_households(tx, [household_id], policies, as_of, known_at, state)[household_id]
+
+    def findings(
+        self,
+        division_prefix: str,
+        as_of: date,
+        known_at: datetime | None,
+        state: str = "all",
+        page: int = 1,
+        page_size: int = 50,
+    ) -> dict[str, Any]:
+        """Counts of open and resolved findings in a division and a page of them."""
+        check_prefix(division_prefix)
+        with self.store.db.read() as tx:
+            policies = self._policies(tx, None)
+            return findings.of_division(
+                tx, division_prefix, prefix_range(division_prefix), policies, as_of, known_at, state, page, page_size
+            )
 
     def timeline(self, household_id: str, known_at: datetime | None) -> list[dict[str, Any]] | None:
         k = known_us(known_at)
@@ -257,12 +288,23 @@ class SqlReadModel:
                 "AND known_from <= ? AND known_to > ? ORDER BY valid_from",
                 (household_id, k, k),
             )
+            found = findings.of_households(tx, [household_id], self._policies(tx, None), None, known_at)
         out: list[dict[str, Any]] = []
         for status, valid_from, valid_to in rows:
             if out and out[-1]["status"] == status:
                 out[-1]["to"] = _valid_to(valid_to)
             else:
                 out.append({"status": status, "from": valid_from, "to": _valid_to(valid_to)})
+        # Each finding shows on the interval its decision took effect in (an interval
+        # without any keeps its three fields only).
+        for interval in out:
+            shown = [
+                f for f in found[household_id]
+                if interval["from"] <= f["decision_effective_date"]
+                and (interval["to"] is None or f["decision_effective_date"] < interval["to"])
+            ]
+            if shown:
+                interval["findings"] = shown
         return out
 
     # -------------------------------------------------------------- rosters
@@ -349,7 +391,8 @@ class SqlReadModel:
     # ------------------------------------------------------------ incidence
 
     def incidence(self, division_prefix: str, as_of: date, known_at: datetime | None) -> dict[str, Any]:
-        """Persons in poor+returned households ÷ rural population (DOMAIN.md "Incidence").
+        """Persons in poor, returned and exit_pending households ÷ rural population: the
+        households the adjustment report counts as poor (an exit is not final until confirmed).
 
         The population of a registered division (6, 9 or 12 digits) is its own
         figure in force on ``as_of`` as known at ``known_at``; a province or
@@ -371,7 +414,7 @@ class SqlReadModel:
                 households, persons = tx.one(
                     "SELECT count(*), coalesce(sum(persons), 0) FROM proj_timeline WHERE division_code >= ? "
                     "AND division_code < ? AND valid_from <= ? AND valid_to > ? AND known_from <= ? "
-                    "AND known_to > ? AND status IN (?, ?)",
+                    f"AND known_to > ? AND status IN ({', '.join('?' * len(poor))})",
                     (lo, hi, day, day, k, k, *poor),
                 ) or (0, 0)
             if len(division_prefix) >= 6:
@@ -620,9 +663,13 @@ class SqlReadModel:
             )]
 
     def _report(self, division_prefix: str, start: date, end: date, known_at: datetime | None) -> dict[str, Any]:
-        """The cycle report without its heading (:meth:`adjustments`)."""
+        """The cycle report of the poor without its heading (:meth:`adjustments`): what the
+        difference compares, household by household."""
         report = self.adjustments(division_prefix, start, end, known_at)
-        return {k: v for k, v in report.items() if k not in ("division_code", "start", "end", "known_at")}
+        heading = ("division_code", "start", "end", "known_at", "exited_stock")
+        out = {k: v for k, v in report.items() if k not in heading}
+        out["reconciles"] = all(c["ok"] for c in out["reconciliation"])
+        return out
 
     # ----------------------------------------------------------------- audit
 
@@ -634,11 +681,21 @@ class SqlReadModel:
                 (household_id,),
             )
             head = tx.one("SELECT position, chain FROM proj_chain ORDER BY position DESC LIMIT 1")
+            trail_findings = findings.of_households(tx, [household_id], self._policies(tx, None), None, None)
         if not rows:
             return None
         events = [_audit_item(r, self.store.db.sealer) for r in rows]
+        found = trail_findings[household_id]
+        # Each event lists the findings it bears on: as their decision, as evidence, as resolution.
+        for event in events:
+            eid = event["event_id"]
+            event["findings"] = [
+                f["finding_id"] for f in found
+                if eid == f["decision_event_id"] or eid in f["shown_by"] or eid == f["resolved_by"]
+            ]
         return {
             "household_id": household_id,
+            "findings": found,
             "events": events,
             "integrity": {
                 "algorithm": "sha256",

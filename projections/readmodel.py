@@ -48,5 +48,16 @@ class ReadModel(Protocol):
     ) -> dict[str, Any]:
         """The cycle report: opening, inflows, outflows, closing, breakdowns, reconciles."""
 
+    def findings(
+        self,
+        division_prefix: str,
+        as_of: date,
+        known_at: datetime | None,
+        state: str = "all",
+        page: int = 1,
+        page_size: int = 50,
+    ) -> dict[str, Any]:
+        """``counts`` of open and resolved findings and a page of them, each with its household."""
+
     def incidence(self, division_prefix: str, as_of: date, known_at: datetime | None) -> dict[str, Any]:
         """Poor persons, rural population and incidence for a division."""

@@ -167,6 +167,16 @@ TIMELINE = Table(
     ),
 )
 
+# Households whose findings must be derived (domain.findings): those with an event
+# recorded before another in valid time, or a correction or retraction, since
+# ``known_from``. Every other household was judged event by event as recorded and has
+# none, so the findings queries fold only these.
+REVIEWS = Table(
+    "proj_reviews",
+    (("household_id", "text"), ("known_from", "bigint")),
+    "household_id",
+)
+
 # The flow log and its checkpoints (:mod:`projections.flows`): county-level
 # counts, incidence and the adjustment report as sums over row starts.
 FLOWS = Table(

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING
 from domain.errors import DomainError
 
 if TYPE_CHECKING:
-    from service.registry import Command, Receipt, Registry
+    from domain.commands import Command, Receipt
+    from service.registry import Registry
 
 _Item = tuple["Command", "Future[Receipt | DomainError]"]
 

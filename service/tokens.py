@@ -22,6 +22,7 @@ from domain import access, divisions
 from domain.errors import InvalidInput, NotFound, Unauthenticated
 from domain.history import SYSTEM, Actor
 from domain.household import TOKENS_KEY, AccessToken, TokenRegister
+from service.unit_of_work import unit_of_work
 
 if TYPE_CHECKING:
     from service.registry import Registry
@@ -90,25 +91,28 @@ def issue_token(
     secret = "pvr_" + secrets.token_urlsafe(24)
     token_id = "tok_" + secrets.token_hex(8)
     secret_hash = hash_secret(secret)
-    with registry.gate.open() as stamp:
-        at = stamp()
+    with unit_of_work(registry.store, registry.gate) as uow:
+        at = uow.stamp()
         expires_at = registry.token_clock() + timedelta(days=expires_in_days)
         token = AccessToken.issue(secret_hash, name or f"{role}-{token_id}", role, division, at, token_id, expires_at)
-        register = _register(registry)
+        uow.add(token)
+        register: TokenRegister | None = uow.get(TOKENS_KEY)
         if register is None:
-            register = TokenRegister.open(token_id, secret_hash, at)
+            uow.add(TokenRegister.open(token_id, secret_hash, at))
         else:
             register.list_token(token_id, secret_hash, at)
-        registry._save(token, register)
+        uow.commit()
     return IssuedToken(token_id, secret, token.name, role, division, expires_at)
 
 
 def authenticate(registry: Registry, secret: str) -> Actor:
     """The actor of a bearer token, or 401: ``invalid_token``, ``token_revoked``, ``token_expired``."""
-    try:
-        token: AccessToken = registry.repository.get(f"token:{hash_secret(secret)}")
-    except AggregateNotFoundError:
-        raise Unauthenticated("令牌无效（未知令牌）", detail_en="the token is unknown", rule="invalid_token") from None
+    # Read from the store on every request (a revocation holds at once, in every process),
+    # replayed without the repository's per-event Protocol check: this runs for every request.
+    key = f"token:{hash_secret(secret)}"
+    token = registry.store.load_many([key])[key]
+    if not isinstance(token, AccessToken):
+        raise Unauthenticated("令牌无效（未知令牌）", detail_en="the token is unknown", rule="invalid_token")
     if token.revoked:
         raise Unauthenticated("令牌已被吊销", detail_en="the token has been revoked", rule="token_revoked")
     if token.expired(registry.token_clock()):
@@ -123,7 +127,7 @@ def list_tokens(registry: Registry, actor: Actor = SYSTEM) -> list[dict[str, Any
     if register is None:
         return []
     now = registry.token_clock()
-    found = registry._load_many([f"token:{h}" for h in register.tokens.values()])
+    found = registry.store.load_many([f"token:{h}" for h in register.tokens.values()])
     out = []
     for token_id, secret_hash in register.tokens.items():
         token = found.get(f"token:{secret_hash}")
@@ -135,21 +139,15 @@ def list_tokens(registry: Registry, actor: Actor = SYSTEM) -> list[dict[str, Any
 def revoke_token(registry: Registry, token_id: str, actor: Actor = SYSTEM) -> dict[str, Any]:
     """Revoke a token by its id (an admin's, inside its scope); revoking twice is no error."""
     access.require_role(actor, access.Role.ADMIN)
-    with registry.gate.open() as stamp:
-        register = _register(registry)
+    with unit_of_work(registry.store, registry.gate) as uow:
+        register: TokenRegister | None = uow.get(TOKENS_KEY)
         secret_hash = register.tokens.get(token_id) if register else None
-        token: AccessToken | None = None
-        if secret_hash is not None:
-            try:
-                token = registry.repository.get(f"token:{secret_hash}")
-            except AggregateNotFoundError:
-                token = None
+        token: AccessToken | None = uow.get(f"token:{secret_hash}") if secret_hash is not None else None
         # A token outside the caller's scope is as unknown to it as one that does not exist.
         if token is None or not access.in_scope(actor, token.division):
             raise NotFound(f"没有编号为 {token_id} 的令牌", detail_en=f"no token {token_id}", rule="unknown_token")
-        token.revoke(stamp())
-        if token.pending_events:
-            registry._save(token)
+        token.revoke(uow.stamp())
+        uow.commit()
         return _token_json(token_id, token, registry.token_clock())
 
 

@@ -69,7 +69,8 @@ from domain.idnumber import with_check_digit
 from domain.policy_data import NATIONAL_POVERTY_LINES
 
 if TYPE_CHECKING:
-    from service.registry import Command, Registry
+    from domain.commands import Command
+    from service.registry import Registry
 
 COUNTY_CODE = "620422"
 COUNTY_NAME = "会宁县"
@@ -946,7 +947,7 @@ class Simulation:
         return tally(self._recordings(), self.stats)
 
     def _recordings(self) -> Iterator[Recording]:
-        from service.registry import Command
+        from domain.commands import Command
 
         for ev in self.plan():
             payload = ev.payload
@@ -1267,7 +1268,7 @@ def write_jsonl(out: IO[str], divisions: Sequence[DivisionSpec], recordings: Ite
 
 def read_jsonl(lines: Iterable[str]) -> tuple[list[DivisionSpec], Iterator[Recording]]:
     """Read what :func:`write_jsonl` wrote: divisions first, then the stream (lazily)."""
-    from service.registry import Command
+    from domain.commands import Command
 
     it = iter(lines)
     divisions: list[DivisionSpec] = []

@@ -91,3 +91,49 @@ def test_serve_refuses_a_bad_store_url_before_starting_workers() -> None:
     result = CliRunner().invoke(app, ["serve", "--workers", "2"], env={"POVREG_DATABASE_URL": "mysql://x/y"})
     assert result.exit_code == 2
     assert "configuration error" in result.output and "POVREG_DATABASE_URL" in result.output
+
+
+def test_the_false_exit_through_the_cli(cli) -> None:
+    """The truth behind a false exit: recorded as a correction, listed by ``povreg findings``,
+    shown by ``povreg card`` and ``povreg audit``; resolved by a revisit (错退纳回)."""
+
+    def record(obj: dict) -> dict:
+        result = cli("household", "record", json.dumps(obj))
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)
+
+    record({"household_id": "H-9", **proposal(seq=9)})
+    record({"household_id": "H-9", "type": "IdentificationApproved", "effective_date": "2014-05-20"})
+    income = record({"household_id": "H-9", "type": "IncomeAssessed", "effective_date": "2016-10-20",
+                     "year": 2016, "income_per_capita": 3300})
+    record({"household_id": "H-9", "type": "ExitProposed", "effective_date": "2016-11-01",
+            "pathway": "industry", "guarantees": GUARANTEED})
+    record({"household_id": "H-9", "type": "ExitConfirmed", "effective_date": "2016-11-15",
+            "household_acknowledged": True})
+    fix = record({"household_id": "H-9", "type": "EventCorrected", "effective_date": "2018-03-01",
+                  "target_event_id": income["event_id"], "changes": {"income_per_capita": 2500},
+                  "reason": "审计发现2016年实际收入2500元"})
+    assert fix["status"] == "exited"
+
+    listed = cli("findings", "620422", "--json")
+    assert listed.exit_code == 0, listed.output
+    found = json.loads(listed.output)
+    assert found["counts"] == {"open": 1, "resolved": 0}
+    assert found["findings"][0]["rule"] == "exit_income_below_line"
+    before = cli("findings", "620422", "--json", "--known-at", income["recorded_at"])
+    assert json.loads(before.output)["counts"] == {"open": 0, "resolved": 0}
+    table = cli("findings", "620422")
+    assert table.exit_code == 0 and "open 1, resolved 0" in table.output and "H-9" in table.output
+
+    card = json.loads(cli("card", "H-9").output)
+    assert [f["rule"] for f in card["findings"]] == ["exit_income_below_line"]
+    trail = json.loads(cli("audit", "--household", "H-9").output)
+    assert [f["finding_id"] for f in trail["findings"]] == [card["findings"][0]["finding_id"]]
+
+    back = record({"household_id": "H-9", "type": "Revisited", "effective_date": "2018-04-10",
+                   "finding": "wrongly_exited"})
+    assert back["status"] == "returned"
+    resolved = json.loads(cli("findings", "620422", "--json", "--state", "resolved").output)
+    assert resolved["counts"] == {"open": 0, "resolved": 1}
+    assert resolved["findings"][0]["resolved_by"] == back["event_id"]
+    assert cli("findings", "620422", "--state", "shut").exit_code == 2

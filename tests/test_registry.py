@@ -9,6 +9,7 @@ import pytest
 
 from bootstrap.settings import Settings
 from domain.access import Forbidden
+from domain.commands import Command
 from domain.errors import (
     DomainError,
     IdempotencyConflict,
@@ -20,7 +21,7 @@ from domain.errors import (
 from domain.policy import PolicySettings, PolicyVersion
 from domain.policy_data import SEED_EXAMPLES
 from domain.vocab import Status
-from service.registry import Command, Registry
+from service.registry import Registry
 from tests.conftest import APPROVER, RECORDER
 from tests.support import GUARANTEED, Clock, member, proposal
 
@@ -68,9 +69,14 @@ def test_worked_example(county: Registry, clock: Clock) -> None:
     confirm = county.history("H-1")[4]
     assert confirm.type == "ExitConfirmed"
     before = n_events(county)
-    with pytest.raises(RuleViolation) as refused:
+    # Retracting an approver's decision is itself the approver's decision.
+    with pytest.raises(Forbidden) as forbidden:
         record(county, "H-1", {"type": "EventRetracted", "effective_date": "2018-03-01",
                                 "target_event_id": confirm.event_id, "reason": "data-entry error"})
+    assert forbidden.value.rule == "correction_needs_role"
+    with pytest.raises(RuleViolation) as refused:
+        record(county, "H-1", {"type": "EventRetracted", "effective_date": "2018-03-01",
+                                "target_event_id": confirm.event_id, "reason": "data-entry error"}, APPROVER)
     assert refused.value.rule == "illegal_transition"
     assert "ReturnedToPoverty" in refused.value.detail
     assert n_events(county) == before
@@ -79,7 +85,7 @@ def test_worked_example(county: Registry, clock: Clock) -> None:
     record(county, "H-1", {"type": "EventRetracted", "effective_date": "2018-03-01",
                             "target_event_id": back.event_id, "reason": "depends on a wrong exit"})
     record(county, "H-1", {"type": "EventRetracted", "effective_date": "2018-03-01",
-                            "target_event_id": confirm.event_id, "reason": "data-entry error"})
+                            "target_event_id": confirm.event_id, "reason": "data-entry error"}, APPROVER)
     assert county.state_as_of("H-1", date(2017, 8, 15)).status == Status.EXIT_PENDING
     # The view as known before the retractions never changes.
     assert county.state_as_of("H-1", date(2017, 8, 15), known("2018-02-01T00:00:00+00:00")).status == "returned"
@@ -172,7 +178,7 @@ def test_quota_is_enforced_per_county_and_year(county: Registry, clock: Clock) -
     # A retracted approval frees its place.
     approval = county.history("H-1")[1]
     record(county, "H-1", {"type": "EventRetracted", "effective_date": "2014-05-22",
-                            "target_event_id": approval.event_id, "reason": "approved in error"})
+                            "target_event_id": approval.event_id, "reason": "approved in error"}, APPROVER)
     record(county, "H-2", {"type": "IdentificationApproved", "effective_date": "2014-05-20"}, APPROVER)
 
 

@@ -53,6 +53,15 @@ function table(headers, rows, numeric = []) {
       h("td", { class: numeric.includes(i) ? "num" : null }, cell instanceof Node ? cell : num(cell)))))));
 }
 
+/** A download button: ``download`` returns a promise of the file's name. */
+function downloadButton(id, download) {
+  const button = h("button", { type: "button", id, class: "download" }, t("download"));
+  button.addEventListener("click", async () => {
+    try { toast(`${t("downloaded")}: ${await download()}`); } catch (error) { toast(problemText(error)); }
+  });
+  return button;
+}
+
 /** A titled table with a download button (``download`` returns a promise). */
 function tablePanel(title, id, headers, rows, download, numeric = []) {
   const button = h("button", { type: "button", id: `${id}-download`, class: "download" }, t("download"));
@@ -328,6 +337,8 @@ function renderCard(host, card, query) {
       h("p", { class: "muted small" }, `${t("as_of")} ${query.as_of} · ${t("known_at")} ${query.known_at || t("now")}`));
     return;
   }
+  const memberHeaders = [t("name"), t("relation"), t("id_number")];
+  const memberRows = card.members.map((m) => [m.name, label(m.relation), m.id_number]);
   const guarantees = Object.entries(card.guarantees || {}).map(([k, v]) => `${label(k)}${v ? "✓" : "✗"}`).join(" ");
   host.replaceChildren(
     h("p", {},
@@ -348,8 +359,11 @@ function renderCard(host, card, query) {
       card.flags?.policy_continuation_until ? [h("dt", {}, t("continuation")), h("dd", {}, card.flags.policy_continuation_until)] : null,
       h("dt", {}, t("valid")), h("dd", {}, `${card.valid_from || ""} – ${card.valid_to || "…"}`),
       h("dt", {}, t("version")), h("dd", {}, card.version)),
-    h("h3", {}, `${t("members")} (${card.members.length})`),
-    table([t("name"), t("relation"), t("id_number")], card.members.map((m) => [m.name, label(m.relation), m.id_number])));
+    h("div", { class: "table-head" }, h("h3", {}, `${t("members")} (${card.members.length})`),
+      downloadButton("members-download", () => downloadTable(`${t("members")} ${card.household_id}`,
+        `members-${card.household_id}`, { household_id: card.household_id, as_of: card.as_of, known_at: card.known_at },
+        [{ title: t("members"), headers: memberHeaders, rows: memberRows }]))),
+    table(memberHeaders, memberRows));
   host.querySelectorAll("[data-swatch]").forEach((node) => { node.style.background = statusColor(node.dataset.swatch); });
 }
 
@@ -373,28 +387,37 @@ async function renderWhy(host, id, query, stale) {
   };
   const values = (c) => Object.entries(c).filter(([k]) => !["rule", "label", "event_id", "passed", "setting", "source"].includes(k))
     .map(([k, v]) => `${t(`check_${k}`)}: ${show(v)}`).join("；");
+  const sheets = [
+    { title: t("checks"), headers: [t("rule"), t("passed"), t("value"), t("source")], rows: why.checks.map((c) => [
+      c.label, c.passed ? t("ok") : t("failed"), values(c),
+      c.source ? `${c.source.document || ""} (${c.source.jurisdiction || "全国"}, ${c.source.effective_date})` : ""]) },
+    { title: t("facts"), headers: [t("facts"), t("used_for"), t("value"), t("recorded")], rows: why.facts.map((f) => [
+      `${eventLabel(f.type)} ${f.effective_date}`, t(`check_${f.used_for}`),
+      Object.entries(f.values).map(([k, v]) => `${t(`check_${k}`)}: ${v}`).join("；"), `${f.recorded_at.slice(0, 10)} ${who(f)}`]) },
+    { title: t("changes"), headers: [t("changes"), t("recorded"), t("value"), t("reason")], rows: why.changes.map((c) => [
+      `${eventLabel(c.type)} → ${eventLabel(c.target_type)} ${c.target_effective_date}`, `${c.recorded_at.slice(0, 10)} ${who(c)}`,
+      c.changes ? JSON.stringify(c.changes) : "", c.reason || ""]) },
+    { title: t("open_findings"), headers: [t("rule"), t("decision"), t("known_at")],
+      rows: why.findings.map((f) => [f.rule, f.decision_type, f.known_since]) },
+  ];
+  const section = (sheet, decorate = (row) => row) => [h("h3", {}, sheet.title),
+    sheet.rows.length ? table(sheet.headers, sheet.rows.map(decorate)) : h("p", { class: "muted" }, t("none"))];
   host.replaceChildren(h("div", { class: "panel" },
-    h("h2", {}, `${t("why_title")}: ${statusLabel(why.status)}`),
+    h("div", { class: "table-head" }, h("h2", {}, `${t("why_title")}: ${statusLabel(why.status)}`),
+      downloadButton("why-download", () => downloadTable(`${t("why_title")} ${id}`, `why-${id}`,
+        { household_id: id, as_of: why.as_of, known_at: why.known_at },
+        [{ title: t("decision"), headers: [t("decision"), t("effective"), t("recorded"), t("by"), t("status")],
+           rows: why.chain.map((c) => [eventLabel(c.type), c.effective_date, c.recorded_at, who(c),
+             c.from_status ? `${statusLabel(c.from_status)} → ${statusLabel(c.to_status)}` : statusLabel(c.to_status)]) },
+         ...sheets]))),
     h("p", { class: "decision", id: "why-decision" },
       h("strong", {}, `${t("decision")}: ${eventLabel(d.type)}`),
       ` ${t("effective")} ${d.effective_date} · ${t("recorded")} ${d.recorded_at.slice(0, 10)} · ${who(d)}`,
       d.from_status ? ` · ${statusLabel(d.from_status)} → ${statusLabel(d.to_status)}` : ""),
     d.reason ? h("p", { class: "small" }, d.reason) : null,
     why.chain.length > 1 ? h("p", { class: "small" }, `${t("chain")}: `, why.chain.map((c) => `${eventLabel(c.type)} ${c.effective_date}（${t("recorded")} ${c.recorded_at.slice(0, 10)}）`).join(" ← ")) : null,
-    h("h3", {}, t("checks")),
-    why.checks.length ? table([t("rule"), t("passed"), t("value"), t("source")], why.checks.map((c) => [
-      c.label, h("span", { class: c.passed ? "check-ok" : "check-no" }, c.passed ? t("ok") : t("failed")), values(c),
-      c.source ? `${c.source.document || ""} (${c.source.jurisdiction || "全国"}, ${c.source.effective_date})` : ""])) : h("p", { class: "muted" }, t("none")),
-    h("h3", {}, t("facts")),
-    why.facts.length ? table([t("facts"), t("used_for"), t("value"), t("recorded")], why.facts.map((f) => [
-      `${eventLabel(f.type)} ${f.effective_date}`, t(`check_${f.used_for}`),
-      Object.entries(f.values).map(([k, v]) => `${t(`check_${k}`)}: ${v}`).join("；"), `${f.recorded_at.slice(0, 10)} ${who(f)}`])) : h("p", { class: "muted" }, t("none")),
-    h("h3", {}, t("changes")),
-    why.changes.length ? table([t("changes"), t("recorded"), "", ""], why.changes.map((c) => [
-      `${eventLabel(c.type)} → ${eventLabel(c.target_type)} ${c.target_effective_date}`, `${c.recorded_at.slice(0, 10)} ${who(c)}`,
-      c.changes ? JSON.stringify(c.changes) : "", c.reason || ""])) : h("p", { class: "muted" }, t("none")),
-    h("h3", {}, t("open_findings")),
-    why.findings.length ? table([t("rule"), t("decision"), t("known_at")], why.findings.map((f) => [f.rule, f.decision_type, f.known_since])) : h("p", { class: "muted" }, t("none"))));
+    section(sheets[0], (row) => [row[0], h("span", { class: row[1] === t("ok") ? "check-ok" : "check-no" }, row[1]), row[2], row[3]]),
+    section(sheets[1]), section(sheets[2]), section(sheets[3])));
 }
 
 // ----------------------------------------------------------------------- the division page

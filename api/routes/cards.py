@@ -40,6 +40,7 @@ def card(household_id: HouseholdPath, ask: Read) -> Card:
 @router.get(
     "/{household_id}/timeline",
     response_model=list[StatusInterval],
+    response_model_exclude_unset=True,  # `findings` only on intervals that have some
     responses=problem_responses(401, 403, 404, 422),
     summary="Valid-time status intervals, as known at a moment",
 )

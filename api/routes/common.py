@@ -34,6 +34,7 @@ _DESCRIPTIONS = {
     403: "the token's role may not do this, or the division is outside its scope",
     404: "unknown household, division, token or route",
     409: "illegal transition or rule violated, expected_version mismatch, or Idempotency-Key reused",
+    413: "the request body is over POVREG_MAX_BODY_BYTES",
     422: "invalid input (the problem's `errors` lists the fields)",
     503: "the read models are not available",
 }

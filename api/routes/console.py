@@ -80,7 +80,7 @@ def find_households(
 @router.post(
     "/v1/sheets",
     responses={200: {"content": {sheets.XLSX: {"schema": {"type": "string", "format": "binary"}}}},
-               **problem_responses(401, 403, 422)},
+               **problem_responses(401, 403, 413, 422)},
     summary="Any table as an xlsx workbook (what the console shows, to download)",
 )
 def workbook(body: Annotated[WorkbookIn, Body()], actor: ActorDep) -> Response:

@@ -20,10 +20,11 @@ import uvicorn
 
 from api import create_app
 from bootstrap.settings import Settings
+from domain.commands import Command, Receipt
 from domain.errors import DomainError
 from domain.history import Actor
 from service.groupcommit import GroupCommitter
-from service.registry import Command, Receipt, Registry
+from service.registry import Registry
 from tests.api.test_live_server import free_port
 from tests.support import Clock, proposal
 
@@ -205,3 +206,48 @@ def test_serve_with_two_workers_keeps_recording_order(database_url: str) -> None
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_failed_group_is_retried_command_by_command(county: Registry, clock: Clock,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group whose transaction fails for another reason than a refusal (here: the database goes
+    away for groups, and for one command alone) is retried one command per transaction, so the
+    failure stays with the command it belongs to."""
+    clock.set("2016-01-04T00:00:00+00:00")
+    county.record(Command(proposal(seq=10), CLERK, household_id="H-1"))
+    county.record(Command({"type": "IdentificationApproved", "effective_date": "2014-05-20"},
+                          Actor("office", "approver", "620422"), household_id="H-1"))
+    real = county.record_many
+
+    def flaky(commands: Any) -> Any:
+        if len(commands) > 1 or commands[0].payload["helper_name"] == "帮扶干部2":
+            raise ConnectionError("the database went away")
+        return real(commands)
+
+    monkeypatch.setattr(county, "record_many", flaky)
+    committer = GroupCommitter(county, wait=0)
+    answers: dict[int, Any] = {}
+
+    def submit(n: int) -> None:
+        try:
+            answers[n] = committer.record(Command(_helper(n), CLERK, household_id="H-1"))
+        except Exception as exc:
+            answers[n] = exc
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(4)]
+    try:
+        with county.gate.open():  # hold the committer so that the four form groups
+            threads[0].start()
+            _wait_for(lambda: committer._queue.qsize() == 0 and committer._thread is not None)
+            time.sleep(0.05)
+            for t in threads[1:]:
+                t.start()
+            _wait_for(lambda: committer._queue.qsize() == 3)
+        for t in threads:
+            t.join(timeout=30)
+    finally:
+        committer.close()
+    assert isinstance(answers[2], ConnectionError)
+    assert all(isinstance(answers[n], Receipt) for n in (0, 1, 3))
+    assert [e.body.helper_name for e in county.history("H-1")[2:]] == [  # type: ignore[attr-defined]
+        "帮扶干部0", "帮扶干部1", "帮扶干部3"]

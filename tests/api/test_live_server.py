@@ -20,8 +20,9 @@ import uvicorn
 
 from api import create_app
 from bootstrap.settings import Settings
+from domain.commands import Command
 from domain.history import Actor
-from service.registry import Command, Registry
+from service.registry import Registry
 from tests.support import proposal
 
 WRITERS = 8

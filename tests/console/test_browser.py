@@ -144,6 +144,14 @@ def test_console_replays_the_late_exit_explains_drills_down_and_exports(
     page.wait_for_selector("#why-decision:has-text('退出确认')")
     assert page.locator("#why-panel").get_by_text("退出公示期已满").count() == 1
     page.screenshot(path=str(shots / "why.png"), full_page=True)
+    with page.expect_download() as why_file:
+        page.click("#why-download")
+    why_path = shots / why_file.value.suggested_filename
+    why_file.value.save_as(why_path)
+    why_book = load_workbook(why_path)
+    checks = [r for r in why_book["政策核验"].iter_rows(values_only=True) if r and r[1] == "通过"]
+    assert {r[0] for r in checks} == {"退出公示期已满", "当年新识别或返贫原则上不能退出", "人均纯收入不低于扶贫标准",
+                                      "两不愁三保障及饮水安全均已实现"}
     slide(page, "#known-at-range", "2016-12-10")
     page.wait_for_selector("#why-decision:has-text('拟退出')")
     card_shows(page, "exit_pending")

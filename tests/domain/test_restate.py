@@ -79,3 +79,27 @@ def test_a_late_proposal_restates_the_days_it_was_not_yet_on_the_register() -> N
     h = History()
     h.record(proposed("2014-05-02"), "2014-06-01")
     assert of(h) == [("2014-05-02", "2014-06-01", None, Status.PROPOSED)]
+
+
+def test_a_correction_that_shows_a_false_exit_restates_its_finding_over_the_past() -> None:
+    from domain.policy_data import statutory_book
+    from domain.restate import finding_restatements
+
+    h = registered_poor()
+    wrong = h.record(income("2016-10-10", 3100))
+    proposal = h.record(exit_proposed("2016-11-01"))
+    h.record(exit_confirmed("2016-11-20"))
+    fix = h.record(corrected("2018-03-01", wrong, income_per_capita=2500))
+    found = finding_restatements(h.events[:-1], fix, statutory_book(), UTC)
+    assert [(r.valid_from.isoformat(), r.valid_to.isoformat(), r.status_before, r.status_after) for r in found] == [
+        ("2016-11-01", "2016-11-20", Status.EXIT_PENDING, Status.EXIT_PENDING),
+        ("2016-11-20", "2018-03-01", Status.EXITED, Status.EXITED),
+    ]
+    assert {(r.finding or {}).get("rule") for r in found} == {"exit_income_below_line"}
+    assert {(r.finding or {}).get("change") for r in found} == {"opened"}
+    assert restatements(h.events[:-1], fix, UTC) == []  # no status changed
+    assert found[0].event_id == fix.event_id and proposal.event_id  # the exit proposal carries it
+    # correcting the income back withdraws it
+    undo = h.record(corrected("2018-04-01", wrong, income_per_capita=3100))
+    back = finding_restatements(h.events[:-1], undo, statutory_book(), UTC)
+    assert {(r.finding or {}).get("change") for r in back} == {"withdrawn"}

@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from domain.errors import InvalidInput, RuleViolation
+from domain.findings import ledger
 from domain.policy import PolicySettings, PolicyVersion, RecordedPolicy
 from domain.policy_data import SEED_EXAMPLES, statutory_book
 from domain.vocab import Status
@@ -69,7 +70,7 @@ def test_approval_before_the_7_day_notice_is_refused() -> None:
     h.record(proposed("2014-05-02"))
     err = refused(h, approved("2014-05-08"), "identification_notice_period")
     assert err.context["earliest"] == "2014-05-09"
-    assert err.status == 409
+    assert isinstance(err, RuleViolation)
 
 
 def test_approval_exactly_when_the_notice_ends_is_accepted() -> None:
@@ -303,26 +304,36 @@ def test_retracting_a_correction_whose_original_still_keeps_the_rules_is_accepte
 # --- the whole path keeps its rules ----------------------------------------------------
 
 
-def test_a_correction_cannot_pull_the_proposal_into_the_approvals_notice_period() -> None:
+def test_a_correction_of_the_proposal_leaves_the_approval_with_a_finding() -> None:
+    """Correcting a decision is judged on its own; the later approval it leaves inside
+    the notice period carries a finding instead of refusing the correction."""
     h = registered_poor()  # proposed 2014-05-02, approved 2014-05-20
-    proposal = h.events[0]
-    err = refused(h, corrected("2014-06-01", proposal, effective_date="2014-05-18"), "identification_notice_period")
-    assert err.context["affected_event_id"] == h.events[1].event_id
-    assert "would leave the IdentificationApproved" in err.detail
+    proposal, approval = h.events[0], h.events[1]
+    fix = h.record(corrected("2014-06-01", proposal, effective_date="2014-05-18"))
+    (found,) = ledger(h.events, h.policies).values()
+    assert (found.rule, found.decision_event_id) == ("identification_notice_period", approval.event_id)
+    assert found.shown_by == (fix.event_id,)
+    assert found.known_since == fix.recorded_at
 
 
-def test_a_late_low_income_cannot_undercut_an_accepted_exit() -> None:
-    h = exit_ready()
-    h.record(exit_proposed("2016-11-01"))
-    err = refused(h, income("2016-10-01", 1500, 2016), "exit_income_below_line")
-    assert err.context["affected_event_id"] == h.events[-1].event_id
-
-
-def test_moving_an_exit_proposal_into_the_notice_period_is_refused() -> None:
+def test_a_late_low_income_is_accepted_and_gives_the_exit_a_finding() -> None:
     h = exit_ready()
     proposal = h.record(exit_proposed("2016-11-01"))
-    h.record(exit_confirmed("2016-11-15"))
-    refused(h, corrected("2016-12-01", proposal, effective_date="2016-11-12"), "exit_notice_period")
+    late = h.record(income("2016-10-01", 1500, 2016))
+    assert h.last_steps[-1].state.status == Status.EXIT_PENDING, "a fact never moves the status"
+    (found,) = ledger(h.events, h.policies).values()
+    assert (found.rule, found.decision_event_id, found.shown_by) == (
+        "exit_income_below_line", proposal.event_id, (late.event_id,)
+    )
+
+
+def test_moving_an_exit_proposal_into_the_notice_period_gives_the_confirmation_a_finding() -> None:
+    h = exit_ready()
+    proposal = h.record(exit_proposed("2016-11-01"))
+    confirmation = h.record(exit_confirmed("2016-11-15"))
+    h.record(corrected("2016-12-01", proposal, effective_date="2016-11-12"))
+    (found,) = ledger(h.events, h.policies).values()
+    assert (found.rule, found.decision_event_id) == ("exit_notice_period", confirmation.event_id)
 
 
 def test_a_rule_recorded_later_does_not_rejudge_an_earlier_exit() -> None:

@@ -201,3 +201,53 @@ def test_acknowledged_position_waits_for_every_older_event() -> None:
     with pytest.raises(RelayError, match="position 13"):
         window.advance()
     assert window.acknowledged_through(13) == 12
+
+
+def test_findings_ride_on_the_events_that_open_and_resolve_them(store, kafka_settings: Settings,
+                                                                 broker: TansuBroker, topic: str) -> None:
+    """A false exit found in an audit: the correction's message carries the finding it opened,
+    the revisit's (错退纳回) the one it resolved; every other message is the plain feed item."""
+    from datetime import UTC, datetime
+
+    from domain.history import Actor
+    from service.registry import Command
+    from tests.support import GUARANTEED, proposal
+
+    registry, clock = store
+    approver = Actor("county-office", "approver", "620422")
+
+    def record(moment: str, payload: dict) -> str:
+        clock.set(datetime.fromisoformat(moment).replace(tzinfo=UTC))
+        return registry.record(Command(payload=payload, actor=approver, household_id="H-F")).event_id
+
+    record("2014-05-02T02:00", proposal(seq=77))
+    record("2014-05-21T02:00", {"type": "IdentificationApproved", "effective_date": "2014-05-20"})
+    income = record("2016-10-20T02:00", {"type": "IncomeAssessed", "effective_date": "2016-10-20", "year": 2016,
+                                         "income_per_capita": 3300})
+    exit_id = record("2016-11-01T02:00", {"type": "ExitProposed", "effective_date": "2016-11-01",
+                                          "pathway": "industry", "guarantees": GUARANTEED})
+    record("2016-12-20T02:00", {"type": "ExitConfirmed", "effective_date": "2016-11-15",
+                                "household_acknowledged": True})
+    fix = record("2018-03-01T02:00", {"type": "EventCorrected", "effective_date": "2018-03-01",
+                                      "target_event_id": income, "changes": {"income_per_capita": 2500},
+                                      "reason": "审计更正"})
+    back = record("2018-04-11T02:00", {"type": "Revisited", "effective_date": "2018-04-10",
+                                       "finding": "wrongly_exited"})
+    feed = household_events(registry)
+    relay = Relay(kafka_settings, RelayConfig(bootstrap=broker.bootstrap, topic=topic))
+    try:
+        relay.drain()
+    finally:
+        relay.close()
+    items = {item["event_id"]: item for _, item in topic_items(broker, topic, expect=len(feed))}
+    (opened,) = items[fix]["findings"]
+    assert (opened["change"], opened["rule"], opened["decision_event_id"]) == (
+        "opened", "exit_income_below_line", exit_id)
+    assert opened["shown_by"] == [income, fix] and opened["state"] == "open"
+    (resolved,) = items[back]["findings"]
+    assert (resolved["change"], resolved["finding_id"], resolved["resolved_by"]) == (
+        "resolved", opened["finding_id"], back)
+    plain = {p: masked_item(json.loads(json.dumps(feed_item(p, e))), relay.ref_key) for p, e in feed}
+    for item in items.values():
+        assert {k: v for k, v in item.items() if k != "findings"} == plain[item["position"]]
+    assert [eid for eid, item in items.items() if "findings" in item] == [fix, back]

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from domain.commands import Command
 from domain.history import Actor
 from domain.idnumber import with_check_digit
-from service.registry import Command, Registry
+from service.registry import Registry
 
 RECORDER = Actor("village-clerk", "recorder", "620422")
 APPROVER = Actor("county-office", "approver", "620422")

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from domain.commands import Command
 from domain.errors import DomainError
 from domain.idnumber import with_check_digit
 from domain.vocab import Attribute, Cause, MeasureCategory, Pathway
-from service.registry import Command, Registry
+from service.registry import Registry
 from tests.support import GUARANTEED, Clock
 
 VILLAGES = ("620422100201", "620422100202", "620422101203")

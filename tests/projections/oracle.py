@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from domain.findings import findings_view
 from domain.fold import Step, intervals, replay
 from domain.history import RecordedEvent, effective_events
 from domain.state import HouseholdState
@@ -15,6 +16,7 @@ from projections.cards import card_of, exit_flags
 from service.registry import Registry
 
 COUNTED = {"poor", "returned", "exit_pending"}
+EXITED = {"exited"}
 
 
 class Oracle:
@@ -47,17 +49,38 @@ class Oracle:
         until, exit_policy = exit_flags(card["status"], card["division_code"], card["exited_on"], as_of, policies)
         card["flags"] = {"at_risk": state.at_risk, "policy_continuation_until": until, "exit_policy": exit_policy}
         card["version"] = sum(1 for e in self.histories[hid] if known_at is None or e.recorded_at <= known_at)
+        card["findings"] = self.findings(hid, as_of, known_at)
         return card
+
+    def findings(self, hid: str, as_of: date | None, known_at: datetime | None) -> list[dict[str, Any]]:
+        return findings_view(self.histories[hid], self.registry.policy_book(), as_of, known_at)
+
+    def division_findings(self, prefix: str, as_of: date, known_at: datetime | None) -> list[dict[str, Any]]:
+        """Findings of the households in ``prefix`` as of ``as_of`` (their division then)."""
+        out = []
+        for hid in sorted(self.histories):
+            state = self.state(hid, as_of, known_at)
+            if state is not None and state.division_code.startswith(prefix):
+                out += [{"household_id": hid, **f} for f in self.findings(hid, as_of, known_at)]
+        return out
 
     def timeline(self, hid: str, known_at: datetime | None) -> list[dict[str, Any]] | None:
         if hid not in self.histories or not any(
             known_at is None or e.recorded_at <= known_at for e in self.histories[hid]
         ):
             return None
-        return [
-            {"status": i.status.value, "from": i.start.isoformat(), "to": i.end.isoformat() if i.end else None}
-            for i in intervals(self.steps(hid, known_at))
-        ]
+        found = self.findings(hid, None, known_at)
+        out = []
+        for i in intervals(self.steps(hid, known_at)):
+            row: dict[str, Any] = {
+                "status": i.status.value, "from": i.start.isoformat(), "to": i.end.isoformat() if i.end else None
+            }
+            shown = [f for f in found if i.start <= date.fromisoformat(f["decision_effective_date"])
+                     and (i.end is None or date.fromisoformat(f["decision_effective_date"]) < i.end)]
+            if shown:
+                row["findings"] = shown
+            out.append(row)
+        return out
 
     def roster_counts(self, prefix: str, as_of: date, known_at: datetime | None) -> dict[str, dict[str, int]]:
         counts = {s.value: {"households": 0, "persons": 0} for s in Status}
@@ -97,13 +120,23 @@ class Oracle:
         return total if found else None
 
     def adjustments(self, prefix: str, start: date, end: date, known_at: datetime | None) -> dict[str, Any]:
+        """Both stocks: the poor (with 错退纳回 apart from 返贫) and the exited."""
+        return {"poor": self._stock(COUNTED, prefix, start, end, known_at),
+                "exited": self._stock(EXITED, prefix, start, end, known_at)}
+
+    def _stock(
+        self, stock: set[str], prefix: str, start: date, end: date, known_at: datetime | None
+    ) -> dict[str, Any]:
         """Opening, flows by kind and closing, from the fold's states day by day at every change."""
         opening = [0, 0]
         closing = [0, 0]
         flows: dict[tuple[str, str], list[int]] = {}
 
         def counted(s: HouseholdState | None) -> bool:
-            return s is not None and s.status.value in COUNTED and s.division_code.startswith(prefix)
+            return s is not None and s.status.value in stock and s.division_code.startswith(prefix)
+
+        def readmitted_or_returned(s: HouseholdState) -> str:
+            return "readmitted" if s.readmitted else "returned"
 
         for hid in self.histories:
             steps = self.steps(hid, known_at)
@@ -138,10 +171,12 @@ class Oracle:
                         cell[1] += abs(after.persons - before.persons)
                 elif counted(after):
                     assert after is not None
-                    if before is not None and before.status.value in COUNTED:
+                    if before is not None and before.status.value in stock:
                         kind = ("in", "transferred_in")
+                    elif stock is EXITED:
+                        kind = ("in", "exited")
                     elif before is not None and before.status == Status.EXITED:
-                        kind = ("in", "returned")
+                        kind = ("in", readmitted_or_returned(after))
                     else:
                         kind = ("in", "identified")
                     cell = flows.setdefault(kind, [0, 0])
@@ -149,7 +184,12 @@ class Oracle:
                     cell[1] += after.persons
                 elif counted(before):
                     assert before is not None and after is not None
-                    kind = ("out", "transferred_out" if after.status.value in COUNTED else after.status.value)
+                    if after.status.value in stock:
+                        kind = ("out", "transferred_out")
+                    elif after.status == Status.RETURNED:
+                        kind = ("out", readmitted_or_returned(after))
+                    else:
+                        kind = ("out", after.status.value)
                     cell = flows.setdefault(kind, [0, 0])
                     cell[0] += 1
                     cell[1] += before.persons
@@ -158,6 +198,11 @@ class Oracle:
 
 def report_numbers(report: dict[str, Any]) -> dict[str, Any]:
     """The same shape as :meth:`Oracle.adjustments`, taken from a projection's report."""
+    return {"poor": stock_numbers(report), "exited": stock_numbers(report["exited_stock"])}
+
+
+def stock_numbers(report: dict[str, Any]) -> dict[str, Any]:
+    """One stock's numbers, in the shape of :meth:`Oracle._stock`."""
     flows = {}
     for direction, key in (("in", "inflows"), ("out", "outflows")):
         for kind, v in report[key].items():

@@ -288,8 +288,8 @@ def test_county_difference_equals_comparing_every_household(simulated: Registry)
     """The cycle report as filed versus as known, for a county, compares only the households
     whose rows in the cycle changed in between: the same households, contributions and
     reports as comparing every household of the county."""
+    from domain.commands import Command
     from domain.history import Actor
-    from service.registry import Command
 
     # A household counted in 2014-2016 as filed, whose dates are corrected to 2017 later:
     # its rows in the cycle close and none opens there.

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from domain.commands import Command
 from domain.policy import PolicySettings, PolicyVersion, PostExitContinuation
 from projections import SqlReadModel
-from service.registry import Command, Registry
+from service.registry import Registry
 from tests.conftest import APPROVER
 from tests.support import GUARANTEED, Clock, member, proposal
 

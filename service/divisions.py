@@ -1,0 +1,92 @@
+"""Division commands: register or update a county, township or village."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, tzinfo
+
+from eventsourcing.application import AggregateNotFoundError
+
+from domain import access, divisions
+from domain.errors import InvalidInput, NotFound
+from domain.history import SYSTEM, Actor
+from domain.household import Division, DivisionVersion, division_key
+from persistence.writegate import WriteGate
+from service.store import AggregateStore
+from service.unit_of_work import UnitOfWork, unit_of_work
+
+
+class DivisionCommands:
+    def __init__(self, store: AggregateStore, gate: WriteGate, tz: tzinfo) -> None:
+        self.store = store
+        self.gate = gate
+        self.tz = tz
+
+    def put(
+        self, code: str, name: str, rural_population: int, effective_date: date, actor: Actor = SYSTEM
+    ) -> tuple[Division, bool]:
+        """Register or update a division; returns it and whether it was new."""
+        access.require_role(actor, access.Role.ADMIN)
+        if not divisions.is_registrable(code):
+            raise InvalidInput(
+                "区划代码须为 6 位（县）、9 位（乡镇）或 12 位（村）ASCII 数字",
+                detail_en="a division code is 6 (county), 9 (township) or 12 (village) ASCII digits",
+                rule="division_code_format",
+                errors=[{"loc": ["code"], "msg": "6, 9 or 12 ASCII digits"}],
+            )
+        access.require_scope(actor, code)
+        if not name.strip() or len(name) > 100:
+            raise InvalidInput("a division needs a name of 1–100 characters", rule="division_name")
+        if rural_population < 0:
+            raise InvalidInput("rural_population cannot be negative", rule="division_population")
+        with unit_of_work(self.store, self.gate) as uow:
+            for parent in divisions.parents(code):
+                if uow.get(division_key(parent)) is None:
+                    level = divisions.level(parent)
+                    raise InvalidInput(
+                        f"the {level} {parent} of division {code} is not registered",
+                        rule="unknown_parent_division",
+                    )
+            at = uow.stamp()
+            if effective_date > at.astimezone(self.tz).date():
+                raise InvalidInput("effective_date is in the future", rule="future_effective_date")
+            division: Division | None = uow.get(division_key(code))
+            created = division is None
+            if division is None:
+                division = Division.register(code, name, rural_population, effective_date, at)
+                uow.add(division)
+            else:
+                latest = division.versions[-1]
+                if (latest.name, latest.rural_population, latest.effective_date) != (
+                    name,
+                    rural_population,
+                    effective_date,
+                ):
+                    division.update(name, rural_population, effective_date, at)
+            uow.commit()
+        return division, created
+
+    def get(self, code: str) -> Division:
+        try:
+            return self.store.app.repository.get(division_key(code))  # type: ignore[no-any-return]
+        except AggregateNotFoundError:
+            raise NotFound(f"division {code} is not registered", rule="unknown_division") from None
+
+
+def population_on(division: Division, on: date, known_at: datetime | None = None) -> DivisionVersion | None:
+    """The division's version in force on ``on`` as known at ``known_at``."""
+    candidates = [
+        v
+        for v in division.versions
+        if v.effective_date <= on and (known_at is None or v.recorded_at <= known_at)
+    ]
+    return max(candidates, key=lambda v: (v.effective_date, v.recorded_at), default=None)
+
+
+def require_village(uow: UnitOfWork, code: str) -> None:
+    """Refuse a division that is not a registered village."""
+    if uow.get(division_key(code)) is None:
+        raise InvalidInput(
+            f"division {code} is not a registered village",
+            rule="unknown_division",
+            errors=[{"loc": ["division_code"], "msg": "not a registered village"}],
+        )
