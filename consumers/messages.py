@@ -74,15 +74,20 @@ def value_from_notification(notification: Any, mapper: Any, notes: FindingNotes 
     return orjson.dumps(item) if plain else encode_value(item)
 
 
-def values_from_notification(notification: Any, mapper: Any, ref_key: bytes,
-                             full: bool = False) -> tuple[bytes, bytes | None]:
+def values_from_notification(notification: Any, mapper: Any, ref_key: bytes, full: bool = False,
+                             notes: FindingNotes | None = None) -> tuple[bytes, bytes | None]:
     """The household topic's value of a stored household notification — its event masked as for a
     subscriber, a ``person_ref`` beside each ID number — and, with ``full``, the complete feed item
-    (the opt-in personal-data topic's value)."""
+    (the opt-in personal-data topic's value). With ``notes``, the findings the event opens or
+    resolves ride on both (:func:`value_from_notification`)."""
     item = _plain_item(notification, mapper)
     dumps: Any = orjson.dumps
     if item is None:
         item, dumps = item_from_stored(notification.id, mapper.to_domain_event(notification)), encode_value
+    if notes is not None:
+        changes = notes.changes(item)
+        if changes:
+            item = {**item, "findings": changes}
     return dumps(masked_item(item, ref_key)), (dumps(item) if full else None)
 
 
