@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 
-from api import problems
+from api import logs, problems
 from api.deps import open_read_model_of
 from api.limits import BodyLimit
 from api.routes import (
@@ -78,6 +78,7 @@ def create_app(source: Registry | Settings | None = None) -> FastAPI:
     app.state.read_model_head = 0
     app.state.read_model_lock = threading.Lock()
     problems.install(app)
+    logs.install()  # no query string (a search by name, say) in the access log
     # Outside everything else: an oversized body is refused before anyone reads it.
     app.add_middleware(BodyLimit, limit=registry.settings.max_body_bytes)
     for module in (households, batch, cards, explain, findings, rosters, adjustments, divisions, audit, events_feed,
@@ -101,6 +102,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             continue  # /health answers its own JSON, a 503 included
         for operation in path.values():
             responses = operation.get("responses", {})
+            if "requestBody" in operation:  # the body limit (api/limits.py) answers before the route
+                responses.setdefault("413", {"description": "the request body is over POVREG_MAX_BODY_BYTES"})
             for status, response in responses.items():
                 if status.isdigit() and int(status) >= 400:
                     response["content"] = {problems.PROBLEM_JSON: {"schema": problem_ref}}

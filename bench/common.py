@@ -143,12 +143,17 @@ def scratch_store(backend: str, keep: bool = False) -> Iterator[str]:
     conninfo = dict(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=PG_DB, autocommit=True)
     with psycopg.connect(**conninfo) as conn:  # type: ignore[arg-type]
         conn.execute(f'CREATE SCHEMA "{schema}"')
+    url = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DB}?schema={schema}"
     try:
-        yield f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DB}?schema={schema}"
+        yield url
     finally:
         if not keep:
             with psycopg.connect(**conninfo) as conn:  # type: ignore[arg-type]
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            # The schema's cipher key, made on first use (bootstrap.keys), goes with it.
+            from bootstrap.keys import key_file
+
+            key_file(Settings(database_url=url)).unlink(missing_ok=True)
 
 
 def open_registry(url: str, cache_size: int | None = None) -> tuple[Registry, SimClock]:

@@ -175,7 +175,7 @@ def run_http_batch(backend: str, households: int, batch: int, seed: int = 1, eve
     from datetime import date
     from pathlib import Path
 
-    import httpx
+    import httpx2
     import orjson
 
     from bootstrap.settings import Settings
@@ -219,14 +219,14 @@ def run_http_batch(backend: str, households: int, batch: int, seed: int = 1, eve
             base = f"http://127.0.0.1:{port}"
             while True:
                 try:
-                    httpx.get(base + "/openapi.json", timeout=2)
+                    httpx2.get(base + "/openapi.json", timeout=2)
                     break
-                except httpx.TransportError:
+                except httpx2.TransportError:
                     assert server.poll() is None, "povreg serve did not start"
                     time.sleep(0.1)
             lines = [{"household_id": rec.command.household_id, **rec.command.payload} for rec in sample]
             ids: dict[str, str] = {}
-            with httpx.Client(base_url=base, timeout=600, headers={
+            with httpx2.Client(base_url=base, timeout=600, headers={
                     "Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}) as client:
                 started = time.perf_counter()
                 at = 0

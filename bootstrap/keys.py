@@ -66,17 +66,25 @@ def read_key(path: Path) -> str:
 
 
 def _create_key(path: Path) -> str:
-    """A new random key in a new file (0600); if another process made it first, theirs."""
+    """A new random key in a new file (0600); if another process made it first, theirs.
+
+    The key is written whole to a private file first and then linked into place, so a
+    process starting at the same moment (``serve --workers``) never reads half a key."""
     path.parent.mkdir(parents=True, exist_ok=True)
     key = base64.b64encode(os.urandom(KEY_BYTES)).decode()
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return read_key(path)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(key + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(key + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            return read_key(path)
+    finally:
+        draft.unlink(missing_ok=True)
     return key
 
 

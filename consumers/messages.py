@@ -100,17 +100,19 @@ def masked_item(item: dict[str, Any], ref_key: bytes) -> dict[str, Any]:
 def _plain_item(notification: Any, mapper: Any) -> dict[str, Any] | None:
     """The feed item read straight from the stored JSON, or None where that shortcut is not exact.
 
-    It needs plain JSON (no cipher, no compressor). It bypasses the library's
+    It needs the stored JSON (decrypted here when the store is encrypted, as it is by
+    default; no compressor). It bypasses the library's
     transcoder (which calls a hook on every object). orjson refuses NaN/Infinity
     (None: the mapper reads them) and would read an integer beyond 64 bits as a
     float; such an integer can only be in the free-form ``changes`` of a
     correction (every other integer field is bounded), so corrections take the
     mapper's path too.
     """
-    if mapper.cipher is not None or mapper.compressor is not None:
+    if mapper.compressor is not None:
         return None
+    raw = notification.state if mapper.cipher is None else mapper.cipher.decrypt(notification.state)
     try:
-        state = orjson.loads(notification.state)
+        state = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
     stamp = state.get("timestamp")

@@ -20,6 +20,7 @@ import hmac
 import os
 import threading
 from functools import lru_cache
+from typing import overload
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -39,6 +40,9 @@ class _Nonces(threading.local):
     value was a third of the cost of sealing one)."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
         self.pool = b""
         self.at = 0
 
@@ -51,7 +55,7 @@ class _Nonces(threading.local):
 
 
 _nonces = _Nonces()
-os.register_at_fork(after_in_child=lambda: _nonces.__init__())  # a child must not reuse its parent's
+os.register_at_fork(after_in_child=_nonces.reset)  # a child must not reuse its parent's
 
 
 class Sealer:
@@ -66,12 +70,20 @@ class Sealer:
     def of(cls, settings: Settings) -> Sealer:
         return _sealer(settings.cipher_key if settings.encrypted else None)
 
+    @overload
+    def seal(self, text: str) -> str: ...
+    @overload
+    def seal(self, text: None) -> None: ...
     def seal(self, text: str | None) -> str | None:
         if text is None or self._aead is None:
             return text
         nonce = _nonces.take()
         return MARK + base64.b64encode(nonce + self._aead.encrypt(nonce, text.encode(), None)).decode("ascii")
 
+    @overload
+    def unseal(self, text: str) -> str: ...
+    @overload
+    def unseal(self, text: None) -> None: ...
     def unseal(self, text: str | None) -> str | None:
         if text is None or self._aead is None:
             return text

@@ -14,7 +14,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import uvicorn
 
@@ -54,13 +54,13 @@ def _helper(n: int) -> dict[str, Any]:
     return {"type": "HelperAssigned", "effective_date": "2015-03-01", "helper_name": f"帮扶干部{n}", "unit": "县农业局"}
 
 
-def _hammer(base: str, tokens: dict[str, str]) -> tuple[list[dict[str, Any]], list[httpx.Response]]:
+def _hammer(base: str, tokens: dict[str, str]) -> tuple[list[dict[str, Any]], list[httpx2.Response]]:
     """CLIENTS threads at once, WRITES each: most to H-1..H-3, every fifth to H-9 (refused: only proposed)."""
     barrier = threading.Barrier(CLIENTS)
 
-    def client(c: int) -> list[tuple[bool, httpx.Response]]:
+    def client(c: int) -> list[tuple[bool, httpx2.Response]]:
         out = []
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tokens['recorder']}"},
+        with httpx2.Client(base_url=base, headers={"Authorization": f"Bearer {tokens['recorder']}"},
                           timeout=60) as http:
             barrier.wait(timeout=30)
             for w in range(WRITES):
@@ -85,7 +85,7 @@ def _hammer(base: str, tokens: dict[str, str]) -> tuple[list[dict[str, Any]], li
 
 
 def _assert_recorded_in_order(base: str, tokens: dict[str, str], accepted: list[dict[str, Any]]) -> None:
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tokens['subscriber']}"}) as http:
+    with httpx2.Client(base_url=base, headers={"Authorization": f"Bearer {tokens['subscriber']}"}) as http:
         feed = http.get("/v1/events", params={"limit": 1000}).json()
     helpers = [item for item in feed if item["type"] == "HelperAssigned"]
     # Every acknowledged write is there once; the refused ones recorded nothing.
@@ -193,9 +193,9 @@ def test_serve_with_two_workers_keeps_recording_order(database_url: str) -> None
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(base + "/docs", timeout=2).status_code == 200:
+                if httpx2.get(base + "/docs", timeout=2).status_code == 200:
                     break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 pass
             assert server.poll() is None, server.stdout.read() if server.stdout else ""
             assert time.monotonic() < deadline, "povreg serve --workers 2 did not start"

@@ -235,19 +235,17 @@ def household_events(registry: Registry) -> list[tuple[int, Any]]:
 
 
 def projection_rows(store: Any) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of a ProjectionStore's household tables, sorted: sealed values opened (each sealing draws
-    a new nonce, so two builds of one row differ in their bytes), JSON text compared by value."""
+    """Every row of a ProjectionStore's household tables (sealed values opened, JSON text
+    compared by value), sorted."""
+    def norm(value: Any) -> Any:
+        if isinstance(value, str) and value[:1] == "~":
+            value = store.db.sealer.unseal(value)  # each sealing draws a new nonce
+        if isinstance(value, str) and value[:1] in "{[":
+            return json.dumps(json.loads(value), sort_keys=True)
+        return value
+
     out = {}
     with store.db.read() as tx:
-        sealer = tx.sealer
-
-        def norm(value: Any) -> Any:
-            if isinstance(value, str) and value.startswith("~"):
-                value = sealer.unseal(value)
-            if isinstance(value, str) and value[:1] in "{[":
-                return json.dumps(json.loads(value), sort_keys=True)
-            return value
-
         for table in store.households.tables:
             rows = tx.query(f"SELECT {', '.join(table.column_names)} FROM {table.name}")
             out[table.name] = sorted((tuple(norm(v) for v in row) for row in rows), key=repr)

@@ -148,3 +148,21 @@ def test_plaintext_only_by_explicit_opt_out(tmp_path: Path) -> None:
     assert "成员1".encode() in b"".join(p.read_bytes() for p in tmp_path.glob("plain.db*"))
     with pytest.raises(ConfigError, match="plaintext"):
         Registry(Settings(database_url=settings.database_url))
+
+
+def test_processes_starting_together_share_one_key(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bootstrap.keys import resolve_key
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'together.db'}")
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: resolve_key(settings).cipher_key, range(16)))
+    assert len(keys) == 1 and keys == {(tmp_path / "together.db.key").read_text().strip()}
+    assert [p.name for p in tmp_path.iterdir()] == ["together.db.key"]
+
+
+def test_a_key_file_others_can_read_is_refused(store: Settings, tmp_path: Path) -> None:
+    os.chmod(tmp_path / "p.db.key", 0o644)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        Registry(store)
