@@ -3,7 +3,7 @@
 - **throughput**: a simulated county's log is written first; then ``Relay.drain``
   publishes all of it (events/s): one relay process, then ``--shards`` relay
   processes (``povreg relay --shard i/N``) side by side on a fresh topic.
-  Baseline: a naive relay in the same process, one ``produce`` + ``flush`` per event
+  Baseline: a naive relay in the same process, one ``send().get()`` per event
   (each acknowledged before the next is sent), on the log's first events.
   Target ≥ 20,000 events/s.
 - **latency**: the relay and a subscriber run while commands are recorded at
@@ -88,11 +88,11 @@ class NaiveRelay:
     """The obvious relay: read the log, send each event and wait for its acknowledgement."""
 
     def __init__(self, registry: Registry, bootstrap: str, topic: str) -> None:
-        from confluent_kafka import Producer
+        from kafka import KafkaProducer
 
         self.registry = registry
         self.topic = topic
-        self.producer = Producer(producer_settings(bootstrap, {"linger.ms": 0}))
+        self.producer = KafkaProducer(**producer_settings(registry.settings, bootstrap, {"linger_ms": 0}))
         self.position = 0
 
     def publish(self, limit: int | None = None, stop: threading.Event | None = None) -> int:
@@ -101,11 +101,9 @@ class NaiveRelay:
         page = self.registry.recorder.select_notifications(start=self.position + 1, limit=limit or 1000)
         for n in page:
             if n.topic.startswith(HOUSEHOLD_TOPIC_PREFIX):
-                self.producer.produce(self.topic, key=str(n.originator_id).encode(),
-                                      value=value_from_notification(n, self.registry.mapper),
-                                      headers=[(POSITION_HEADER, str(n.id).encode())])
-                if self.producer.flush(30):
-                    raise RuntimeError(f"event at position {n.id} not acknowledged within 30 s")
+                self.producer.send(self.topic, key=str(n.originator_id).encode(),
+                                   value=value_from_notification(n, self.registry.mapper),
+                                   headers=[(POSITION_HEADER, str(n.id).encode())]).get(timeout=30)
                 sent += 1
             self.position = n.id
             if stop is not None and stop.is_set():
@@ -118,8 +116,7 @@ class NaiveRelay:
                 stop.wait(0.05)
 
     def close(self) -> None:
-        self.producer.flush(5)
-        self.producer.close()
+        self.producer.close(timeout=5)
 
 
 # -------------------------------------------------------------- throughput
@@ -382,7 +379,7 @@ def main(argv: list[str] | None = None) -> list[Result]:
         for backend in backends(args.backend):
             figures = run_throughput(backend, households, args.seed, bootstrap, max(1, args.shards))
             result = Result(f"relay-throughput/{backend}", figures)
-            result.notes.append("baseline: one produce + flush per event, each acknowledged before the next")
+            result.notes.append("baseline: one send().get() per event, each acknowledged before the next")
             result.print()
             results.append(result)
             fast = run_latency(backend, households, args.seed, bootstrap, args.rate, seconds, naive=False)

@@ -55,7 +55,7 @@ def relay(
     commit_interval: Annotated[
         float, typer.Option(min=0.0, help="seconds between writes of the acknowledged position")
     ] = 0.5,
-    linger_ms: Annotated[int, typer.Option(min=0, help="producer linger: wait this long to fill batches")] = 50,
+    linger_ms: Annotated[int, typer.Option(min=0, help="producer linger: wait this long to fill batches")] = 5,
     compression: Annotated[
         str, typer.Option(help="producer compression: none, gzip, snappy, lz4 or zstd")
     ] = "none",
@@ -70,8 +70,10 @@ def relay(
 ) -> None:
     """Publish every recorded household event to the Kafka topic, from where it last stopped, until stopped.
 
-    Key = household_id, value = the feed item JSON, header `position`. Resumes after any crash or broker
-    outage from the last acknowledged position (at-least-once, never a gap). SIGTERM stops it cleanly.
+    Key = household_id, value = the feed item JSON with personal data masked and a person_ref beside each
+    ID number (the full item also on POVREG_KAFKA_PII_TOPIC, when set), header `position`. Resumes after any
+    crash or broker outage from the last acknowledged position (at-least-once, never a gap). SIGTERM stops it
+    cleanly.
     """
     from consumers.metrics import MetricsServer
     from consumers.relay import Relay, RelayConfig, RelayConfigError, check_compression, parse_shard
@@ -87,8 +89,9 @@ def relay(
         shard_of = parse_shard(shard) if shard else None
     except RelayConfigError as exc:
         raise typer.BadParameter(str(exc), param_hint="'--shard'") from None
-    producer: dict[str, Any] = {"linger.ms": linger_ms, "compression.type": compression}
-    config = RelayConfig(bootstrap=settings.kafka_bootstrap, topic=settings.kafka_topic, page_size=page_size,
+    producer: dict[str, Any] = {"linger_ms": linger_ms, "compression_type": compression}
+    config = RelayConfig(bootstrap=settings.kafka_bootstrap, topic=settings.kafka_topic,
+                         pii_topic=settings.kafka_pii_topic, page_size=page_size,
                          poll_interval=poll_interval, commit_interval=commit_interval, log_interval=log_interval,
                          producer=producer, shard=shard_of)
     stop = _stop_on_signals()
@@ -143,10 +146,14 @@ def consume_projections(
     metrics_host: MetricsHost = "0.0.0.0",
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Build the household read models from the topic (the scaled mode); run one per partition."""
+    """Build the household read models from the personal-data topic (the scaled mode); run one per partition."""
     from consumers.projections import projection_runner
 
     settings = _settings()
+    if not settings.kafka_pii_topic:
+        err_console.print("[red]the read models hold personal data:[/red] set POVREG_KAFKA_PII_TOPIC (the relay "
+                          "publishes full events there) for the projection consumers", highlight=False)
+        raise typer.Exit(2)
     _logging(verbose)
     runner, registry = projection_runner(settings, group=group, session_timeout_ms=session_timeout_ms)
     try:
@@ -175,7 +182,9 @@ def consume_dibao(
 
     settings = _subscriber_settings(database_url)
     _logging(verbose)
-    runner = SubscriberRunner(DibaoRosterSync(), settings, group=group, session_timeout_ms=session_timeout_ms)
+    # Civil affairs links people by person_ref on the household topic, or reads the personal-data topic if set.
+    runner = SubscriberRunner(DibaoRosterSync(), settings, topic=settings.kafka_pii_topic or settings.kafka_topic,
+                              group=group, session_timeout_ms=session_timeout_ms)
     _run_subscriber(runner, metrics_port, metrics_host)
 
 

@@ -60,7 +60,7 @@ from typing import Any
 
 from bootstrap.settings import Settings
 from consumers import dead_letters, dedupe
-from consumers.clients import close_now
+from consumers.clients import client_config, close_producer
 from consumers.db import Database, Tx, transient_db_errors
 from consumers.dead_letters import DEAD_LETTER_TABLE
 from consumers.dedupe import APPLIED_TABLE, already_applied, last_versions, lock_partition
@@ -114,17 +114,17 @@ class SubscriberRunner:
         self._next_offsets: dict[Any, int] = {}
         self.consumer: Any = None
         self._dlq_producer: Any = None
+        self._dlq_futures: list[Any] = []
         self._retryable: tuple[type[BaseException], ...] = (RetryableError, *transient_db_errors())
         self.db.ddl(*BASE_TABLES)
         subscriber.setup(self.db)
 
     # ------------------------------------------------------------------ kafka
 
-    def _consumer(self) -> Any:
-        from kafka import KafkaConsumer
-
+    def consumer_settings(self) -> dict[str, Any]:
+        """The kafka-python consumer's configuration (connection, TLS and SASL from the settings)."""
         config: dict[str, Any] = {
-            "bootstrap_servers": self.bootstrap,
+            **client_config(self.settings, self.bootstrap),
             "group_id": self.group,
             "client_id": f"povreg-{self.subscriber.name}",
             "enable_auto_commit": False,
@@ -138,7 +138,18 @@ class SubscriberRunner:
             "reconnect_backoff_max_ms": 2_000,
         }
         config.update(self.consumer_config)
-        consumer = KafkaConsumer(**config)
+        return config
+
+    def dead_letter_settings(self) -> dict[str, Any]:
+        """The dead-letter producer's configuration (connection, TLS and SASL from the settings)."""
+        return {**client_config(self.settings, self.bootstrap), "acks": "all",
+                "client_id": f"povreg-{self.subscriber.name}-dlq", "request_timeout_ms": 10_000,
+                "delivery_timeout_ms": 30_000, "max_block_ms": 10_000}
+
+    def _consumer(self) -> Any:
+        from kafka import KafkaConsumer
+
+        consumer = KafkaConsumer(**self.consumer_settings())
         consumer.subscribe([self.topic, *([self.restatement_topic] if self.subscriber.restatements else [])])
         return consumer
 
@@ -146,16 +157,12 @@ class SubscriberRunner:
         if self._dlq_producer is None:
             from kafka import KafkaProducer
 
-            self._dlq_producer = KafkaProducer(
-                bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True,
-                client_id=f"povreg-{self.subscriber.name}-dlq", request_timeout_ms=10_000,
-                delivery_timeout_ms=30_000, max_block_ms=10_000)
+            self._dlq_producer = KafkaProducer(**self.dead_letter_settings())
         return self._dlq_producer
 
     def _measure_lag(self) -> int | None:
         """Messages on the assigned partitions not yet applied: the high watermarks of the last fetches
-        minus where this member got to. No network: ``KafkaConsumer.position`` would ask the coordinator
-        and re-validate positions on every call."""
+        minus where this member got to (the client's fetch position before anything was applied)."""
         consumer = self.consumer
         if consumer is None:
             return None
@@ -165,8 +172,7 @@ class SubscriberRunner:
                 high = consumer.highwater(tp)
                 at = self._next_offsets.get(tp)
                 if at is None:  # nothing applied yet in this assignment: where the client will fetch from
-                    position = consumer._subscription.position(tp)
-                    at = getattr(position, "offset", None)
+                    at = consumer.position(tp, timeout_ms=0)
                 if high is None or at is None:
                     return None
                 total += max(0, high - at)
@@ -261,25 +267,8 @@ class SubscriberRunner:
             self._next_offsets.clear()  # a new assignment starts from the committed offsets
         self.lag = self._measure_lag()
 
-    def _finish_join(self) -> None:
-        """Let a group join in progress complete before leaving.
-
-        A member that leaves in the middle of a join is harmless to Apache Kafka,
-        but it wedges the group on Tansu (the test broker): no later member can
-        join it again. Waiting for the join (at most a session timeout) costs
-        nothing where it is not needed.
-        """
-        coordinator = getattr(self.consumer, "_coordinator", None)
-        if coordinator is None or not getattr(coordinator, "rejoining", False):
-            return
-        try:
-            coordinator.ensure_active_group(timeout_ms=self.session_timeout_ms + 5_000)
-        except Exception:
-            log.debug("finishing the group join before leaving", exc_info=True)
-
     def close_kafka(self) -> None:
         if self.consumer is not None:
-            self._finish_join()
             try:
                 self.consumer.close(autocommit=False)
             except Exception:
@@ -288,9 +277,7 @@ class SubscriberRunner:
             self.partitions = ()
             self.lag = None
             self._next_offsets.clear()
-        if self._dlq_producer is not None:
-            close_now(self._dlq_producer)  # everything it sent was flushed before its offsets moved
-            self._dlq_producer = None
+        self._reset_dlq()
 
     def close(self) -> None:
         self.close_kafka()
@@ -329,9 +316,11 @@ class SubscriberRunner:
         log.warning("%s: retrying after %s", self.subscriber.name, self.stats.last_error)
 
     def _reset_dlq(self) -> None:
+        """Close the dead-letter producer once what it was sent is done (sent or failed)."""
         if self._dlq_producer is not None:
-            close_now(self._dlq_producer)
+            close_producer(self._dlq_producer, self._dlq_futures)
             self._dlq_producer = None
+            self._dlq_futures = []
 
     def _apply(self, records: Sequence[Any]) -> None:
         sub = self.subscriber
@@ -497,7 +486,7 @@ class SubscriberRunner:
 
     def _send_dead_letters(self, dead: list[tuple[Any, FeedMessage | None, str, str]]) -> None:
         producer = self._dlq()
-        futures = []
+        futures = self._dlq_futures = []
         for r, _message, kind, reason in dead:
             headers = [(k, v) for k, v in (r.headers or []) if not k.startswith("dlq.")]
             headers += [

@@ -32,6 +32,11 @@ give it one), built only from the Kafka messages:
 The as-of view is :func:`roster_on` (``povreg dibao roster --as-of D``); :func:`restated`
 lists the past days whose roster a restatement changed.
 
+It reads the household topic, where personal data is masked: members are known by their
+``person_ref`` (the stand-in ID numbers of :func:`consumers.messages.to_recorded` are derived
+from it), so joins and departures still match and civil affairs can link its own records by
+``person_ref``. With ``POVREG_KAFKA_PII_TOPIC`` set it reads the full events there instead.
+
 The whole subscriber is the class below: the base (consumers/base.py) provides
 the consumer group, exactly-once application, ordering, retries and the
 dead-letter topic.

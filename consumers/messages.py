@@ -22,11 +22,14 @@ import orjson
 from domain.errors import DomainError
 from domain.events import parse_event
 from domain.history import Actor, RecordedEvent
+from domain.masking import foldable, mask_with_refs
 
 if TYPE_CHECKING:
     from consumers.findings import FindingNotes
 
 POSITION_HEADER = "position"
+#: the envelope field that marks a masked message (the household topic's)
+PERSONAL_DATA = "personal_data"
 _REQUIRED = ("position", "event_id", "household_id", "version", "type", "recorded_at", "recorded_by", "data")
 
 
@@ -69,6 +72,29 @@ def value_from_notification(notification: Any, mapper: Any, notes: FindingNotes 
         if changes:
             item = {**item, "findings": changes}
     return orjson.dumps(item) if plain else encode_value(item)
+
+
+def values_from_notification(notification: Any, mapper: Any, ref_key: bytes, full: bool = False,
+                             notes: FindingNotes | None = None) -> tuple[bytes, bytes | None]:
+    """The household topic's value of a stored household notification — its event masked as for a
+    subscriber, a ``person_ref`` beside each ID number — and, with ``full``, the complete feed item
+    (the opt-in personal-data topic's value). With ``notes``, the findings the event opens or
+    resolves ride on both (:func:`value_from_notification`)."""
+    item = _plain_item(notification, mapper)
+    dumps: Any = orjson.dumps
+    if item is None:
+        item, dumps = item_from_stored(notification.id, mapper.to_domain_event(notification)), encode_value
+    if notes is not None:
+        changes = notes.changes(item)
+        if changes:
+            item = {**item, "findings": changes}
+    return dumps(masked_item(item, ref_key)), (dumps(item) if full else None)
+
+
+def masked_item(item: dict[str, Any], ref_key: bytes) -> dict[str, Any]:
+    """``item`` with its event's personal data masked and ``person_ref`` beside each ID number (the
+    actor in ``recorded_by`` is staff, not personal data: as the HTTP feed shows it)."""
+    return {**item, "data": mask_with_refs(item["data"], ref_key), PERSONAL_DATA: "masked"}
 
 
 def _plain_item(notification: Any, mapper: Any) -> dict[str, Any] | None:
@@ -168,8 +194,11 @@ class FeedMessage:
 
 
 def to_recorded(item: dict[str, Any]) -> RecordedEvent:
+    """The domain event of a feed item. A masked item's members are known by stand-in ID numbers
+    derived from their ``person_ref`` (:func:`domain.masking.foldable`), so the domain can fold it."""
     try:
-        body = parse_event(item["data"])
+        data = item["data"]
+        body = parse_event(foldable(data) if item.get(PERSONAL_DATA) == "masked" else data)
         recorded_at = datetime.fromisoformat(item["recorded_at"])
         actor = Actor.from_dict(item["recorded_by"])
     except DomainError as exc:

@@ -1,42 +1,51 @@
-"""A tiny health and metrics endpoint for the relay and the subscribers.
+"""A small health and metrics endpoint for the relay and the subscribers.
 
 ``GET /health`` (or ``/``) → JSON of the component's stats, status 200 when
-healthy and 503 when not; ``GET /metrics`` → the same numbers in Prometheus
-text format (``povreg_<component>_<name>``). Plain :mod:`http.server` in a
-daemon thread: no extra dependency, nothing on the hot path.
+healthy and 503 when not; ``GET /metrics`` → the same numbers for Prometheus
+(``povreg_<component>_<name>``), written by prometheus_client from a collector
+that reads the stats at each scrape. Plain :mod:`http.server` in a daemon
+thread: nothing on the hot path.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 Stats = Callable[[], dict[str, Any]]
 
 
-def prometheus(component: str, stats: dict[str, Any], labels: dict[str, str] | None = None) -> str:
-    """Numeric stats as Prometheus gauges/counters (booleans as 0/1, others skipped)."""
-    label = ""
-    if labels:
-        label = "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items())) + "}"
-    lines = []
-    for name, value in stats.items():
-        if isinstance(value, bool):
-            value = int(value)
-        if not isinstance(value, int | float) or value is None:
-            continue
-        metric = f"povreg_{component}_{name}"
-        kind = "counter" if name.endswith("_total") else "gauge"
-        lines.append(f"# TYPE {metric} {kind}")
-        lines.append(f"{metric}{label} {value}")
-    return "\n".join(lines) + "\n"
+class StatsCollector(Collector):
+    """The numeric stats of a component as Prometheus metrics: ``*_total`` as counters, the rest as
+    gauges, booleans as 0/1; text and missing values are left out."""
 
+    def __init__(self, component: str, stats: Stats, labels: dict[str, str] | None = None) -> None:
+        self.component = component
+        self.stats = stats
+        self.labels = dict(sorted((labels or {}).items()))
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    def collect(self) -> Iterator[Metric]:
+        names, values = list(self.labels), list(self.labels.values())
+        for name, value in self.stats().items():
+            if isinstance(value, bool):
+                value = int(value)
+            if not isinstance(value, int | float):
+                continue
+            metric = f"povreg_{self.component}_{name}"
+            family: GaugeMetricFamily | CounterMetricFamily
+            if name.endswith("_total"):
+                family = CounterMetricFamily(metric, f"{self.component} {name}", labels=names)
+            else:
+                family = GaugeMetricFamily(metric, f"{self.component} {name}", labels=names)
+            family.add_metric(values, value)
+            yield family
 
 
 class MetricsServer:
@@ -45,15 +54,17 @@ class MetricsServer:
         self.component = component
         self.stats = stats
         self.labels = labels or {}
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(StatsCollector(component, stats, self.labels))
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                data = outer.stats()
-                if self.path.split("?")[0] == "/metrics":
-                    body = prometheus(outer.component, data, outer.labels).encode()
-                    self._send(200, "text/plain; version=0.0.4; charset=utf-8", body)
-                elif self.path.split("?")[0] in ("/", "/health", "/healthz"):
+                path = self.path.split("?")[0]
+                if path == "/metrics":
+                    self._send(200, CONTENT_TYPE_LATEST, generate_latest(outer.registry))
+                elif path in ("/", "/health", "/healthz"):
+                    data = outer.stats()
                     status = 200 if data.get("healthy", True) else 503
                     self._send(status, "application/json", json.dumps(data, default=str).encode())
                 else:

@@ -101,7 +101,11 @@ def projection_runner(settings: Settings, registry: Registry | None = None, **ru
 
     registry = registry or Registry(settings)
     store = ProjectionStore(registry)
-    topic = runner_kw.get("topic") or settings.kafka_topic
+    # The read models hold personal data: the projection consumers read the full events.
+    topic = runner_kw.pop("topic", None) or settings.kafka_pii_topic
+    if not topic:
+        raise ValueError("the projection consumers read the full events: set POVREG_KAFKA_PII_TOPIC")
     subscriber = ProjectionSubscriber(store, topic)
-    runner = SubscriberRunner(subscriber, settings, db=_SharedDb(store.db), **runner_kw)  # type: ignore[arg-type]
+    runner = SubscriberRunner(subscriber, settings, topic=topic, db=_SharedDb(store.db),  # type: ignore[arg-type]
+                              **runner_kw)
     return runner, registry

@@ -2,9 +2,9 @@
 
 The notification log is the outbox. The relay reads it after its own tracked
 position, publishes every household event to the topic (key = household_id,
-value = the feed item JSON, header ``position``) with librdkafka's idempotent
-producer (``acks=all``; sequence numbers keep each partition in order, retries
-included), and records a position only once every event up to it was
+value = the feed item JSON, header ``position``) with kafka-python's producer,
+``acks=all`` and idempotent wherever the broker supports it (sequence numbers
+keep each partition in order, retries included), and records a position only once every event up to it was
 acknowledged by the broker. The position lives in its own table in the store's
 database (``povreg_relay_tracking``), so a restart — after kill -9, a crash or a
 broker outage — resumes from the last acknowledged event: at-least-once, never
@@ -12,22 +12,19 @@ a gap. Events acknowledged but not yet recorded when the relay died are
 published again; subscribers de-duplicate them by ``event_id`` (consumers/base.py).
 
 Any producer failure (broker down, request timeout, an expired or rejected
-message, a fatal idempotence error) drops the producer, waits with exponential
-backoff (with jitter), and starts again from the last acknowledged position
-with a new producer.
+message) drops the producer, waits with exponential backoff (with jitter), and
+starts again from the last acknowledged position with a new producer.
 
-Throughput: events are sent as they are read, many pages in flight; each
-delivery report (served in this thread) names its event's position, and the
-acknowledged position is the one before the oldest event still unacknowledged
-(partitions answer independently, so a report may come before an older
-event's). It is written at most every
-``commit_interval`` seconds. The partition is computed here (Kafka's murmur2 of
-the key, cached per household) because sharding needs it. The producer is
-confluent-kafka (librdkafka, C): kafka-python spent ~50 µs of Python per record,
-librdkafka ~5; what is left in Python is reading the log and the JSON of each
-message (messages.py). Batches are large (1 MiB, ``linger.ms`` 50) and
-uncompressed by default: on a local network compression costs more CPU than it
-saves.
+Throughput: events are sent as they are read, many pages in flight; each send
+returns a future, kept in log order with its position, and the acknowledged
+position is the one before the oldest event still unacknowledged (partitions
+answer independently, so a later event may be acknowledged first). It is
+written at most every ``commit_interval`` seconds. The partition is computed
+here (Kafka's murmur2 of the key, cached per household) because sharding needs
+it, and passed to the producer, which then skips its partitioner. The client is
+kafka-python, whose per-record work is Python; batches are 64 KiB, sent after
+``linger_ms`` 5, and uncompressed by default: on a local network compression
+costs more CPU than it saves (docs/kafka.md has the measurements).
 
 Scaling out: ``shard=(i, N)`` makes a relay publish only the partitions p with
 p % N == i; N relays (i = 0 … N-1) each read the log and send their share in
@@ -42,18 +39,18 @@ import logging
 import random
 import threading
 import time
-from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 from bootstrap.settings import Settings
-from consumers.clients import abandon
+from consumers.clients import client_config, close_producer
 from consumers.db import Database, transient_db_errors
 from consumers.findings import FindingNotes
-from consumers.messages import POSITION_HEADER, value_from_notification
+from consumers.messages import POSITION_HEADER, values_from_notification
+from consumers.person_ref import person_ref_key
 from consumers.restatements import RestatementFeed, restatement_topic
 from service.feed import HOUSEHOLD_TOPIC_PREFIX
 from service.registry import Registry
@@ -75,6 +72,8 @@ class RelayConfigError(RelayError):
 class RelayConfig:
     bootstrap: str
     topic: str = "household-events"
+    #: the opt-in topic of full personal data (``POVREG_KAFKA_PII_TOPIC``): each event also goes there.
+    pii_topic: str | None = None
     #: the tracking row's key: one row per relayed topic.
     name: str | None = None
     page_size: int = 5000
@@ -88,12 +87,15 @@ class RelayConfig:
     metadata_interval: float = 5.0
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
+    #: kafka-python producer settings over the relay's own (``linger_ms``, ``compression_type``, …)
     producer: dict[str, Any] = field(default_factory=dict)
     #: (index, count): publish only the partitions p with p % count == index. Run one relay for each
     #: index 0 … count-1 to spread publishing over processes (each reads the log, sends its share).
     shard: tuple[int, int] | None = None
     #: publish restatements on ``<topic>.restatements`` (when that topic exists)
     restatements: bool = True
+    #: seconds between checks that the restatements topic exists
+    restatements_check_interval: float = 30.0
 
     @property
     def tracking_name(self) -> str:
@@ -194,10 +196,10 @@ def covered_position(rows: dict[tuple[int, int], int], shard: tuple[int, int]) -
 def transient_errors() -> tuple[type[BaseException], ...]:
     """What the relay waits out and retries: the broker's and the database's failures. Anything else
     is a bug or a misconfiguration, and stops the relay (its supervisor restarts it, visibly)."""
-    from confluent_kafka import KafkaException
     from eventsourcing.persistence import InterfaceError, OperationalError
+    from kafka.errors import KafkaError
 
-    return (KafkaException, RelayError, OSError, InterfaceError, OperationalError, *transient_db_errors())
+    return (KafkaError, RelayError, OSError, InterfaceError, OperationalError, *transient_db_errors())
 
 
 def murmur2_partition(key: bytes, partitions: int) -> int:
@@ -207,76 +209,96 @@ def murmur2_partition(key: bytes, partitions: int) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
-#: librdkafka has every codec built in.
 COMPRESSION_CODECS = ("none", "gzip", "snappy", "lz4", "zstd")
 
 
 def check_compression(codec: str | None) -> None:
-    """Refuse an unknown compression codec before anything is written."""
-    if codec is not None and codec not in COMPRESSION_CODECS:
+    """Refuse an unknown codec, or one whose library is missing, before anything is written
+    (kafka-python would refuse it only when the producer is built)."""
+    if codec in (None, "none"):
+        return
+    from kafka import codec as codecs
+
+    available = {"gzip": codecs.has_gzip, "snappy": codecs.has_snappy, "lz4": codecs.has_lz4,
+                 "zstd": codecs.has_zstd}
+    if codec not in available:
         raise RelayConfigError(f"unknown compression {codec!r}: {', '.join(COMPRESSION_CODECS)}")
+    if not available[codec]():
+        raise RelayConfigError(f"compression {codec!r} needs its library (pip install 'kafka-python[{codec}]')")
 
 
-def producer_settings(bootstrap: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The librdkafka producer configuration of the relay (``overrides`` use librdkafka's names)."""
-    settings: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
-        "client.id": "povreg-relay",
+def producer_settings(settings: Settings, bootstrap: str | None = None,
+                      overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The relay's kafka-python producer configuration (``overrides`` use kafka-python's names)."""
+    config: dict[str, Any] = {
+        **client_config(settings, bootstrap),
+        "client_id": "povreg-relay",
+        # Every replica in sync acknowledges. Idempotence is kafka-python's default: on wherever the broker
+        # supports it (InitProducerId), so each partition stays in order across retries with up to 5 requests
+        # in flight (a retried batch cannot overtake a later one).
         "acks": "all",
-        # Idempotence: librdkafka keeps each partition in order, retries included, with up to
-        # 5 requests in flight (a retried batch cannot overtake a later one), and reports
-        # deliveries in that order.
-        "enable.idempotence": True,
-        "max.in.flight.requests.per.connection": 5,
-        "linger.ms": 50,
-        "batch.size": 1024 * 1024,
-        "message.max.bytes": 8 * 1024 * 1024,
-        "compression.type": "none",
-        "request.timeout.ms": 10_000,
-        "message.timeout.ms": 30_000,
-        "reconnect.backoff.ms": 100,
-        "reconnect.backoff.max.ms": 2_000,
-        # Far more than max_pending plus a page: a full queue would block the relay's sends.
-        "queue.buffering.max.messages": 1_000_000,
-        "logger": logging.getLogger("povreg.relay.librdkafka"),
+        # Measured on the benchmark's county (docs/kafka.md): kafka-python's cost is per record, and
+        # 64 KiB batches after 5 ms beat 1 MiB after 50 ms (less copying, the sender busy sooner).
+        "linger_ms": 5,
+        "batch_size": 64 * 1024,
+        "max_request_size": 8 * 1024 * 1024,
+        # The client's own sensors cost Python per record; the relay's figures are on its metrics endpoint.
+        "metrics_enabled": False,
+        # The topic and its partition count are the deployment's choice: never created by a send.
+        "allow_auto_create_topics": False,
+        "request_timeout_ms": 10_000,
+        "delivery_timeout_ms": 30_000,
+        "max_block_ms": 10_000,
+        # The partition count is read from the client's metadata: refresh it often enough to see a change.
+        "metadata_max_age_ms": 5_000,
+        "reconnect_backoff_ms": 100,
+        "reconnect_backoff_max_ms": 2_000,
     }
-    settings.update(overrides or {})
-    return settings
+    config.update(overrides or {})
+    if config.get("compression_type") == "none":
+        config["compression_type"] = None
+    return config
 
 
 class AckWindow:
-    """The events sent and not yet acknowledged, in log order.
+    """The events sent and not yet acknowledged, in log order, each with its send futures.
 
-    Partitions are acknowledged independently, so an event may be acknowledged
-    before an older one of another partition: it waits in ``early`` until every
-    older one is, and only then does the acknowledged position move past it.
+    Partitions are acknowledged independently, so a later event may be acknowledged before an
+    older one of another partition: the acknowledged position moves only past events whose every
+    future (and every older event's) succeeded.
     """
 
     def __init__(self) -> None:
-        self.unacked: deque[int] = deque()
-        #: position → acknowledgements that came early (a position has several messages when its
-        #: event has restatements)
-        self.early: Counter[int] = Counter()
+        self.pending: deque[tuple[int, tuple[Any, ...]]] = deque()
 
-    def sent(self, position: int) -> None:
-        self.unacked.append(position)
+    def __len__(self) -> int:
+        return len(self.pending)
 
-    def acked(self, position: int) -> None:
-        unacked, early = self.unacked, self.early
-        if not unacked or unacked[0] != position:
-            early[position] += 1
-            return
-        unacked.popleft()
-        while unacked and early[unacked[0]]:
-            early[unacked[0]] -= 1
-            if not early[unacked[0]]:
-                del early[unacked[0]]
-            unacked.popleft()
+    def sent(self, position: int, *futures: Any) -> None:
+        self.pending.append((position, futures))
+
+    def futures(self) -> Iterator[Any]:
+        for _, futures in self.pending:
+            yield from futures
+
+    def advance(self) -> int:
+        """Drop the leading acknowledged events; how many. Raises :class:`RelayError` on a failed one."""
+        pending, done = self.pending, 0
+        while pending:
+            position, futures = pending[0]
+            for future in futures:
+                if not future.is_done:
+                    return done
+                if future.failed():
+                    raise RelayError(f"the event at position {position} was not acknowledged: {future.exception!r}")
+            pending.popleft()
+            done += 1
+        return done
 
     def acknowledged_through(self, read_position: int) -> int:
         """The last position up to which every event sent is acknowledged (``read_position``, the last
         one read, when nothing is outstanding)."""
-        return self.unacked[0] - 1 if self.unacked else read_position
+        return self.pending[0][0] - 1 if self.pending else read_position
 
 
 class Relay:
@@ -295,8 +317,10 @@ class Relay:
         self._notes = FindingNotes(self.registry)
         self.db = Database(settings)
         self.tracking = RelayTracking(self.db, config.tracking_name, config.topic, config.shard)
+        self.ref_key = person_ref_key(self.registry.settings, self.db)  # the store's key resolved
         self.restatements = RestatementFeed(self.registry) if config.restatements else None
         self._restating = False
+        self._restating_checked = 0.0
         self.restatements_total = 0
         self._producer_factory = producer_factory
         self._producer: Any = None
@@ -304,8 +328,6 @@ class Relay:
         self._partition_count = 0
         self._partitions_checked = 0.0
         self._window = AckWindow()
-        self._acked = 0
-        self._delivery_error: Any = None
         self.position, self.published_total = self.tracking.load()
         self.recorded_position = self.position
         self.read_position = self.position
@@ -320,6 +342,7 @@ class Relay:
         self._last_commit = time.monotonic()
         self._last_log = time.monotonic()
         self._last_max_check = 0.0
+        self._last_progress = time.monotonic()
         self._log_published = self.published_total
 
     # ------------------------------------------------------------------ state
@@ -353,50 +376,29 @@ class Relay:
     # --------------------------------------------------------------- producer
 
     def _new_producer(self) -> Any:
-        from confluent_kafka import KafkaError, KafkaException, Producer
+        from kafka import KafkaProducer
+        from kafka.errors import KafkaConfigurationError
 
-        settings = producer_settings(self.config.bootstrap, self.config.producer)
-        settings["error_cb"] = self._client_error
-        factory = self._producer_factory or Producer
+        config = producer_settings(self.settings, self.config.bootstrap, self.config.producer)
+        factory = self._producer_factory or KafkaProducer
         try:
-            return factory(settings)
-        except KafkaException as exc:
-            error = exc.args[0] if exc.args else None
-            if isinstance(error, KafkaError) and error.code() == KafkaError._INVALID_ARG:
-                raise RelayConfigError(f"the producer refuses its configuration: {error.str()}") from exc
-            raise
-        except (ValueError, TypeError) as exc:
+            producer = factory(**config)
+        except (KafkaConfigurationError, ValueError, TypeError, AssertionError) as exc:
             raise RelayConfigError(f"the producer refuses its configuration: {exc}") from exc
+        if not producer.config.get("enable_idempotence"):
+            log.warning("relay: the broker does not support the idempotent producer; a retried batch may repeat "
+                        "events (subscribers de-duplicate them)")
+        return producer
 
-    def _drop_producer(self) -> None:
+    def _drop_producer(self, timeout: float | None = None) -> None:
+        """Close the producer once what it was given is done (acknowledged, refused or expired), so that
+        nothing of it reaches the broker after the next producer starts re-sending."""
         producer, self._producer = self._producer, None
         self.connected = False
         if producer is not None:
-            abandon(producer)
-
-    def _client_error(self, err: Any) -> None:
-        """librdkafka's errors outside a delivery: a fatal one ends the session; others (a broker
-        down, all brokers down) it retries itself, so they only mark the relay disconnected."""
-        if err.fatal():
-            self._delivery_error = self._delivery_error or err
-        else:
-            self.connected = False
-            log.debug("relay: %s", err.str())
-
-    def _restatement_delivered(self, position: int, err: Any, _msg: Any) -> None:
-        """Delivery report of a restatement: acknowledges its part of ``position``; not an event published."""
-        if err is not None:
-            self._delivery_error = self._delivery_error or err
-            return
-        self._window.acked(position)
-
-    def _delivered(self, position: int, err: Any, _msg: Any) -> None:
-        """Delivery report of the event at ``position`` (served by poll/flush, in the relay's thread)."""
-        if err is not None:
-            self._delivery_error = self._delivery_error or err
-            return
-        self._acked += 1
-        self._window.acked(position)
+            if timeout is None:  # everything it holds completes within the delivery timeout
+                timeout = producer.config.get("delivery_timeout_ms", 30_000) / 1000 + 5
+            close_producer(producer, list(self._window.futures()), timeout)
 
     def _partition(self, key: bytes) -> int:
         part = self._partitions.get(key)
@@ -405,29 +407,43 @@ class Relay:
         return part
 
     def _refresh_partitions(self, force: bool = False) -> None:
-        """The topic's partition count, asked of the broker at most every ``metadata_interval`` s."""
+        """The topic's partition count, as the producer's metadata knows it, at most every
+        ``metadata_interval`` s (the producer refreshes its metadata every ``metadata_max_age_ms``)."""
         now = time.monotonic()
         if not force and now - self._partitions_checked < self.config.metadata_interval:
             return
         topic = self.config.topic
-        metadata = self._producer.list_topics(topic, timeout=self.config.flush_timeout).topics.get(topic)
-        count = len(metadata.partitions) if metadata is not None and metadata.error is None else 0
+        parts = self._producer.partitions_for(topic)  # waits up to max_block_ms for the first metadata
+        count = len(parts) if parts else 0
         if count == 0:
-            raise RelayError(f"no partitions for topic {topic}" + (f": {metadata.error}" if metadata else ""))
+            raise RelayError(f"no partitions for topic {topic}")
         self._partitions_checked = now
         if count != self._partition_count:
             if self._partition_count:
                 log.warning("topic %s now has %d partitions (was %d)", topic, count, self._partition_count)
             self._partition_count = count
             self._partitions.clear()
-        if self.restatements is not None:
-            name = restatement_topic(topic)
-            found = self._producer.list_topics(name, timeout=self.config.flush_timeout).topics.get(name)
-            exists = found is not None and found.error is None and bool(found.partitions)
-            if exists != self._restating:
-                if not exists:
-                    log.warning("topic %s does not exist: restatements are not published (create it)", name)
-                self._restating = exists
+        if self.restatements is not None and (force or now - self._restating_checked
+                                              >= self.config.restatements_check_interval):
+            self._check_restatement_topic(now)
+
+    def _check_restatement_topic(self, now: float) -> None:
+        """Whether ``<topic>.restatements`` exists (asked of the broker: the producer would wait its
+        ``max_block_ms`` for a topic that does not)."""
+        from kafka import KafkaAdminClient
+
+        name = restatement_topic(self.config.topic)
+        admin = KafkaAdminClient(**client_config(self.settings, self.config.bootstrap),
+                                 client_id="povreg-relay-admin", request_timeout_ms=10_000)
+        try:
+            exists = name in admin.list_topics()
+        finally:
+            admin.close()
+        self._restating_checked = now
+        if exists != self._restating:
+            if not exists:
+                log.warning("topic %s does not exist: restatements are not published (create it)", name)
+            self._restating = exists
 
     # ------------------------------------------------------------------- run
 
@@ -441,7 +457,7 @@ class Relay:
                 if self._session(stop, until):
                     break
             except RelayConfigError:
-                self._drop_producer()
+                self._drop_producer(self.config.flush_timeout)
                 raise
             except transient_errors() as exc:
                 self._fail(exc)
@@ -450,7 +466,8 @@ class Relay:
                 log.warning("relay: retrying in %.1fs from position %d (lag %d)", delay, self.position, self.lag)
                 stop.wait(delay)
         self._commit(force=True)
-        self._drop_producer()
+        # Stopping: what is still unacknowledged is re-sent by the next run; do not wait for it long.
+        self._drop_producer(self.config.flush_timeout)
         log.info("relay stopped at position %d (lag %d, %d published)", self.position, self.lag,
                  self.published_total)
 
@@ -471,25 +488,25 @@ class Relay:
         self.failures_total += 1
         self.last_error = f"{type(exc).__name__}: {exc}"
         self.last_error_at = time.time()
-        self._drop_producer()
-        self._update_max(force=True)
         log.error("relay: publishing failed at position %d (lag %d): %s", self.position, self.lag,
                   self.last_error)
+        self._drop_producer()
+        self._update_max(force=True)
 
     def _session(self, stop: threading.Event, until: int | None) -> bool:
         """One producer's life; returns True when done (``until`` reached), raises on any failure."""
         cfg = self.config
-        self._delivery_error, self._acked = None, 0
         self.read_position = self.position  # read again from what the broker acknowledged
+        self._window = window = AckWindow()
         self._producer = producer = self._new_producer()
         self._refresh_partitions(force=True)
-        self._window = AckWindow()
         self.connected = True
+        self._last_progress = time.monotonic()
         recorder = self.registry.recorder
         next_start = self.position + 1
         while not stop.is_set():
             page: Sequence[Any] = []
-            if len(producer) < cfg.max_pending:
+            if len(window) < cfg.max_pending:
                 page = recorder.select_notifications(start=next_start, limit=cfg.page_size)
             if page:
                 self._refresh_partitions()
@@ -497,8 +514,7 @@ class Relay:
                 next_start = page[-1].id + 1
                 self.read_position = page[-1].id
                 self.max_position = max(self.max_position, self.read_position)
-                producer.poll(0)  # serve the delivery reports that arrived meanwhile
-            elif len(producer):
+            elif len(window):
                 self._wait_for_acks(producer)
             else:
                 self._update_max()
@@ -512,16 +528,21 @@ class Relay:
             self._update_max()
             self._maybe_log()
         # Stopping: give in-flight events a last chance to be acknowledged.
-        if len(producer) and producer.flush(cfg.flush_timeout):
-            log.warning("relay: %d events not acknowledged at shutdown; they will be re-sent", len(producer))
+        if len(window):
+            from kafka.errors import KafkaTimeoutError
+
+            try:
+                producer.flush(timeout=cfg.flush_timeout)
+            except KafkaTimeoutError:
+                log.warning("relay: %d events not acknowledged at shutdown; they will be re-sent", len(window))
         with contextlib.suppress(RelayError):
             self._advance()
         return True
 
     def _send(self, producer: Any, page: Sequence[Any]) -> None:
         """Send the page's household events of this relay's partitions; note each as unacknowledged."""
-        topic, sent, delivered = self.config.topic, self._window.sent, self._delivered
-        mapper = self.registry.mapper
+        topic, pii_topic, sent, send = self.config.topic, self.config.pii_topic, self._window.sent, producer.send
+        mapper, ref_key, notes = self.registry.mapper, self.ref_key, self._notes
         shard_index, shard_count = self.config.shard or (0, 1)
         for n in page:
             if not n.topic.startswith(HOUSEHOLD_TOPIC_PREFIX):
@@ -530,60 +551,50 @@ class Relay:
             partition = self._partition(key)
             if shard_count != 1 and partition % shard_count != shard_index:
                 continue
-            value = value_from_notification(n, mapper, self._notes)
+            masked, full = values_from_notification(n, mapper, ref_key, full=pii_topic is not None, notes=notes)
             headers = [(POSITION_HEADER, str(n.id).encode())]
-            while True:
-                try:
-                    producer.produce(topic, value, key, partition=partition, headers=headers,
-                                     on_delivery=partial(delivered, n.id))
-                    break
-                except BufferError:  # librdkafka's queue is full: let acknowledgements make room
-                    self._wait_for_acks(producer)
-                    self._raise_delivery_error()
-            sent(n.id)
+            futures = [send(topic, masked, key, headers, partition)]
+            if pii_topic is not None:  # the same key: the default partitioner puts the household there too
+                futures.append(send(pii_topic, full, key, headers))
             if self.restatements is not None:
-                self._send_restatements(producer, n, key, headers)
+                futures += self._send_restatements(producer, n, key, headers)
+            sent(n.id, *futures)
 
-    def _send_restatements(self, producer: Any, n: Any, key: bytes, headers: list[tuple[str, bytes]]) -> None:
-        """The restatements ``n``'s event causes, after it, keyed by household (in order per household).
-        They are computed even when the topic is missing: the feed's histories must follow the log."""
+    def _send_restatements(self, producer: Any, n: Any, key: bytes, headers: list[tuple[str, bytes]]) -> list[Any]:
+        """The restatements ``n``'s event causes, after it, keyed by household (in order per household);
+        their futures. They are computed even when the topic is missing: the feed's histories must follow
+        the log."""
         assert self.restatements is not None
         values = self.restatements.messages(n)
         if not values or not self._restating:
-            return
+            return []
         name = restatement_topic(self.config.topic)
-        for value in values:
-            while True:
-                try:
-                    producer.produce(name, value, key, headers=headers,
-                                     on_delivery=partial(self._restatement_delivered, n.id))
-                    break
-                except BufferError:
-                    self._wait_for_acks(producer)
-                    self._raise_delivery_error()
-            self._window.sent(n.id)
-            self.restatements_total += 1
+        self.restatements_total += len(values)
+        return [producer.send(name, value, key, headers) for value in values]
 
     def _wait_for_acks(self, producer: Any) -> None:
-        if producer.flush(self.config.flush_timeout):  # some still unacknowledged: the broker is slow or gone
-            self.connected = False
-            self.last_error = f"no acknowledgement from the broker within {self.config.flush_timeout}s"
-            self.last_error_at = time.time()
-            self._update_max(force=True)
-            log.warning("relay: waiting for the broker (position %d, lag %d)", self.position, self.lag)
+        """Send what is lingering now and wait a little for acknowledgements (the loop comes back here
+        until they arrive, watching ``stop`` in between)."""
+        from kafka.errors import KafkaTimeoutError
 
-    def _raise_delivery_error(self) -> None:
-        err = self._delivery_error
-        if err is not None:
-            raise RelayError(f"an event after position {self.position} was not acknowledged: {err.str()}")
+        try:
+            producer.flush(timeout=min(self.config.flush_timeout, 0.1))
+        except KafkaTimeoutError:
+            stalled = time.monotonic() - self._last_progress
+            if stalled >= self.config.flush_timeout and self.connected:  # the broker is slow or gone
+                self.connected = False
+                self.last_error = f"no acknowledgement from the broker within {self.config.flush_timeout}s"
+                self.last_error_at = time.time()
+                self._update_max(force=True)
+                log.warning("relay: waiting for the broker (position %d, lag %d)", self.position, self.lag)
 
     def _advance(self) -> None:
         """Move the acknowledged position up to the first event still unacknowledged (or all read)."""
-        self._raise_delivery_error()
-        if self._acked:  # the broker answered: healthy again
-            self.published_total += self._acked
-            self._acked = 0
+        acked = self._window.advance()
+        if acked:  # the broker answered: healthy again
+            self.published_total += acked
             self.last_ack_at = time.time()
+            self._last_progress = time.monotonic()
             self.connected = True
             self._backoff = self.config.backoff_initial
         self.position = max(self.position, self._window.acknowledged_through(self.read_position))
@@ -618,7 +629,7 @@ class Relay:
             self._log_published = self.published_total
 
     def close(self) -> None:
-        self._drop_producer()
+        self._drop_producer(self.config.flush_timeout)
         self.db.close()
         if self._own_registry:
             self.registry.close()

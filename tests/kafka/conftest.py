@@ -61,6 +61,15 @@ def kafka_settings(database_url: str, broker: TansuBroker, topic: str) -> Settin
                     inline_projections=False)
 
 
+def with_pii_topic(broker: TansuBroker, settings: Settings) -> Settings:
+    """``settings`` with the opt-in personal-data topic (``<topic>.pii``, created with its ``.dlq``): what
+    the projection consumers read."""
+    pii_topic = f"{settings.kafka_topic}.pii"
+    broker.create_topic(pii_topic, PARTITIONS)
+    broker.create_topic(f"{pii_topic}.dlq", 1)
+    return settings.model_copy(update={"kafka_pii_topic": pii_topic})
+
+
 @pytest.fixture
 def store(kafka_settings: Settings) -> Iterator[tuple[Registry, StepClock]]:
     clock = StepClock()
@@ -129,6 +138,7 @@ def povreg_process(settings: Settings, args: Sequence[str], log: Path) -> subpro
     """``povreg ARGS`` in a child process (the real entry point), its output appended to ``log``."""
     env = {**os.environ, "POVREG_DATABASE_URL": settings.database_url,
            "POVREG_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "", "POVREG_KAFKA_TOPIC": settings.kafka_topic,
+           "POVREG_KAFKA_PII_TOPIC": settings.kafka_pii_topic or "",
            "POVREG_INLINE_PROJECTIONS": "false", "PYTHONUNBUFFERED": "1"}
     with open(log, "ab") as out:
         return subprocess.Popen([sys.executable, "-c", "from cli import app; app()", *args],
@@ -166,8 +176,27 @@ def run_relay(settings: Settings, **config: Any) -> tuple[Relay, Background]:
     return relay, Background(relay.run, "relay")
 
 
+class SubscriberBackground(Background):
+    """A subscriber in a thread that, asked to stop, first lets its group join finish.
+
+    Tansu (the test broker) wedges a group for good when a member leaves in the middle of a join:
+    no later member can join it. Apache Kafka does not; the runner leaves when told. The tests wait
+    here — at most a session timeout and a bit — until the member holds partitions.
+    """
+
+    def __init__(self, runner: SubscriberRunner) -> None:
+        self.runner = runner
+        super().__init__(runner.run, f"subscriber-{runner.subscriber.name}")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + self.runner.session_timeout_ms / 1000 + 5
+        while not self.runner.partitions and self.thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        super().stop(timeout)
+
+
 def run_subscriber(runner: SubscriberRunner) -> Background:
-    return Background(runner.run, f"subscriber-{runner.subscriber.name}")
+    return SubscriberBackground(runner)
 
 
 def unique_group(name: str) -> str:

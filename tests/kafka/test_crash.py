@@ -39,6 +39,7 @@ from tests.kafka.conftest import (
     topic_items,
     unique_group,
     wait_for,
+    with_pii_topic,
 )
 from tests.kafka.workload import bulk_households
 from tests.kafka_broker import TansuBroker
@@ -95,6 +96,7 @@ def dibao_one_by_one(feed: list[tuple[int, Any]], path: Path) -> tuple[list[Any]
 
 def test_kill_9_relay_mid_publish_then_restart(kafka_settings: Settings, broker: TansuBroker, topic: str,
                                                tmp_path: Path) -> None:
+    kafka_settings = with_pii_topic(broker, kafka_settings)  # the projection consumer reads the full events
     registry = Registry(kafka_settings)
     db = Database(kafka_settings)
     collector = runner_for(Collector(), kafka_settings)

@@ -23,6 +23,7 @@ from tests.kafka.conftest import (
     terminate,
     unique_group,
     wait_for,
+    with_pii_topic,
 )
 from tests.kafka.workload import VILLAGES, write_households
 from tests.kafka_broker import TansuBroker, free_port
@@ -55,6 +56,9 @@ def test_two_projection_consumers_split_partitions_and_equal_the_in_process_proj
         store: tuple[Registry, Any], kafka_settings: Settings, broker: TansuBroker, topic: str,
         tmp_path: Path) -> None:
     registry, clock = store
+    # The read models hold personal data: the projection consumers read the full events' topic.
+    kafka_settings = with_pii_topic(broker, kafka_settings)
+    pii_topic = kafka_settings.kafka_pii_topic
     write_households(registry, clock, "P", HOUSEHOLDS)
     feed = household_events(registry)
     household_ids = sorted({e.household_id for _, e in feed})[::4]
@@ -74,7 +78,8 @@ def test_two_projection_consumers_split_partitions_and_equal_the_in_process_proj
             return all(held) and sorted(p for ps in held for p in ps) == list(range(PARTITIONS))
 
         wait_for(split, 60, "both consumers to hold partitions")
-        relay = Relay(kafka_settings, RelayConfig(bootstrap=broker.bootstrap, topic=topic), registry=registry)
+        relay = Relay(kafka_settings, RelayConfig(bootstrap=broker.bootstrap, topic=topic, pii_topic=pii_topic),
+                      registry=registry)
         relay.drain()
         relay.close()
         wait_for(lambda: sum(h.get("applied_total", 0) for h in healths()) >= len(feed), 60,
@@ -91,8 +96,8 @@ def test_two_projection_consumers_split_partitions_and_equal_the_in_process_proj
     try:
         with model.store.db.read() as tx:
             tracked = dict(tx.query("SELECT name, position FROM proj_tracking WHERE name LIKE ?",
-                                    (f"kafka:{topic}:%",)))
-        assert sorted(tracked) == [f"kafka:{topic}:{p}" for p in range(PARTITIONS)]
+                                    (f"kafka:{pii_topic}:%",)))
+        assert sorted(tracked) == [f"kafka:{pii_topic}:{p}" for p in range(PARTITIONS)]
 
         # Divisions and policies come from the log's catch-up in every mode; then snapshot what the
         # consumers built, rebuild the household projection in-process from the log, and compare.

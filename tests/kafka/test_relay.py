@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from bootstrap.settings import Settings
 from cli import app
-from consumers.messages import item_from_notification, value_from_notification
+from consumers.messages import item_from_notification, masked_item, value_from_notification, values_from_notification
 from consumers.metrics import MetricsServer
-from consumers.relay import AckWindow, Relay, RelayConfig, RelayConfigError
+from consumers.relay import AckWindow, Relay, RelayConfig, RelayConfigError, RelayError
 from domain.feed import feed_item
 from service.registry import Registry
 from tests.kafka.conftest import assert_order_per_household, household_events, topic_items
@@ -45,6 +45,8 @@ def test_message_value_is_the_feed_item(settings: Settings, clock) -> None:
                 expected = json.loads(json.dumps(feed_item(position, event)))
                 assert item_from_notification(by_position[position], registry.mapper) == expected
                 assert json.loads(value_from_notification(by_position[position], registry.mapper)) == expected
+                masked, full = values_from_notification(by_position[position], registry.mapper, b"k", full=True)
+                assert json.loads(full or b"") == expected and json.loads(masked) == masked_item(expected, b"k")
         finally:
             registry.close()
 
@@ -65,7 +67,7 @@ def test_relay_publishes_every_event_keyed_and_in_order(store, kafka_settings: S
 
     items = topic_items(broker, topic, expect=len(feed))
     assert len(items) == len(feed)  # no failure: each exactly once
-    expected = {p: json.loads(json.dumps(feed_item(p, e))) for p, e in feed}
+    expected = {p: masked_item(json.loads(json.dumps(feed_item(p, e))), relay.ref_key) for p, e in feed}
     for record, item in items:
         assert item == expected[item["position"]]
         assert dict(record.headers)["position"] == str(item["position"]).encode()
@@ -157,16 +159,16 @@ def test_relay_command_needs_kafka(tmp_path) -> None:
 
 
 def test_relay_refuses_bad_options(tmp_path, broker: TansuBroker, topic: str) -> None:
-    """A codec or producer setting librdkafka does not know stops the relay at once (exit 2), never retried."""
+    """A codec or producer setting kafka-python does not know stops the relay at once (exit 2), never retried."""
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'o.db'}", kafka_bootstrap=broker.bootstrap,
                         kafka_topic=topic)
     env = {"POVREG_DATABASE_URL": settings.database_url, "POVREG_KAFKA_BOOTSTRAP": broker.bootstrap}
     for option in (["--compression", "brotli"], ["--shard", "3/2"]):
         result = CliRunner().invoke(app, ["relay", *option], env=env)
         assert result.exit_code == 2, (option, result.output)
-    relay = Relay(settings, RelayConfig(bootstrap=broker.bootstrap, topic=topic, producer={"no.such.setting": 1}))
+    relay = Relay(settings, RelayConfig(bootstrap=broker.bootstrap, topic=topic, producer={"no_such_setting": 1}))
     try:
-        with pytest.raises(RelayConfigError, match=r"no\.such\.setting"):
+        with pytest.raises(RelayConfigError, match=r"no_such_setting"):
             relay.run()
         assert relay.failures_total == 0
     finally:
@@ -175,17 +177,30 @@ def test_relay_refuses_bad_options(tmp_path, broker: TansuBroker, topic: str) ->
 
 def test_acknowledged_position_waits_for_every_older_event() -> None:
     """Partitions acknowledge independently: the position moves only past events all acknowledged."""
+    from kafka.errors import RequestTimedOutError
+    from kafka.future import Future
+
     window = AckWindow()
-    for position in (3, 4, 7, 9):
-        window.sent(position)
-    assert window.acknowledged_through(9) == 2
-    window.acked(7)  # another partition answered first
-    window.acked(4)
-    assert window.acknowledged_through(9) == 2
-    window.acked(3)
-    assert window.acknowledged_through(9) == 8  # 3, 4 and 7 done; 9 outstanding
-    window.acked(9)
-    assert window.acknowledged_through(12) == 12  # all acknowledged: up to the last position read
+    futures = {position: Future() for position in (3, 4, 7, 9)}
+    for position, future in futures.items():
+        window.sent(position, future)
+    assert window.advance() == 0 and window.acknowledged_through(9) == 2
+    futures[7].success(None)  # another partition answered first
+    futures[4].success(None)
+    assert window.advance() == 0 and window.acknowledged_through(9) == 2
+    futures[3].success(None)
+    assert window.advance() == 3 and window.acknowledged_through(9) == 8  # 3, 4 and 7 done; 9 outstanding
+    futures[9].success(None)
+    assert window.advance() == 1 and window.acknowledged_through(12) == 12  # all done: up to the last read
+
+    both = Future(), Future()  # an event on two topics counts once both acknowledged it
+    window.sent(13, *both)
+    both[1].success(None)
+    assert window.advance() == 0 and window.acknowledged_through(13) == 12
+    both[0].failure(RequestTimedOutError())
+    with pytest.raises(RelayError, match="position 13"):
+        window.advance()
+    assert window.acknowledged_through(13) == 12
 
 
 def test_findings_ride_on_the_events_that_open_and_resolve_them(store, kafka_settings: Settings,
@@ -232,7 +247,7 @@ def test_findings_ride_on_the_events_that_open_and_resolve_them(store, kafka_set
     (resolved,) = items[back]["findings"]
     assert (resolved["change"], resolved["finding_id"], resolved["resolved_by"]) == (
         "resolved", opened["finding_id"], back)
-    plain = {p: json.loads(json.dumps(feed_item(p, e))) for p, e in feed}
+    plain = {p: masked_item(json.loads(json.dumps(feed_item(p, e))), relay.ref_key) for p, e in feed}
     for item in items.values():
         assert {k: v for k, v in item.items() if k != "findings"} == plain[item["position"]]
     assert [eid for eid, item in items.items() if "findings" in item] == [fix, back]
