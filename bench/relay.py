@@ -38,9 +38,9 @@ from typing import Any
 from bench.common import Result, backends, base_parser, county, open_registry, percentiles, scratch_store, write_json
 from bootstrap.settings import Settings
 from consumers.base import Subscriber, SubscriberRunner
-from consumers.db import Tx
 from consumers.messages import POSITION_HEADER, FeedMessage, value_from_notification
 from consumers.relay import Relay, RelayConfig, producer_settings
+from persistence.db import Tx
 from service.feed import HOUSEHOLD_TOPIC_PREFIX
 from service.registry import Registry
 from simulation import LoadReport, load, put_divisions

@@ -51,7 +51,7 @@ def _consumer_child(url: str, bootstrap: str, topic: str, group: str, go: Any, s
 
 
 def _applied(url: str) -> int:
-    from projections.db import Database
+    from persistence.db import Database
 
     registry, _ = open_registry(url)
     try:

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     group_commit_wait_ms: float = Field(default=1.0, ge=0, le=1000)
     #: request bodies longer than this many bytes are refused (413) before they are read.
     max_body_bytes: int = Field(default=1 << 20, gt=0)
+    #: PostgreSQL: the most connections each of a process's pools opens (the event store's, the
+    #: read models' or a consumer's); each opens one at first (persistence/db.py counts them).
+    db_pool_size: int = Field(default=4, ge=1, le=100)
     #: the eventsourcing library's settings to override (tests, tools); never read from the environment.
     extra_env: dict[str, str] = Field(default_factory=dict, exclude=True)
 
@@ -236,8 +239,9 @@ class Settings(BaseSettings):
                 POSTGRES_PORT=p["port"],
                 POSTGRES_USER=p["user"],
                 POSTGRES_PASSWORD=p["password"],
-                POSTGRES_POOL_SIZE="5",
-                POSTGRES_MAX_OVERFLOW="10",
+                # one connection at first, up to db_pool_size under concurrent use
+                POSTGRES_POOL_SIZE="1",
+                POSTGRES_MAX_OVERFLOW=str(self.db_pool_size - 1),
                 POSTGRES_LOCK_TIMEOUT="30",
             )
             if "schema" in p:

@@ -196,13 +196,13 @@ def dead_letters(
 ) -> None:
     """The messages subscribers sent to the dead-letter topic, with the reason."""
     from consumers.base import BASE_TABLES, DEAD_LETTER_TABLE
-    from consumers.db import Database
+    from persistence.db import Database
 
     db = Database(_subscriber_settings(database_url, need_kafka=False))
     try:
         db.ddl(*BASE_TABLES)
         where, params = ("WHERE subscriber = ?", [subscriber]) if subscriber else ("", [])
-        rows = db.read().query(
+        rows = db.query(
             f"SELECT subscriber, topic, partition, kafka_offset, event_id, household_id, version, kind, reason, "
             f"dead_at FROM {DEAD_LETTER_TABLE} {where} ORDER BY dead_at, topic, partition, kafka_offset LIMIT ?",
             (*params, limit))
@@ -214,8 +214,8 @@ def dead_letters(
 
 
 def _dibao_db(database_url: str | None) -> Any:
-    from consumers.db import Database
     from consumers.dibao import TABLES
+    from persistence.db import Database
 
     settings = _subscriber_settings(database_url, need_kafka=False)
     db = Database(settings)

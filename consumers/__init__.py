@@ -5,8 +5,8 @@
 - :mod:`consumers.projections` — ``povreg consume projections`` (the scaled mode).
 - :mod:`consumers.dibao` — ``povreg consume dibao``: civil affairs' low-income roster sync,
   the example for other departments.
-- :mod:`consumers.messages` — the message format, both ways; :mod:`~consumers.db` the
-  subscribers' SQL connection; :mod:`~consumers.metrics` the /health and /metrics endpoint;
+- :mod:`consumers.messages` — the message format, both ways; :mod:`persistence.db` their
+  SQL connections; :mod:`~consumers.metrics` the /health and /metrics endpoint;
   :mod:`~consumers.clients` Kafka client chores.
 
 docs/kafka.md describes how to run them, the messages, the guarantees and what we learned about the

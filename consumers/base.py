@@ -61,13 +61,13 @@ from typing import Any
 from bootstrap.settings import Settings
 from consumers import dead_letters, dedupe
 from consumers.clients import client_config, close_producer
-from consumers.db import Database, Tx, transient_db_errors
 from consumers.dead_letters import DEAD_LETTER_TABLE
 from consumers.dedupe import APPLIED_TABLE, already_applied, last_versions, lock_partition
 from consumers.messages import FeedMessage, PoisonMessage, decode
 from consumers.restatements import decode_restatement, restatement_topic
 from consumers.retry import Backoff
 from consumers.subscriber import Record, RetryableError, Stats, Subscriber
+from persistence.db import Database, Tx, transient_db_errors
 
 log = logging.getLogger("povreg.consumers")
 

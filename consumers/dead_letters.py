@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from consumers.db import Tx
+from persistence.db import Tx
 
 DEAD_LETTER_TABLE = "povreg_consumer_dead_letters"
 TABLES = (

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from consumers.db import Tx
+from persistence.db import Tx
 
 APPLIED_TABLE = "povreg_consumer_applied"
 TABLES = (

@@ -52,7 +52,6 @@ from datetime import date
 from typing import Any
 
 from consumers.base import Subscriber
-from consumers.db import Database, Tx
 from consumers.messages import FeedMessage, to_recorded
 from domain.divisions import is_scope
 from domain.events import META_EVENTS
@@ -60,6 +59,7 @@ from domain.fold import Step, replay
 from domain.history import EffectiveEvent, RecordedEvent, effective_events
 from domain.state import transition
 from domain.vocab import Attribute, Status
+from persistence.db import Database, Tx
 
 ON_ROSTER_STATUSES = frozenset({Status.POOR, Status.EXIT_PENDING, Status.RETURNED})
 
@@ -286,7 +286,7 @@ def roster_on(db: Database, as_of: date, division_prefix: str = "") -> list[dict
     """Who was on the low-income roster on ``as_of`` (as now known), optionally within a division."""
     check_division_prefix(division_prefix)
     day = as_of.isoformat()
-    rows = db.read().query(
+    rows = db.query(
         "SELECT household_id, division_code, valid_from, valid_to FROM dibao_roster "
         "WHERE valid_from <= ? AND (valid_to IS NULL OR valid_to > ?) AND division_code LIKE ? "
         "ORDER BY division_code, household_id",
@@ -302,11 +302,11 @@ def restated(db: Database, after_position: int = 0, roster_only: bool = True) ->
     the past days whose roster, already sent, must be sent again."""
     keys = ("restatement_id", "position", "household_id", "division_code", "valid_from", "valid_to",
             "status_before", "status_after", "event_id", "event_type", "recorded_at")
-    tx = db.read()
-    rows = [dict(zip(keys, row, strict=True)) for row in tx.query(
-        f"SELECT {', '.join(keys)} FROM dibao_restatements WHERE position > ? ORDER BY position, restatement_id",
-        (after_position,))]
-    histories = _load_histories(tx, sorted({r["household_id"] for r in rows}))
+    with db.read() as tx:
+        rows = [dict(zip(keys, row, strict=True)) for row in tx.query(
+            f"SELECT {', '.join(keys)} FROM dibao_restatements WHERE position > ? ORDER BY position, restatement_id",
+            (after_position,))]
+        histories = _load_histories(tx, sorted({r["household_id"] for r in rows}))
     out = []
     for r in rows:
         dibao = _dibao_on(histories.get(r["household_id"], []), date.fromisoformat(r["valid_from"]))
@@ -321,7 +321,7 @@ def changes_since(db: Database, after_position: int = 0, limit: int = 1000) -> l
     """Entries and exits caused by events after ``after_position``, in the order they were learned."""
     if after_position < 0 or limit < 1:
         raise ValueError("after is a position (0 or more) and limit 1 or more")
-    rows = db.read().query(
+    rows = db.query(
         "SELECT position, household_id, change, valid_date, division_code, recorded_at FROM dibao_changes "
         "WHERE position > ? ORDER BY position, household_id, valid_date, change LIMIT ?",
         (after_position, limit),

@@ -17,7 +17,7 @@ import hmac
 import os
 
 from bootstrap.settings import Settings
-from consumers.db import Database
+from persistence.db import Database
 
 SECRETS_TABLE = "povreg_secrets"
 _NAME = "person_ref_key"
@@ -34,6 +34,6 @@ def person_ref_key(settings: Settings, db: Database) -> bytes:
     with db.transaction() as tx:  # several relays may start together: the first key stays
         tx.execute(f"INSERT INTO {SECRETS_TABLE} (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
                    (_NAME, base64.b64encode(os.urandom(32)).decode()))
-    row = db.read().one(f"SELECT value FROM {SECRETS_TABLE} WHERE name = ?", (_NAME,))
+    row = db.one(f"SELECT value FROM {SECRETS_TABLE} WHERE name = ?", (_NAME,))
     assert row is not None
     return base64.b64decode(row[0])

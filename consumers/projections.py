@@ -24,37 +24,14 @@ whichever comes first applies an event and the other skips it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 from bootstrap.settings import Settings
 from consumers.base import Subscriber, SubscriberRunner
-from consumers.db import Tx, ddl_lock
 from consumers.messages import FeedMessage
+from persistence.db import Tx
 from service.registry import Registry
-
-
-class _SharedDb:
-    """The subscriber base's transactions on the projection store's own connection."""
-
-    def __init__(self, projection_db: Any) -> None:
-        self.inner = projection_db
-        self.backend = projection_db.dialect
-
-    @contextmanager
-    def transaction(self) -> Iterator[Tx]:
-        with self.inner.write() as ptx:
-            yield Tx(self, ptx.conn)  # type: ignore[arg-type]
-
-    def ddl(self, *statements: str) -> None:
-        with self.transaction() as tx:
-            ddl_lock(tx)
-            for statement in statements:
-                tx.execute(statement)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 class ProjectionSubscriber(Subscriber):
@@ -78,10 +55,8 @@ class ProjectionSubscriber(Subscriber):
         self.store.households.reset()
 
     def handle_batch(self, messages: Sequence[FeedMessage], tx: Tx) -> None:
-        from projections.db import Tx as ProjectionTx
-
-        ptx = ProjectionTx(tx.conn, self.store.db.dialect, self.store.db.sealer)
-        self.store.households.apply(ptx, [(m.position, m.event) for m in messages])
+        # The runner's transactions are the projection store's (one database, its sealer).
+        self.store.households.apply(tx, [(m.position, m.event) for m in messages])
         # Where each partition got to, in the same transaction as the rows.
         last: dict[int, int] = {}
         for m in messages:
@@ -106,6 +81,5 @@ def projection_runner(settings: Settings, registry: Registry | None = None, **ru
     if not topic:
         raise ValueError("the projection consumers read the full events: set POVREG_KAFKA_PII_TOPIC")
     subscriber = ProjectionSubscriber(store, topic)
-    runner = SubscriberRunner(subscriber, settings, topic=topic, db=_SharedDb(store.db),  # type: ignore[arg-type]
-                              **runner_kw)
+    runner = SubscriberRunner(subscriber, settings, topic=topic, db=store.db, **runner_kw)
     return runner, registry

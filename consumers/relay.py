@@ -47,11 +47,11 @@ from typing import Any
 
 from bootstrap.settings import Settings
 from consumers.clients import client_config, close_producer
-from consumers.db import Database, transient_db_errors
 from consumers.findings import FindingNotes
 from consumers.messages import POSITION_HEADER, values_from_notification
 from consumers.person_ref import person_ref_key
 from consumers.restatements import RestatementFeed, restatement_topic
+from persistence.db import Database, transient_db_errors
 from service.feed import HOUSEHOLD_TOPIC_PREFIX
 from service.registry import Registry
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from consumers.db import Database, Tx
 from consumers.messages import FeedMessage
+from persistence.db import Database, Tx
 
 
 class RetryableError(Exception):

@@ -13,9 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from bootstrap.settings import Settings
-
-#: the advisory lock key of povreg's schema changes on PostgreSQL
-DDL_LOCK = 0x706F7672
+from persistence.db import DDL_LOCK, connect
 
 
 @contextmanager
@@ -28,10 +26,9 @@ def schema_lock(settings: Settings) -> Iterator[None]:
     if settings.backend != "postgres":
         yield
         return
-    import psycopg
     from psycopg import sql
 
-    with psycopg.connect(settings.postgres_conninfo(), autocommit=True) as conn:
+    with connect(settings) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK,))
         try:
             schema = settings.postgres_params().get("schema")

@@ -37,14 +37,15 @@ class WriteGate:
         last_recorded: Callable[[], datetime | None],
         clock: Clock = system_clock,
         sqlite_path: str | None = None,
-        postgres_conninfo: str | None = None,
+        postgres_connect: Callable[[], Any] | None = None,
         lock_name: str = "povreg-writer",
     ) -> None:
         self._last_recorded = last_recorded
         self.clock = clock
         self._thread_lock = threading.RLock()
         self._sqlite_path = sqlite_path
-        self._pg_conninfo = postgres_conninfo
+        #: opens the session that holds the advisory lock (:func:`persistence.db.connect`)
+        self._pg_connect = postgres_connect
         self._pg_key = zlib.crc32(lock_name.encode())
         self._pg_conn: Any = None
         self._lockfile: IO[bytes] | None = None
@@ -75,7 +76,7 @@ class WriteGate:
                 yield
             finally:
                 fcntl.flock(self._lockfile, fcntl.LOCK_UN)
-        elif self._pg_conninfo:
+        elif self._pg_connect is not None:
             conn = self._pg_connection()
             conn.execute("SELECT pg_advisory_lock(%s)", (self._pg_key,))
             try:
@@ -86,10 +87,9 @@ class WriteGate:
             yield
 
     def _pg_connection(self) -> Any:
-        import psycopg
-
         if self._pg_conn is None or self._pg_conn.closed:
-            self._pg_conn = psycopg.connect(self._pg_conninfo or "", autocommit=True)
+            assert self._pg_connect is not None
+            self._pg_conn = self._pg_connect()
         return self._pg_conn
 
     def close(self) -> None:

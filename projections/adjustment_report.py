@@ -11,9 +11,10 @@ from datetime import date, datetime
 from typing import Any
 
 from domain.moments import end_of_day
+from persistence.db import Tx
 from projections import adjustments as adj
 from projections import flows
-from projections.db import OPEN_DATE, Tx, chunks, from_us, known_us
+from projections.encoding import OPEN_DATE, chunks, from_us, known_us
 from projections.reading import FLOW_PREFIX, Queries, check_prefix, prefix_range
 from projections.sealing import Sealer
 

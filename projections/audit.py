@@ -23,7 +23,8 @@ from typing import Any
 from domain.events import META_EVENTS, EventCorrected, EventRetracted, event_json
 from domain.fold import intervals, replay
 from domain.history import Actor, RecordedEvent, effective_events
-from projections.db import Tx, chunks, from_us, to_us
+from persistence.db import Tx
+from projections.encoding import chunks, from_us, to_us
 from projections.households import dumps
 from projections.integrity import (
     GENESIS,

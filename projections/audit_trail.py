@@ -8,7 +8,7 @@ from typing import Any
 
 from projections import findings
 from projections.audit import parse_row_json
-from projections.db import OPEN_US
+from projections.encoding import OPEN_US
 from projections.integrity import GENESIS
 from projections.reading import Queries, check_prefix, prefix_range
 from projections.sealing import Sealer

@@ -17,7 +17,8 @@ from typing import Any
 from domain.findings import findings_view
 from domain.history import RecordedEvent
 from domain.policy import PolicyBook
-from projections.db import Tx, chunks, known_us
+from persistence.db import Tx
+from projections.encoding import chunks, known_us
 from projections.households import decode_event_row
 from projections.reading import Queries, check_prefix, prefix_range
 

@@ -61,8 +61,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from persistence.db import Tx
 from projections.adjustments import READMITTED
-from projections.db import Tx
 from projections.schema import FLOW_CLASSES, FLOW_MARKS, FLOW_SUMS, FLOWS
 
 #: Tail entries (moment after the last checkpoint) that trigger a checkpoint.
@@ -516,7 +516,7 @@ def derive_from_timeline(tx: Tx, suffix: str = "") -> int:
     checkpoints. For a store whose timeline predates the flow log: no rebuild needed."""
     from datetime import date
 
-    from projections.db import OPEN_US
+    from projections.encoding import OPEN_US
     from projections.schema import TIMELINE
 
     county = "substr(division_code, 1, 6)"

@@ -9,7 +9,7 @@ from typing import Any
 
 from projections import findings
 from projections.cards import finish_card
-from projections.db import OPEN_DATE, OPEN_US, known_us
+from projections.encoding import OPEN_DATE, OPEN_US, known_us
 from projections.reading import Queries
 
 

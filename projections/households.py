@@ -48,10 +48,11 @@ from domain.fold import Step, replay
 from domain.history import Actor, EffectiveEvent, RecordedEvent, effective_events
 from domain.state import HouseholdState, transition
 from domain.vocab import Relation, Status
+from persistence.db import Tx
 from projections import flows
 from projections.adjustments import READMITTED
 from projections.cards import CardEncoder
-from projections.db import OPEN_DATE, OPEN_US, Tx, chunks, from_us, to_us
+from projections.encoding import OPEN_DATE, OPEN_US, chunks, from_us, to_us
 from projections.jsontext import compact
 from projections.schema import CARDS, EVENTS, FLOW_CLASSES, FLOW_MARKS, FLOW_SUMS, FLOWS, REVIEWS, TIMELINE
 from projections.sealing import PLAIN, Sealer

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from domain.vocab import COUNTED_POOR
-from projections.db import known_us
+from projections.encoding import known_us
 from projections.reading import Queries, check_prefix, prefix_range
 
 

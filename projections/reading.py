@@ -20,8 +20,9 @@ from domain.divisions import is_prefix
 from domain.policy import PolicyBook, PolicyVersion, RecordedPolicy
 from domain.policy_data import STATUTORY
 from domain.vocab import Status
+from persistence.db import Tx
 from projections import flows
-from projections.db import Tx, from_us
+from projections.encoding import from_us
 from service.registry import Registry
 
 if TYPE_CHECKING:

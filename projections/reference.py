@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from projections.db import Tx, to_us
+from persistence.db import Tx
+from projections.encoding import to_us
 from projections.log import Entry
 from projections.schema import DIVISIONS, POLICIES
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bootstrap.settings import PLAINTEXT, Settings
-from projections.db import Database, Tx, chunks
+from persistence.db import Database, Tx
+from projections.encoding import chunks
 from projections.households import HouseholdProjection
 from projections.log import read_page
 from projections.reference import ReferenceProjection
@@ -80,7 +81,8 @@ def check_read_models(store: Any, upto: int, progress: Callable[[int, int], None
 def _scratch() -> Iterator[Database]:
     fd, path = tempfile.mkstemp(prefix="povreg-verify-", suffix=".db")
     os.close(fd)
-    db = Database(Settings(database_url=f"sqlite:///{path}", cipher_key=PLAINTEXT))
+    settings = Settings(database_url=f"sqlite:///{path}", cipher_key=PLAINTEXT)
+    db = Database(settings, sealer=Sealer.of(settings))
     try:
         with db.write() as tx:
             for table in (*HouseholdProjection.tables, *ReferenceProjection.tables):

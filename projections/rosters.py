@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from projections.db import known_us
+from projections.encoding import known_us
 from projections.reading import STATUSES, Queries, check_prefix, prefix_range
 
 

@@ -35,13 +35,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bootstrap.settings import Settings
+from persistence.db import Database, Tx
 from projections import flows
 from projections.audit import AuditProjection
-from projections.db import Database, Tx, to_us
+from projections.encoding import to_us
 from projections.households import HouseholdProjection, ProjectionError
 from projections.log import Entry, head, read_page
 from projections.reference import ReferenceProjection
 from projections.schema import SEALED, TRACKING, Table
+from projections.sealing import Sealer
 from service.registry import Registry
 
 NEW = "_new"
@@ -158,7 +160,7 @@ class ProjectionStore:
 
     def __init__(self, registry: Registry, page_size: int = 500) -> None:
         self.registry = registry
-        self.db = Database(registry.settings)
+        self.db = Database(registry.settings, sealer=Sealer.of(registry.settings))
         self.page_size = page_size
         # A rebuild is the only writer of its tables: bigger pages, fewer transactions.
         self.rebuild_page_size = page_size * 10

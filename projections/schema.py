@@ -17,7 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from projections.db import OPEN_US, Tx
+from persistence.db import Tx
+from projections.encoding import OPEN_US
 
 #: abstract column type → (SQLite, PostgreSQL)
 TYPES = {

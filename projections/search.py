@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.db import OPEN_DATE, OPEN_US
+from projections.encoding import OPEN_DATE, OPEN_US
 from projections.reading import prefix_range
 from projections.readmodel import ReadModel
 

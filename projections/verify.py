@@ -31,8 +31,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from persistence.db import Tx
 from projections.audit import entry_record
-from projections.db import Tx, from_us
+from projections.encoding import from_us
 from projections.integrity import GENESIS, link, moment_text, raw_hash, record_hash
 from projections.log import decode, head
 from projections.refold import check_read_models

@@ -22,6 +22,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 from eventsourcing.application import Application
@@ -35,6 +36,7 @@ from domain.history import SYSTEM, Actor, RecordedEvent
 from domain.household import Division, DivisionVersion, Household
 from domain.policy import PolicyBook, PolicyVersion, RecordedPolicy
 from domain.state import HouseholdState
+from persistence.db import connect
 from persistence.ddl import schema_lock
 from persistence.recorders import NotificationRow
 from persistence.writegate import Clock, WriteGate, system_clock
@@ -74,7 +76,7 @@ class Registry(Application[str]):
             last_recorded=self.store.last_recorded_at,
             clock=clock,
             sqlite_path=self.settings.sqlite_path if self.settings.backend == "sqlite" else None,
-            postgres_conninfo=self.settings.postgres_conninfo() if self.settings.backend == "postgres" else None,
+            postgres_connect=partial(connect, self.settings) if self.settings.backend == "postgres" else None,
             lock_name=_gate_name(self.settings),
         )
         tz = self.settings.tz

@@ -41,6 +41,7 @@ def test_from_env_reads_every_variable(monkeypatch: pytest.MonkeyPatch, tmp_path
         "POVREG_GROUP_COMMIT_WAIT_MS": "2.5",
         "POVREG_CIPHER_KEY_FILE": "/etc/povreg/store.key",
         "POVREG_MAX_BODY_BYTES": "65536",
+        "POVREG_DB_POOL_SIZE": "3",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -53,7 +54,7 @@ def test_from_env_reads_every_variable(monkeypatch: pytest.MonkeyPatch, tmp_path
         "kafka_sasl_username": "relay", "kafka_sasl_password": "s3cret", "kafka_ssl_cafile": str(cafile),
         "person_ref_key": None, "timezone": "Asia/Urumqi", "inline_projections": False,
         "group_commit": False, "group_commit_wait_ms": 2.5, "max_body_bytes": 65536,
-        "cipher_key_file": "/etc/povreg/store.key",
+        "cipher_key_file": "/etc/povreg/store.key", "db_pool_size": 3,
     }
     assert "s3cret" not in repr(from_os) and KEY not in repr(from_os)
 
@@ -129,7 +130,7 @@ def test_conninfo_quotes_what_libpq_would_misread() -> None:
 def test_a_password_with_a_space_connects() -> None:
     """A login role whose password has spaces and a quote: psycopg, the read models' database layer and the
     event store all connect with it."""
-    from consumers.db import Database
+    from persistence.db import Database
     from service.registry import Registry
 
     role, password = f"povreg_pw_{uuid.uuid4().hex[:8]}", "a pass 'word"
@@ -147,7 +148,7 @@ def test_a_password_with_a_space_connects() -> None:
                 assert conn.execute("SELECT current_user").fetchone() == (role,)
             db = Database(settings)
             try:
-                assert db.read().one("SELECT current_user") == (role,)
+                assert db.one("SELECT current_user") == (role,)
             finally:
                 db.close()
             registry = Registry(settings)

@@ -21,9 +21,9 @@ import pytest
 
 from bootstrap.settings import Settings
 from consumers.base import Subscriber, SubscriberRunner
-from consumers.db import Tx
 from consumers.messages import FeedMessage
 from consumers.relay import Relay, RelayConfig
+from persistence.db import Tx
 from service.registry import Registry
 from tests.kafka.workload import StepClock, setup_divisions
 from tests.kafka_broker import TansuBroker, start_broker
@@ -105,7 +105,7 @@ class Collector(Subscriber):
 
 
 def collected(runner: SubscriberRunner) -> list[tuple[str, str, int, int]]:
-    return [tuple(r) for r in runner.db.read().query(  # type: ignore[misc]
+    return [tuple(r) for r in runner.db.query(  # type: ignore[misc]
         "SELECT event_id, household_id, version, position FROM collected ORDER BY seq")]
 
 

@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 
 from bootstrap.settings import Settings
-from consumers.db import Database
 from consumers.dibao import DibaoRosterSync
 from consumers.messages import decode, encode_value
 from consumers.projections import projection_runner
 from domain.feed import feed_item
+from persistence.db import Database
 from projections.runner import ProjectionStore
 from service.registry import Registry
 from tests.kafka.conftest import (
@@ -61,7 +61,7 @@ def quarters(registry: Registry, start: int, end: int, chunk: int = 2000) -> int
 
 def tracked(db: Database, topic: str) -> int:
     try:
-        row = db.read().one("SELECT position FROM povreg_relay_tracking WHERE name = ?", (topic,))
+        row = db.one("SELECT position FROM povreg_relay_tracking WHERE name = ?", (topic,))
     except Exception:  # the relay has not created its table yet
         if db.backend == "postgres":
             db.close()

@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 from bootstrap.settings import Settings
 from cli import app
 from consumers.base import RetryableError
-from consumers.db import Tx
 from consumers.messages import FeedMessage, PoisonMessage, decode
 from consumers.relay import Relay, RelayConfig
 from domain.feed import feed_item
+from persistence.db import Tx
 from tests.kafka.conftest import Collector, collected, household_events, runner_for, unique_group
 from tests.kafka.workload import write_households
 from tests.kafka_broker import TansuBroker

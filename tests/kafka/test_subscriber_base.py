@@ -15,9 +15,9 @@ import pytest
 
 from bootstrap.settings import Settings
 from consumers.base import Record, RetryableError, SubscriberRunner
-from consumers.db import Tx
 from consumers.messages import FeedMessage, encode_value
 from domain.feed import feed_item
+from persistence.db import Tx
 from service.registry import Registry
 from tests.kafka.conftest import Collector, collected
 from tests.kafka.workload import StepClock, setup_divisions, write_households

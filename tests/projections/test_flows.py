@@ -16,7 +16,7 @@ import pytest
 
 from bootstrap.settings import Settings
 from projections import SqlReadModel, flows, open_read_model
-from projections.db import from_us
+from projections.encoding import from_us
 from projections.log import read_page
 from service.registry import Registry
 from simulation import SimClock, Simulation, load

@@ -188,7 +188,7 @@ def test_dibao_links_people_by_person_ref_and_keeps_no_id_number(store_url: str,
     finally:
         background.stop()
         runner.close()
-    from consumers.db import Database
+    from persistence.db import Database
 
     db = Database(civil)
     try:
@@ -196,7 +196,7 @@ def test_dibao_links_people_by_person_ref_and_keeps_no_id_number(store_url: str,
         rows = roster_on(db, datetime(2014, 6, 30).date(), "")
         # dibao from the start: every third household, and those a later correction made dibao (i % 5 == 1)
         assert {r["household_id"] for r in rows} == {f"H-DB-{i:06d}" for i in (0, 1, 3, 6)}
-        stored = " ".join(str(v) for row in db.read().query("SELECT * FROM dibao_household_events") for v in row)
+        stored = " ".join(str(v) for row in db.query("SELECT * FROM dibao_household_events") for v in row)
         assert "person_ref" in stored and not [n for n in ids if n in stored]
     finally:
         db.close()

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from projections import SqlReadModel, open_read_model
-from projections.db import OPEN_US
+from projections.encoding import OPEN_US
 from projections.verify import verify
 from service.registry import Registry
 from tests.projections.test_queries import H, worked_example
