@@ -142,13 +142,12 @@ class RelayTracking:
 
     def load(self) -> tuple[int, int]:
         """(position, events published) of this relay."""
-        read = self.db.read()
-        row = read.one(f"SELECT position, published FROM {TRACKING_TABLE} WHERE name = ?", (self.name,))
+        row = self.db.one(f"SELECT position, published FROM {TRACKING_TABLE} WHERE name = ?", (self.name,))
         if row:
             return int(row[0]), int(row[1])
         prefix = self.topic + "#"
         others: dict[tuple[int, int], int] = {}
-        for name, position in read.query(
+        for name, position in self.db.query(
                 f"SELECT name, position FROM {TRACKING_TABLE} WHERE name = ? OR substr(name, 1, ?) = ?",
                 (self.topic, len(prefix), prefix)):
             shard = (0, 1) if name == self.topic else _shard_of(name[len(prefix):])

@@ -70,12 +70,11 @@ def tracked(db: Database, topic: str) -> int:
 
 
 def dibao_state(db: Database) -> tuple[list[Any], list[Any], int]:
-    read = db.read()
-    roster = read.query("SELECT household_id, division_code, valid_from, valid_to, position FROM dibao_roster "
+    roster = db.query("SELECT household_id, division_code, valid_from, valid_to, position FROM dibao_roster "
                         "ORDER BY household_id, valid_from")
-    changes = read.query("SELECT position, household_id, change, valid_date, division_code, recorded_at "
+    changes = db.query("SELECT position, household_id, change, valid_date, division_code, recorded_at "
                          "FROM dibao_changes ORDER BY position, household_id, change, valid_date")
-    events = read.one("SELECT count(*) FROM dibao_household_events")
+    events = db.one("SELECT count(*) FROM dibao_household_events")
     assert events is not None
     return [tuple(r) for r in roster], [tuple(r) for r in changes], int(events[0])
 
