@@ -215,12 +215,18 @@ class Database:
         self._lock = threading.Lock()
         self._pool: Any = None
         if self.backend == "postgres":
+            self._open_pool()
+
+    def _open_pool(self) -> Any:
+        """The PostgreSQL pool, opened again if it was closed (a closed Database is usable again)."""
+        if self._pool is None:
             from psycopg_pool import ConnectionPool
 
             self._pool = ConnectionPool(
                 self.settings.postgres_conninfo(), min_size=1, max_size=max(1, self.settings.db_pool_size),
                 kwargs={"autocommit": True, **_search_path(self.settings)}, open=True,
             )
+        return self._pool
 
     @property
     def dialect(self) -> str:
@@ -253,8 +259,8 @@ class Database:
         """A write transaction: COMMIT, or ROLLBACK if the block raises. On SQLite it takes the
         database's write lock at once (``BEGIN IMMEDIATE``), so writers serialise across
         threads and processes."""
-        if self._pool is not None:
-            with self._pool.connection() as pg:
+        if self.backend == "postgres":
+            with self._open_pool().connection() as pg:
                 yield from self._transaction(pg, "BEGIN")
             return
         yield from self._transaction(self._sqlite(), "BEGIN IMMEDIATE")
@@ -274,8 +280,8 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Tx]:
         """A read-only transaction that sees one snapshot for all its queries."""
-        if self._pool is not None:
-            with self._pool.connection() as pg:
+        if self.backend == "postgres":
+            with self._open_pool().connection() as pg:
                 pg.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 try:
                     yield Tx(pg, "postgres", self.sealer)
@@ -292,15 +298,15 @@ class Database:
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         """One statement, outside an explicit transaction: a statement sees one snapshot
         anyway, and a point lookup then costs one round trip instead of three."""
-        if self._pool is not None:
-            with self._pool.connection() as pg:
+        if self.backend == "postgres":
+            with self._open_pool().connection() as pg:
                 return Tx(pg, "postgres").one(sql, params)
         return Tx(self._sqlite(), "sqlite").one(sql, params)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """One statement's rows, outside an explicit transaction."""
-        if self._pool is not None:
-            with self._pool.connection() as pg:
+        if self.backend == "postgres":
+            with self._open_pool().connection() as pg:
                 return Tx(pg, "postgres").query(sql, params)
         return Tx(self._sqlite(), "sqlite").query(sql, params)
 
