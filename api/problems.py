@@ -27,6 +27,7 @@ from domain.errors import (
     RuleViolation,
     Unauthenticated,
     VersionConflict,
+    field_summary_zh,
 )
 from domain.events import EVENT_TYPES
 
@@ -130,6 +131,33 @@ def _validation_rule(errors: list[dict[str, Any]]) -> str:
     return "invalid_parameters"
 
 
+def wants_english(request: Request) -> bool:
+    """Whether the client prefers English to Chinese (``Accept-Language``, RFC 9110 §12.5.4).
+
+    People read Chinese: it is the default, and wins a tie; English only when an ``en``
+    range is preferred (a higher weight) to every ``zh`` one and to ``*``."""
+    header = request.headers.get("accept-language")
+    if not header:
+        return False
+    best_en = best_zh = 0.0
+    for part in header.split(","):
+        lang, _, params = part.strip().partition(";")
+        lang = lang.strip().lower()
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if lang == "en" or lang.startswith("en-"):
+            best_en = max(best_en, q)
+        elif lang == "zh" or lang.startswith("zh-") or lang == "*":
+            best_zh = max(best_zh, q)
+    return best_en > best_zh
+
+
 async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     status, title = status_of(exc)
@@ -137,7 +165,7 @@ async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(
         status,
         title,
-        exc.detail,
+        exc.detail_en if wants_english(request) else exc.detail,
         exc.rule,
         errors=getattr(exc, "errors", None),
         instance=request.url.path,
@@ -150,11 +178,17 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     assert isinstance(exc, RequestValidationError)
     errors = field_errors(exc.errors())
     rule = _validation_rule(errors)
-    if rule == "unknown_event_type":
-        summary = f"unknown or missing event type; known types: {', '.join(sorted(EVENT_TYPES))}"
+    if wants_english(request):
+        if rule == "unknown_event_type":
+            summary = f"unknown or missing event type; known types: {', '.join(sorted(EVENT_TYPES))}"
+        else:
+            summary = "; ".join(f"{'.'.join(e['loc']) or 'request'}: {e['msg']}" for e in errors[:5])
+        detail = f"invalid request: {summary}"
+    elif rule == "unknown_event_type":
+        detail = f"请求无效: 未知或缺少事件类型;可用类型: {', '.join(sorted(EVENT_TYPES))}"
     else:
-        summary = "; ".join(f"{'.'.join(e['loc']) or 'request'}: {e['msg']}" for e in errors[:5])
-    return problem(422, "Invalid input", f"invalid request: {summary}", rule, errors=errors, instance=request.url.path)
+        detail = f"请求无效: {field_summary_zh(errors)}"
+    return problem(422, "Invalid input", detail, rule, errors=errors, instance=request.url.path)
 
 
 _HTTP_RULES = {

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from domain.errors import InvalidInput, RuleViolation
 from domain.events import EventCorrected, EventRetracted, IdentificationProposed
 from domain.history import EffectiveEvent, RecordedEvent, apply_changes, effective_events
-from domain.policy import PolicyBook, ResolvedPolicy
+from domain.policy import PolicyBook
 from domain.rules import check_rules
 from domain.state import HouseholdState, transition
 from domain.vocab import Status
@@ -137,13 +137,14 @@ def decide(
         new_steps = replay(after, candidate.household_id)
         first = _first_difference(before, after)
     # Only the event the command changes is judged by the rules of its date (the new
-    # event, or the event it corrects). Later decisions that the change leaves in breach
-    # are not refused: they carry findings (domain.findings). So a fact, which has no
-    # rule of its own, is never refused for what it shows about the decisions after it.
-    for i in range(max(first, 1), len(new_steps)):
+    # event, or the event it corrects; an identification too, when it is the first). Later
+    # decisions that the change leaves in breach are not refused: they carry findings
+    # (domain.findings). So a fact, which has no rule of its own, is never refused for what
+    # it shows about the decisions after it.
+    for i in range(first, len(new_steps)):
         event = new_steps[i].event
         if event.event_id == changed_id:
-            check_rules(new_steps[i - 1].state, event.body, _resolve(policies, new_steps[i - 1].state, event))
+            check_rules(new_steps[i - 1].state if i else None, event.body, policies)
             break
     return new_steps
 
@@ -172,16 +173,6 @@ def decision_moments(history: Sequence[RecordedEvent]) -> dict[str, datetime]:
         if isinstance(e.body, EventCorrected) and e.body.target_event_id in moments:
             moments[e.body.target_event_id] = max(moments[e.body.target_event_id], e.recorded_at)
     return moments
-
-
-def _resolve(book: PolicyBook, before: HouseholdState, event: EffectiveEvent) -> ResolvedPolicy:
-    try:
-        return book.resolve(before.division_code, event.effective_date)
-    except LookupError as exc:
-        raise InvalidInput(
-            f"no policy is in force for {event.body.type} effective {event.effective_date}: {exc}",
-            rule="no_policy_in_force",
-        ) from None
 
 
 def _check_target(

@@ -1,7 +1,7 @@
 """A realistic synthetic county: divisions and a time-ordered stream of recordings.
 
 :class:`Simulation` is a pure generator. For a number of households and a seed it
-builds a county modelled on 会宁县 (seed 003: Huining, Gansu) — townships,
+builds a county modelled on 会宁县 (Huining, Gansu; 会宁县委发〔2015〕53号) — townships,
 villages with rural populations — and the registry's history of its poor
 households from 2014 through 2021, as a stream of :class:`Recording` items in
 recording order: ``(recording moment, Command)``. The same seed gives the same
@@ -20,7 +20,7 @@ What the history holds (DOMAIN.md; the shares are parameters of :class:`Simulati
   months later; relocation (易地扶贫搬迁) followed by a transfer to a
   resettlement village;
 - a yearly income assessment (年终收入核算) for every household on the register;
-- exits by year following seed 003's targets (2015: 2.3万 persons, 2016 and 2017:
+- exits by year following the targets of 会宁县委发〔2015〕53号 (2015: 2.3万 persons, 2016 and 2017:
   4.2万 each, 2018: 1.25万, 2019: 0.89万, 2020: 0.42万), scaled to the households
   simulated: an income assessment at or above the poverty line of the year,
   ``ExitProposed`` with every guarantee secured, ``ExitConfirmed`` with the
@@ -76,7 +76,7 @@ COUNTY_CODE = "620422"
 COUNTY_NAME = "会宁县"
 FIRST_DAY = date(2014, 1, 1)
 LAST_DAY = date(2021, 12, 31)
-#: Seed 003 (会宁县委发〔2015〕53号): persons to exit each year.
+#: 会宁县委发〔2015〕53号 二、目标任务: persons to exit each year.
 EXIT_TARGETS: dict[int, int] = {2015: 23_000, 2016: 42_000, 2017: 42_000, 2018: 12_500, 2019: 8_900, 2020: 4_200}
 #: Late identification cohorts (dynamic adjustment) by year, as shares of all households.
 LATE_COHORTS: dict[int, float] = {2015: 0.035, 2016: 0.025, 2017: 0.02, 2018: 0.012, 2019: 0.008}
@@ -522,7 +522,7 @@ class Simulation:
         return households, {t: [v for v, _ in villages[t]] for t, _ in townships}
 
     def _allocate_exits(self, rng: random.Random, households: list[_Household]) -> None:
-        """Exit years so that exited persons follow seed 003's yearly targets (scaled)."""
+        """Exit years so that exited persons follow the yearly targets of 会宁县委发〔2015〕53号 (scaled)."""
         candidates = [h for h in households if not h.rejected and h.removed_on is None]
         total = sum(h.persons for h in candidates)
         target_total = sum(EXIT_TARGETS.values())

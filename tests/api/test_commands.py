@@ -142,8 +142,27 @@ def test_illegal_transition_names_state_and_rule(late: Api) -> None:
                           household_acknowledged=True)
     problem = assert_problem(response, 409, "illegal_transition")
     assert problem["state"] == "proposed" and problem["event_type"] == "ExitConfirmed"
-    assert "proposed" in problem["detail"]
+    assert "拟识别" in problem["detail"]  # Chinese by default
     assert events_recorded(late) == before
+
+
+@pytest.mark.parametrize(("accept", "english"), [
+    (None, False), ("zh-CN", False), ("en", True), ("en-US,en;q=0.9", True),
+    ("zh-CN,zh;q=0.9,en;q=0.8", False), ("en;q=0.5,zh;q=0.9", False), ("fr, en;q=0.4", True),
+])
+def test_problem_detail_in_chinese_unless_english_is_preferred(late: Api, accept: str | None, english: bool) -> None:
+    propose(late)
+    headers = {"Accept-Language": accept} if accept else {}
+    refused = late.post("/v1/households/H-1/events", as_="approver", headers=headers,
+                        json={"type": "ExitConfirmed", "effective_date": "2014-06-01", "household_acknowledged": True})
+    detail = assert_problem(refused, 409, "illegal_transition")["detail"]
+    assert ("while the household is proposed" in detail) is english
+    assert ("拟识别" in detail) is not english
+    invalid = late.post("/v1/households/H-1/events", headers=headers,
+                        json={"type": "IncomeAssessed", "effective_date": "2015-13-01", "year": 2015,
+                              "income_per_capita": 1})
+    detail = assert_problem(invalid, 422, "invalid_fields")["detail"]
+    assert ("日期格式" in detail) is not english
 
 
 @pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])

@@ -261,7 +261,8 @@ STRUCTURAL_RULES = {
 }
 POLICY_RULES = {
     "identification_notice_period", "exit_income_below_line", "exit_guarantees",
-    "exit_acknowledgement", "exit_notice_period", "no_exit_in_year_of_entry",
+    "exit_acknowledgement", "exit_notice_period", "no_exit_in_year_of_entry", "income_above_line",
+    "exit_income_outdated",
 }
 
 
@@ -303,7 +304,7 @@ class Walk:
         self.emit(IdentificationProposed(
             effective_date=on, division_code=self.division,
             attribute=self.draw(st.sampled_from(["general", "dibao", "tekun"])),
-            main_cause="illness", income_per_capita=self.draw(st.integers(500, 4000)),
+            main_cause="illness", income_per_capita=self.draw(st.integers(500, 3000)),
             income_year=on.year - 1, guarantees=guarantees(housing=False), members=members,
         ))
         self.status, self.proposed_on, self.open_measures = "proposed", on, []

@@ -18,7 +18,7 @@ from domain.policy_data import NATIONAL_POVERTY_LINES, SEED_EXAMPLES, statutory_
 
 from .builders import TAIZHOU_VILLAGE, VILLAGE, at, book_with
 
-HUGUANG_VILLAGE = "440811100201"
+HUGUANG_VILLAGE = "440811102201"
 OTHER_TAIZHOU_COUNTY_VILLAGE = "321203100201"
 
 
@@ -193,12 +193,14 @@ def test_an_empty_book_cannot_resolve() -> None:
 # --- post-exit continuation (脱贫不脱政策) ---------------------------------------------------------
 
 
-def test_national_continuation_until_the_end_of_2020() -> None:
-    c = statutory_book().resolve(VILLAGE, date(2016, 11, 15)).post_exit_continuation
-    assert c.kind == "until"
-    assert c.support_until(date(2016, 11, 15)) == date(2020, 12, 31)
-    assert c.support_until(date(2020, 12, 31)) == date(2020, 12, 31)
-    assert c.support_until(date(2021, 1, 5)) is None
+def test_national_continuation_until_2020_then_the_floor_to_2025() -> None:
+    c = statutory_book().resolve(VILLAGE, date(2015, 11, 15)).post_exit_continuation
+    assert (c.kind, c.floor) == ("until", False)
+    assert c.support_until(date(2015, 11, 15)) == date(2020, 12, 31)
+    floor = statutory_book().resolve(VILLAGE, date(2016, 11, 15)).post_exit_continuation
+    assert (floor.kind, floor.floor) == ("until", True)
+    assert floor.support_until(date(2016, 11, 15)) == date(2025, 12, 31)
+    assert floor.support_until(date(2026, 1, 5)) is None
 
 
 def test_taizhou_two_years_after_exit() -> None:
@@ -212,18 +214,19 @@ def test_taizhou_two_years_after_exit() -> None:
 def test_huguang_until_july_2021() -> None:
     book = book_with((SEED_EXAMPLES["huguang-2020"], None))
     p = book.resolve(HUGUANG_VILLAGE, date(2020, 6, 1))
-    assert p.poverty_line == 9060
+    assert (p.poverty_line, p.poverty_line_with_labour) == (4000, 9060)
     assert p.post_exit_continuation.support_until(date(2020, 6, 1)) == date(2021, 7, 31)
     before = book.resolve(HUGUANG_VILLAGE, date(2020, 2, 29))
-    assert before.poverty_line == 4000
-    assert before.post_exit_continuation.until == date(2020, 12, 31)
+    assert (before.poverty_line, before.poverty_line_with_labour) == (4000, None)
+    assert before.post_exit_continuation.until == date(2025, 12, 31)
 
 
 def test_no_continuation_where_a_jurisdiction_ends_support_at_exit() -> None:
-    book = book_with((SEED_EXAMPLES["no-continuation"], None), (SEED_EXAMPLES["taizhou-2016"], None))
-    c = book.resolve(VILLAGE, date(2016, 11, 15)).post_exit_continuation
+    shanxi = SEED_EXAMPLES["shanxi-2014"].model_copy(update={"jurisdiction": ""})
+    book = book_with((shanxi, None), (SEED_EXAMPLES["taizhou-2016"], None))
+    c = book.resolve(VILLAGE, date(2015, 11, 15)).post_exit_continuation
     assert c.kind == "none"
-    assert c.support_until(date(2016, 11, 15)) is None
+    assert c.support_until(date(2015, 11, 15)) is None
     # Taizhou's own setting still wins for Taizhou households
     assert book.resolve(TAIZHOU_VILLAGE, date(2016, 11, 15)).post_exit_continuation.kind == "years"
 
