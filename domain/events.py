@@ -218,6 +218,36 @@ class MembersChanged(EventBody):
         return self
 
 
+class MemberUpdated(EventBody):
+    """成员信息变更: one member's labour capacity, health or schooling (what is left out stays)."""
+
+    type: Literal["MemberUpdated"] = "MemberUpdated"
+    id_number: IdNumber
+    labour: Labour | None = None
+    health: Health | None = None
+    in_school: bool | None = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> MemberUpdated:
+        if self.labour is None and self.health is None and self.in_school is None:
+            raise ValueError("MemberUpdated needs at least one of 'labour', 'health' and 'in_school'")
+        return self
+
+
+class GuaranteesAssessed(EventBody):
+    """两不愁三保障核查 outside an exit: the six guarantees as verified, with evidence."""
+
+    type: Literal["GuaranteesAssessed"] = "GuaranteesAssessed"
+    guarantees: Guarantees
+
+
+class AttributeChanged(EventBody):
+    """属性变更: e.g. 纳入低保 by civil affairs (general → dibao), or 特困供养."""
+
+    type: Literal["AttributeChanged"] = "AttributeChanged"
+    attribute: Attribute
+
+
 class ExitProposed(EventBody):
     type: Literal["ExitProposed"] = "ExitProposed"
     pathway: Pathway

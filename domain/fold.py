@@ -113,13 +113,15 @@ def decide(
     body = candidate.body
     if body.effective_date > today:
         raise InvalidInput(
-            f"effective_date {body.effective_date} is in the future (today is {today})",
+            f"生效日期 {body.effective_date} 晚于今天({today})",
+            detail_en=f"effective_date {body.effective_date} is in the future (today is {today})",
             rule="future_effective_date",
             errors=[{"loc": ["effective_date"], "msg": "must not be in the future"}],
         )
     if not history and not isinstance(body, IdentificationProposed):
         raise RuleViolation(
-            f"{body.type} needs a registered household: the first event is IdentificationProposed",
+            f"{body.type} 需要已登记的贫困户: 第一个事件须为识别申报(IdentificationProposed)",
+            detail_en=f"{body.type} needs a registered household: the first event is IdentificationProposed",
             rule="not_identified",
         )
     changed_id = candidate.event_id
@@ -183,21 +185,29 @@ def _check_target(
     target = by_id.get(body.target_event_id)
     if target is None:
         raise InvalidInput(
-            f"event {body.target_event_id} is not an event of this household",
+            f"事件 {body.target_event_id} 不是本户的事件",
+            detail_en=f"event {body.target_event_id} is not an event of this household",
             rule="unknown_target_event",
             errors=[{"loc": ["target_event_id"], "msg": "no such event in this household"}],
         )
     if isinstance(target.body, EventRetracted):
-        raise RuleViolation("a retraction cannot be corrected or retracted", rule="target_is_retraction")
+        raise RuleViolation(
+            "撤销不能被更正或撤销", detail_en="a retraction cannot be corrected or retracted",
+            rule="target_is_retraction",
+        )
     if isinstance(body, EventCorrected) and isinstance(target.body, EventCorrected):
         raise RuleViolation(
-            "a correction cannot be corrected: correct the original event again, or retract "
+            "更正不能再被更正: 请再次更正原事件,或撤销该更正",
+            detail_en="a correction cannot be corrected: correct the original event again, or retract "
             "the correction",
             rule="target_is_correction",
         )
     retracted = {e.body.target_event_id for e in history if isinstance(e.body, EventRetracted)}
     if target.event_id in retracted:
-        raise RuleViolation(f"event {target.event_id} is already retracted", rule="target_retracted")
+        raise RuleViolation(
+            f"事件 {target.event_id} 已被撤销", detail_en=f"event {target.event_id} is already retracted",
+            rule="target_retracted",
+        )
     if isinstance(body, EventCorrected):
         current = next(
             (ev.body for ev in effective_events(history) if ev.event_id == target.event_id),
@@ -206,7 +216,8 @@ def _check_target(
         corrected = apply_changes(current, body.changes)
         if corrected.effective_date > today:
             raise InvalidInput(
-                f"the corrected effective_date {corrected.effective_date} is in the future",
+                f"更正后的生效日期 {corrected.effective_date} 晚于今天",
+                detail_en=f"the corrected effective_date {corrected.effective_date} is in the future",
                 rule="future_effective_date",
             )
         return target.event_id

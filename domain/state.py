@@ -15,10 +15,12 @@ from domain.errors import RuleViolation
 from domain.events import (
     AssistanceMeasureAssigned,
     AssistanceMeasureCompleted,
+    AttributeChanged,
     ExitConfirmed,
     ExitProposed,
     ExitWithdrawn,
     Guarantees,
+    GuaranteesAssessed,
     HelperAssigned,
     HouseholdClosed,
     HouseholdTransferred,
@@ -28,6 +30,7 @@ from domain.events import (
     IncomeAssessed,
     Member,
     MembersChanged,
+    MemberUpdated,
     RemovedAsIneligible,
     ReturnedToPoverty,
     Revisited,
@@ -144,6 +147,9 @@ _FROM: dict[str, frozenset[Status]] = {
     "HelperAssigned": MAINTAINABLE,
     "IncomeAssessed": MAINTAINABLE,
     "MembersChanged": MAINTAINABLE,
+    "MemberUpdated": MAINTAINABLE,
+    "GuaranteesAssessed": MAINTAINABLE,
+    "AttributeChanged": MAINTAINABLE,
     "HouseholdTransferred": MAINTAINABLE,
 }
 
@@ -264,6 +270,12 @@ def transition(state: HouseholdState | None, ev: EffectiveEvent, household_id: s
             return _evolve(state, on)
         case MembersChanged():
             return _evolve(state, on, members=_change_members(state, ev, body))
+        case MemberUpdated():
+            return _evolve(state, on, members=_update_member(state, ev, body))
+        case GuaranteesAssessed():
+            return _evolve(state, on, guarantees=body.guarantees)
+        case AttributeChanged():
+            return _evolve(state, on, attribute=body.attribute)
         case ExitProposed():
             return _evolve(
                 state,
@@ -300,6 +312,20 @@ def transition(state: HouseholdState | None, ev: EffectiveEvent, household_id: s
         case HouseholdClosed():
             return _evolve(state, on, status=Status.CLOSED)
     raise AssertionError(f"unhandled event {body.type}")  # pragma: no cover
+
+
+def _update_member(state: HouseholdState, ev: EffectiveEvent, body: MemberUpdated) -> tuple[Member, ...]:
+    if not any(m.id_number == body.id_number for m in state.members):
+        raise _refuse(
+            state, ev, "unknown_member", f"{mask_id_number(body.id_number)} is not a member by then",
+            f"{mask_id_number(body.id_number)} 此时不是本户成员",
+        )
+    changes = {
+        name: value
+        for name, value in (("labour", body.labour), ("health", body.health), ("in_school", body.in_school))
+        if value is not None
+    }
+    return tuple(m.model_copy(update=changes) if m.id_number == body.id_number else m for m in state.members)
 
 
 def _change_members(state: HouseholdState, ev: EffectiveEvent, body: MembersChanged) -> tuple[Member, ...]:

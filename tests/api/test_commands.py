@@ -93,6 +93,16 @@ def test_every_event_type_through_http(late: Api) -> None:
     ok("H-2", "approver", type="IdentificationRejected", effective_date="2014-05-20", reason="有财政供养人员")
     propose(api, "H-3", seq=40)
     ok("H-3", "approver", type="IdentificationApproved", effective_date="2014-05-20")
+    head, spouse = (m["id_number"] for m in proposal(seq=40)["members"])
+    ok("H-3", type="MemberUpdated", effective_date="2014-06-01", id_number=spouse, health="serious_illness",
+       labour="none")
+    ok("H-3", type="GuaranteesAssessed", effective_date="2014-06-02", guarantees=GUARANTEED, evidence=["核查-1"])
+    ok("H-3", type="AttributeChanged", effective_date="2014-06-03", attribute="dibao", reason="纳入低保")
+    ok("H-3", type="MembersChanged", effective_date="2014-07-01", left=[head], new_head=spouse, reason="户主去世")
+    card = api.get("/v1/households/H-3?as_of=2014-07-02").json()
+    assert card["attribute"] == "dibao" and card["guarantees"] == GUARANTEED
+    assert [(m["relation"], m["labour"], m["health"]) for m in card["members"]] == [
+        ("head", "none", "serious_illness")]
     removed = ok("H-3", type="RemovedAsIneligible", effective_date="2015-01-10", reason="家有轿车")
     assert removed["status"] == "removed"
     from domain.events import EVENT_TYPES

@@ -123,5 +123,5 @@ def test_openapi_document(api: Api) -> None:
             assert "401" in operation["responses"] and "403" in operation["responses"]
     mapping = paths["/v1/households/{household_id}/events"]["post"]["requestBody"]["content"]["application/json"][
         "schema"]["discriminator"]["mapping"]
-    assert len(mapping) == 18
+    assert len(mapping) == 21
     assert api.client.get("/docs").status_code == 200

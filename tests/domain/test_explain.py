@@ -90,7 +90,8 @@ def test_the_late_exit_as_known_before_it_was_recorded() -> None:
     before = why(h, "2016-12-01", "2016-12-01")
     assert before["status"] == "exit_pending"
     assert before["decision"]["event_id"] == ev["proposal"].event_id  # type: ignore[attr-defined]
-    assert {c["rule"] for c in before["checks"]} == {"exit_income_outdated", "exit_income_below_line", "exit_guarantees"}
+    assert {c["rule"] for c in before["checks"]} == {
+        "exit_income_outdated", "exit_income_below_line", "exit_guarantees"}
     assert why(h, "2016-12-01")["status"] == "exited"
 
 
