@@ -22,8 +22,10 @@ from rich.table import Table
 from cli.common import console, err_console, open_registry, parse_date, parse_moment, print_json
 from domain.explain import explain
 from domain.masking import mask
-from projections import SqlReadModel, open_read_model, sheets
+from domain.vocab import label_zh
+from projections import SqlReadModel, lists, open_read_model, sheets
 from projections.households import ProjectionError
+from projections.sheets import FLOW_LABELS
 from projections.store import Progress as RunProgress
 from projections.store import default_workers
 from projections.verify import anchor as chain_anchor
@@ -249,17 +251,18 @@ def roster_command(
     if as_json:
         _out(result, masked)
         return
-    counts = Table("status", "households", "persons", title=f"{division} {result['division_name'] or ''} "
-                   f"as of {result['as_of']}")
+    counts = Table("状态", "户数", "人数", title=f"{division} {result['division_name'] or ''} "
+                   f"截至 {result['as_of']}")
     for s, c in result["counts"].items():
-        counts.add_row(s, str(c["households"]), str(c["persons"]))
-    counts.add_row("total", str(result["total"]["households"]), str(result["total"]["persons"]))
+        counts.add_row(label_zh("status", s) or s, str(c["households"]), str(c["persons"]))
+    counts.add_row("合计", str(result["total"]["households"]), str(result["total"]["persons"]))
     console.print(counts)
-    rows = Table("household", "status", "village", "attribute", "cause", "persons", "head",
-                 title=f"page {result['page']} of {result['pages']}")
+    rows = Table("户编号", "状态", "村", "贫困户属性", "主要致贫原因", "人口", "户主",
+                 title=f"第 {result['page']} 页,共 {result['pages']} 页")
     for r in (mask(result["rows"]) if masked else result["rows"]):
-        rows.add_row(r["household_id"], r["status"], f"{r['division_code']} {r['division_name'] or ''}",
-                     r["attribute"], r["main_cause"], str(r["persons"]), r["head_name"] or "")
+        rows.add_row(r["household_id"], label_zh("status", r["status"]) or "",
+                     f"{r['division_code']} {r['division_name'] or ''}", label_zh("attribute", r["attribute"]) or "",
+                     label_zh("cause", r["main_cause"]) or "", str(r["persons"]), r["head_name"] or "")
     console.print(rows)
 
 
@@ -285,15 +288,16 @@ def adjustments_command(
         print_json(result)
         return
     report = result["known"] if diff else result
-    table = Table("line", "households", "persons", title=f"{division} {start} … {end}")
-    table.add_row("opening", str(report["opening"]["households"]), str(report["opening"]["persons"]))
+    table = Table("项目", "户数", "人数", title=f"{division} {start} … {end}")
+    table.add_row("期初", str(report["opening"]["households"]), str(report["opening"]["persons"]))
     for direction, sign in (("inflows", "+"), ("outflows", "−")):
         for kind, v in report[direction].items():
             if kind != "total" and (v["households"] or v["persons"]):
-                table.add_row(f"  {sign} {kind}", str(v["households"]), str(v["persons"]))
-    table.add_row("closing", str(report["closing"]["households"]), str(report["closing"]["persons"]))
+                table.add_row(f"  {sign} {FLOW_LABELS.get(kind, kind)}", str(v["households"]), str(v["persons"]))
+    table.add_row("期末", str(report["closing"]["households"]), str(report["closing"]["persons"]))
     console.print(table)
-    console.print("reconciles" if report["reconciles"] else "[red]does NOT reconcile[/red]")
+    console.print("期初 + 新增 − 减少 = 期末: 平衡" if report["reconciles"]
+                  else "[red]期初 + 新增 − 减少 ≠ 期末: 不平衡[/red]")
     if diff:
         console.print(f"{len(result['households'])} household(s) differ between as filed "
                       f"({result['filed_at']}) and as known:")
@@ -360,6 +364,62 @@ def audit_command(
     _out(result, masked)
 
 
+def progress_command(division: str, as_of: AsOf = None, known_at: KnownAt = None,
+                     as_json: AsJson = False) -> None:
+    """A division's yearly targets (policy data) beside what its rosters show."""
+    with read_model() as model:
+        day = parse_date(as_of) or model.registry.today()
+        result = lists.progress_report(model, model.registry.policy_book(), division, day,
+                                       parse_moment(known_at, model.registry))
+    if as_json:
+        print_json(result)
+        return
+    table = Table("年度", "目标", "计划", "实际", "完成", title=f"{division} 年度目标进展(截至 {result['as_of']})")
+    for year in result["years"]:
+        for item in year["items"]:
+            met = {True: "是", False: "否", None: "—"}[item["met"]]
+            table.add_row(str(year["year"]), item["label"], str(item["wanted"]),
+                          "—" if item["actual"] is None else str(item["actual"]), met)
+    console.print(table)
+    if result["source"]:
+        console.print(f"目标依据: {result['source']['document']}")
+
+
+def revisits_due_command(division: str, as_of: AsOf = None, known_at: KnownAt = None,
+                         as_json: AsJson = False) -> None:
+    """Exited households due for 回头看 by the date, most overdue first."""
+    with read_model() as model:
+        day = parse_date(as_of) or model.registry.today()
+        result = lists.revisits_due(model, model.registry.policy_book(), division, day,
+                                    parse_moment(known_at, model.registry))
+    if as_json:
+        print_json(result)
+        return
+    table = Table("户编号", "村", "脱贫日期", "上次回头看", "应回头看日期", "逾期天数",
+                  title=f"{division} 应回头看的脱贫户(截至 {result['as_of']},共 {result['total']} 户)")
+    for r in result["rows"]:
+        table.add_row(r["household_id"], r["division_code"], r["exited_on"], r["last_revisited_on"] or "—",
+                      r["due_on"], str(r["overdue_days"]))
+    console.print(table)
+
+
+def without_helper_command(division: str, as_of: AsOf = None, known_at: KnownAt = None,
+                           as_json: AsJson = False) -> None:
+    """Poor households without a responsible helper on the date (定责任人)."""
+    with read_model() as model:
+        day = parse_date(as_of) or model.registry.today()
+        result = lists.without_helper(model, division, day, parse_moment(known_at, model.registry))
+    if as_json:
+        print_json(result)
+        return
+    table = Table("户编号", "状态", "村", "贫困户属性", "人口",
+                  title=f"{division} 未落实帮扶责任人的贫困户(截至 {result['as_of']},共 {result['total']} 户)")
+    for r in result["rows"]:
+        table.add_row(r["household_id"], r["status_label"], r["division_code"], r["attribute_label"],
+                      str(r["persons"]))
+    console.print(table)
+
+
 def register(root: typer.Typer) -> None:
     """Add these commands to the ``povreg`` application."""
     root.add_typer(app, name="projections", help="Read models: rebuild, catch up, status, anchors.")
@@ -369,5 +429,8 @@ def register(root: typer.Typer) -> None:
     root.command("roster")(roster_command)
     root.command("adjustments")(adjustments_command)
     root.command("incidence")(incidence_command)
+    root.command("progress")(progress_command)
+    root.command("revisits-due")(revisits_due_command)
+    root.command("without-helper")(without_helper_command)
     root.command("audit")(audit_command)
     root.command("findings")(findings_command)

@@ -104,6 +104,8 @@ class HouseholdState:
     at_risk: bool = False
     #: Back on the register after a revisit found the exit wrong (错退纳回), not 返贫.
     readmitted: bool = False
+    #: The latest 回头看 since the household last exited (None: not revisited since).
+    last_revisited_on: date | None = None
     #: The date of the latest event applied.
     as_of: date = field(default=date.min)
 
@@ -287,7 +289,9 @@ def transition(state: HouseholdState | None, ev: EffectiveEvent, household_id: s
                 guarantees=body.guarantees,
             )
         case ExitConfirmed():
-            return _evolve(state, on, status=Status.EXITED, exited_on=on, at_risk=False, readmitted=False)
+            return _evolve(
+                state, on, status=Status.EXITED, exited_on=on, at_risk=False, readmitted=False, last_revisited_on=None
+            )
         case ExitWithdrawn():
             return _evolve(
                 state, on, status=state.exit_from or Status.POOR, exit_from=None, exit_proposed_on=None
@@ -298,8 +302,11 @@ def transition(state: HouseholdState | None, ev: EffectiveEvent, household_id: s
             )
         case Revisited():
             if body.finding == Finding.WRONGLY_EXITED:
-                return _evolve(state, on, status=Status.RETURNED, returned_on=on, at_risk=False, readmitted=True)
-            return _evolve(state, on, at_risk=body.finding == Finding.AT_RISK)
+                return _evolve(
+                    state, on, status=Status.RETURNED, returned_on=on, at_risk=False, readmitted=True,
+                    last_revisited_on=on,
+                )
+            return _evolve(state, on, at_risk=body.finding == Finding.AT_RISK, last_revisited_on=on)
         case RemovedAsIneligible():
             return _evolve(state, on, status=Status.REMOVED)
         case HouseholdTransferred():

@@ -47,6 +47,7 @@ def _head(state: HouseholdState) -> dict[str, Any]:
         "returned_on": state.returned_on,
         "return_cause": state.return_cause,
         "at_risk": state.at_risk,
+        "last_revisited_on": state.last_revisited_on,
         "last_event_on": state.as_of,
     }
 

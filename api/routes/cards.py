@@ -13,6 +13,7 @@ from api.deps import Read, ReadKnownAt, ReadNow
 from api.routes.common import HouseholdPath, problem_responses, query_errors
 from api.schemas import Audit, Card, StatusInterval
 from domain.errors import NotFound
+from projections import labels
 
 router = APIRouter(prefix="/v1/households", tags=["queries"])
 
@@ -56,7 +57,7 @@ def timeline(household_id: HouseholdPath, ask: ReadKnownAt) -> list[StatusInterv
             f"{ask.known_at.isoformat() if ask.known_at else 'now'}",
             rule="not_on_register",
         )
-    return [StatusInterval.model_validate(interval) for interval in found]
+    return [StatusInterval.model_validate(interval) for interval in labels.timeline(found)]
 
 
 @router.get(
