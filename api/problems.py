@@ -205,16 +205,20 @@ _HTTP_RULES = {
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
+    english = wants_english(request)
     if status == 400:  # FastAPI could not decode the body (not UTF-8, not the declared form)
         return problem(
-            422, "Invalid input", f"the request body could not be read: {exc.detail}", "malformed_json",
-            instance=request.url.path,
+            422, "Invalid input",
+            f"the request body could not be read: {exc.detail}" if english else f"无法读取请求体: {exc.detail}",
+            "malformed_json", instance=request.url.path,
         )
     rule = _HTTP_RULES.get(status, f"http_{status}")
     if status == 404:
-        detail = f"no such resource: {request.method} {request.url.path}"
+        detail = (f"no such resource: {request.method} {request.url.path}" if english
+                  else f"没有此资源: {request.method} {request.url.path}")
     elif status == 405:
-        detail = f"{request.method} is not allowed on {request.url.path}"
+        detail = (f"{request.method} is not allowed on {request.url.path}" if english
+                  else f"{request.url.path} 不支持 {request.method} 方法")
     else:
         detail = str(exc.detail)
     title = {404: "Not found", 405: "Method not allowed"}.get(status, str(exc.detail))
@@ -226,7 +230,8 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return problem(
         500,
         "Internal server error",
-        "the registry could not answer this request; the error is logged on the server",
+        "the registry could not answer this request; the error is logged on the server"
+        if wants_english(request) else "登记系统无法答复此请求;错误已记入服务器日志",
         "internal_error",
         instance=request.url.path,
     )

@@ -370,7 +370,7 @@ def progress_command(division: str, as_of: AsOf = None, known_at: KnownAt = None
     with read_model() as model:
         day = parse_date(as_of) or model.registry.today()
         result = lists.progress_report(model, model.registry.policy_book(), division, day,
-                                       parse_moment(known_at, model.registry))
+                                       parse_moment(known_at, model.registry), model.registry)
     if as_json:
         print_json(result)
         return
@@ -420,6 +420,25 @@ def without_helper_command(division: str, as_of: AsOf = None, known_at: KnownAt 
     console.print(table)
 
 
+def decide_command(
+    division: str,
+    kind: Annotated[str, typer.Option("--type", help="VillageExited (贫困村出列) or CountyDelisted (贫困县摘帽)")],
+    effective_date: Annotated[str, typer.Option("--date", help="YYYY-MM-DD")],
+    reason: Annotated[str | None, typer.Option(help="the reason, e.g. 县政府批复")] = None,
+) -> None:
+    """Record a village's 出列 or a county's 摘帽, refused unless its incidence on that date
+    (from the rosters as now known) is below the policy's criterion."""
+    with read_model() as model:
+        day = parse_date(effective_date)
+        assert day is not None
+        found = model.incidence(division, day, None)
+        decision = model.registry.record_division_decision(
+            division, kind, day, (int(found["poor_persons"]), found["population"]), reason=reason
+        )
+    console.print(f"已记录 {division} {kind} {decision.effective_date}: 贫困发生率 "
+                  f"{decision.poor_persons}/{decision.population}")
+
+
 def register(root: typer.Typer) -> None:
     """Add these commands to the ``povreg`` application."""
     root.add_typer(app, name="projections", help="Read models: rebuild, catch up, status, anchors.")
@@ -432,5 +451,6 @@ def register(root: typer.Typer) -> None:
     root.command("progress")(progress_command)
     root.command("revisits-due")(revisits_due_command)
     root.command("without-helper")(without_helper_command)
+    root.command("decide")(decide_command)
     root.command("audit")(audit_command)
     root.command("findings")(findings_command)

@@ -92,3 +92,58 @@ def needs_helper(card: Mapping[str, Any]) -> bool:
     if card.get("helpers"):
         return False
     return not any(m.get("helper") for m in card.get("measures") or [])
+
+
+#: Division-level decisions: the event type, the code length it applies to, its setting.
+DIVISION_DECISIONS: dict[str, tuple[int, str, str]] = {
+    "VillageExited": (12, "village_exit_max_incidence", "贫困村出列"),
+    "CountyDelisted": (6, "county_delist_max_incidence", "贫困县摘帽"),
+}
+
+
+def check_division_decision(
+    kind: str, code: str, on: date, poor_persons: int, population: int | None, ceiling: float | None,
+    already: Sequence[str] = (),
+) -> float:
+    """Refuse a 出列/摘帽 whose criterion the rosters do not meet on ``on``; return the
+    incidence (percent) it was judged on. ``ceiling``: the policy's maximum incidence then."""
+    from domain.errors import InvalidInput, RuleViolation
+
+    if kind not in DIVISION_DECISIONS:
+        raise InvalidInput(
+            f"未知的区划决定 {kind!r};可用: {', '.join(DIVISION_DECISIONS)}",
+            detail_en=f"unknown division decision {kind!r}; known: {', '.join(DIVISION_DECISIONS)}",
+            rule="unknown_division_decision",
+        )
+    length, setting, name = DIVISION_DECISIONS[kind]
+    if len(code) != length:
+        raise InvalidInput(
+            f"{name}只适用于 {length} 位区划代码,{code} 不是",
+            detail_en=f"{kind} applies to {length}-digit division codes, not {code}",
+            rule="division_level",
+        )
+    if kind in already:
+        raise RuleViolation(f"{code} 已记录{name}", detail_en=f"{code} already has a {kind}",
+                            rule="division_already_decided")
+    if ceiling is None:
+        raise InvalidInput(
+            f"{on} 时没有{name}标准({setting})", detail_en=f"no {setting} is in force on {on}",
+            rule="no_policy_in_force",
+        )
+    if not population:
+        raise RuleViolation(
+            f"{code} 于 {on} 没有农村户籍人口,无法计算贫困发生率",
+            detail_en=f"{code} has no rural population on {on}: its incidence cannot be computed",
+            rule="division_incidence_unknown",
+        )
+    incidence = poor_persons / population * 100
+    if incidence >= ceiling:
+        raise RuleViolation(
+            f"{name}须贫困发生率低于 {ceiling:g}%;{code} 于 {on} 为 {incidence:.2f}%"
+            f"({poor_persons} 人 / {population} 人)",
+            detail_en=f"{kind} needs an incidence below {ceiling:g} %; {code} has {incidence:.2f} % on {on} "
+            f"({poor_persons} of {population} persons)",
+            rule="division_incidence_too_high",
+            incidence=round(incidence, 4), ceiling=ceiling, poor_persons=poor_persons, population=population,
+        )
+    return incidence

@@ -33,6 +33,12 @@ class _Model(Protocol):
 
     def incidence(self, division_prefix: str, as_of: date, known_at: datetime | None) -> dict[str, Any]: ...
 
+    def village_codes(self, division_prefix: str) -> list[str]: ...
+
+
+class _Decisions(Protocol):
+    def division_decisions(self, code: str) -> list[Any]: ...
+
 
 def _rows(
     model: _Model, division: str, as_of: date, known_at: datetime | None, status: str
@@ -97,11 +103,20 @@ def without_helper(model: _Model, division: str, as_of: date, known_at: datetime
 
 
 def progress_report(
-    model: _Model, book: PolicyBook, division: str, as_of: date, known_at: datetime | None
+    model: _Model, book: PolicyBook, division: str, as_of: date, known_at: datetime | None,
+    decisions: _Decisions | None = None,
 ) -> dict[str, Any]:
-    """The division's yearly targets beside its rosters, each year up to ``as_of``."""
+    """The division's yearly targets beside its rosters, each year up to ``as_of``; villages
+    出列 counted from the recorded decisions (``decisions``: the registry) as known at K."""
     book = book.known_at(known_at)
     targets, source = targets_for(book, division, as_of)
+    exited_villages: list[date] = []
+    if decisions is not None and any(t.villages_exited is not None for t in targets):
+        for code in model.village_codes(division):
+            exited_villages += [
+                d.effective_date for d in decisions.division_decisions(code)
+                if d.type == "VillageExited" and (known_at is None or d.recorded_at <= known_at)
+            ]
     actuals = {}
     for target in targets:
         if date(target.year, 1, 1) > as_of:
@@ -113,6 +128,8 @@ def progress_report(
         actuals[target.year] = YearActual(
             year=target.year, through=through, exit_households=exited["households"], exit_persons=exited["persons"],
             incidence=None if incidence is None else round(incidence * 100, 4),
+            villages_exited=None if decisions is None else sum(
+                1 for d in exited_villages if d.year == target.year and d <= through),
         )
     return {
         "division_code": division, "as_of": as_of.isoformat(),

@@ -29,7 +29,8 @@ router = APIRouter(prefix="/v1/adjustments", tags=["queries"])
 def _check_period(start: date, end: date) -> None:
     if start > end:
         raise InvalidInput(
-            f"start {start} is after end {end}",
+            f"起始日期 {start} 晚于结束日期 {end}",
+            detail_en=f"start {start} is after end {end}",
             rule="period_order",
             errors=[{"loc": ["query", "start"], "msg": "must not be after end"}],
         )
