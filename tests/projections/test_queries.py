@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from domain.commands import Command
-from domain.policy import PolicySettings, PolicyVersion, PostExitContinuation
 from domain.history import Actor
 from domain.policy_data import LOCAL_POLICIES
 from projections import SqlReadModel
