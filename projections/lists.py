@@ -75,7 +75,10 @@ def revisits_due(
         card = model.card(row["household_id"], as_of, known_at)
         if card is None or not card.get("exited_on"):
             continue
-        interval = book.resolve(card["division_code"], as_of).revisit_interval_days
+        try:
+            interval = book.resolve(card["division_code"], as_of).revisit_interval_days
+        except LookupError as exc:
+            raise ValueError(str(exc)) from None
         last = date.fromisoformat(card["last_revisited_on"]) if card.get("last_revisited_on") else None
         due = revisit_due_on(date.fromisoformat(card["exited_on"]), last, interval)
         if due <= as_of:

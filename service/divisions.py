@@ -97,7 +97,11 @@ class DivisionCommands:
                 raise InvalidInput("生效日期晚于今天", detail_en="effective_date is in the future",
                                    rule="future_effective_date")
             decided: DivisionDecisions | None = uow.get(decisions_key(code))
-            policy = book.resolve(code, effective_date)
+            try:
+                policy = book.resolve(code, effective_date)
+            except LookupError as exc:
+                raise InvalidInput(f"{effective_date} 时没有生效的政策", detail_en=str(exc),
+                                   rule="no_policy_in_force") from None
             setting = progress.DIVISION_DECISIONS.get(kind, (0, "village_exit_max_incidence", ""))[1]
             poor_persons, population = measured
             progress.check_division_decision(
