@@ -32,6 +32,7 @@ from api.routes import (
     health,
     households,
     policies,
+    progress,
     rosters,
     tokens,
 )
@@ -81,8 +82,8 @@ def create_app(source: Registry | Settings | None = None) -> FastAPI:
     logs.install()  # no query string (a search by name, say) in the access log
     # Outside everything else: an oversized body is refused before anyone reads it.
     app.add_middleware(BodyLimit, limit=registry.settings.max_body_bytes)
-    for module in (households, batch, cards, explain, findings, rosters, adjustments, divisions, audit, events_feed,
-                   tokens, policies, health, console):
+    for module in (households, batch, cards, explain, findings, rosters, adjustments, divisions, progress, audit,
+                   events_feed, tokens, policies, health, console):
         app.include_router(module.router)
     console.mount_console(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

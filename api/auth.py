@@ -49,7 +49,8 @@ def current_actor(
 ) -> Actor:
     if credentials is None or not credentials.credentials:
         raise Unauthorized(
-            "this endpoint needs 'Authorization: Bearer <token>'", rule="missing_token"
+            "此接口需要 'Authorization: Bearer <令牌>'",
+            detail_en="this endpoint needs 'Authorization: Bearer <token>'", rule="missing_token",
         )
     # 401 with the rule that refused it: invalid_token, token_revoked or token_expired.
     return registry_of(request).authenticate(credentials.credentials)

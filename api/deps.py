@@ -76,7 +76,9 @@ def moment(value: str | None, registry: Registry, name: str = "known_at") -> dat
         return parse_known_at(value, registry.settings.tz).astimezone(UTC)
     except (ValueError, OverflowError) as exc:
         raise InvalidInput(
-            (str(exc) if isinstance(exc, ValueError) else f"{value!r} is out of range").replace("known_at", name),
+            f"{name} 应为带时区的 ISO 8601 时刻或日期: {value!r}",
+            detail_en=(str(exc) if isinstance(exc, ValueError) else f"{value!r} is out of range").replace(
+                "known_at", name),
             rule=f"{name}_format",
             errors=[{"loc": ["query", name], "msg": "an ISO 8601 moment with offset, or a date"}],
         ) from None
@@ -87,7 +89,10 @@ def known_household_id(household_id: str) -> None:
     try:
         check_household_id(household_id)
     except InvalidInput:
-        raise NotFound(f"household {household_id} is not registered", rule="unknown_household") from None
+        raise NotFound(
+            f"贫困户 {household_id} 未登记", detail_en=f"household {household_id} is not registered",
+            rule="unknown_household",
+        ) from None
 
 
 # ------------------------------------------------------------------ reading
@@ -115,7 +120,10 @@ class Reading:
         known_household_id(household_id)
         divisions = self.read_model.household_divisions(household_id)
         if divisions is None:
-            raise NotFound(f"household {household_id} is not registered", rule="unknown_household")
+            raise NotFound(
+                f"贫困户 {household_id} 未登记", detail_en=f"household {household_id} is not registered",
+                rule="unknown_household",
+            )
         return divisions
 
     def require_household(self, household_id: str, *roles: Role) -> None:
@@ -125,7 +133,8 @@ class Reading:
         divisions = self.household_divisions(household_id)
         if self.actor.division and not any(in_scope(self.actor, code) for code in divisions):
             raise Forbidden(
-                f"household {household_id} is outside this token's scope ({self.actor.division})",
+                f"贫困户 {household_id} 超出本令牌的权限范围({self.actor.division})",
+                detail_en=f"household {household_id} is outside this token's scope ({self.actor.division})",
                 rule="out_of_scope",
             )
 

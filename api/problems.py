@@ -27,6 +27,7 @@ from domain.errors import (
     RuleViolation,
     Unauthenticated,
     VersionConflict,
+    field_summary_zh,
 )
 from domain.events import EVENT_TYPES
 
@@ -130,6 +131,33 @@ def _validation_rule(errors: list[dict[str, Any]]) -> str:
     return "invalid_parameters"
 
 
+def wants_english(request: Request) -> bool:
+    """Whether the client prefers English to Chinese (``Accept-Language``, RFC 9110 §12.5.4).
+
+    People read Chinese: it is the default, and wins a tie; English only when an ``en``
+    range is preferred (a higher weight) to every ``zh`` one and to ``*``."""
+    header = request.headers.get("accept-language")
+    if not header:
+        return False
+    best_en = best_zh = 0.0
+    for part in header.split(","):
+        lang, _, params = part.strip().partition(";")
+        lang = lang.strip().lower()
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if lang == "en" or lang.startswith("en-"):
+            best_en = max(best_en, q)
+        elif lang == "zh" or lang.startswith("zh-") or lang == "*":
+            best_zh = max(best_zh, q)
+    return best_en > best_zh
+
+
 async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     status, title = status_of(exc)
@@ -137,7 +165,7 @@ async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(
         status,
         title,
-        exc.detail,
+        exc.detail_en if wants_english(request) else exc.detail,
         exc.rule,
         errors=getattr(exc, "errors", None),
         instance=request.url.path,
@@ -150,11 +178,17 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     assert isinstance(exc, RequestValidationError)
     errors = field_errors(exc.errors())
     rule = _validation_rule(errors)
-    if rule == "unknown_event_type":
-        summary = f"unknown or missing event type; known types: {', '.join(sorted(EVENT_TYPES))}"
+    if wants_english(request):
+        if rule == "unknown_event_type":
+            summary = f"unknown or missing event type; known types: {', '.join(sorted(EVENT_TYPES))}"
+        else:
+            summary = "; ".join(f"{'.'.join(e['loc']) or 'request'}: {e['msg']}" for e in errors[:5])
+        detail = f"invalid request: {summary}"
+    elif rule == "unknown_event_type":
+        detail = f"请求无效: 未知或缺少事件类型;可用类型: {', '.join(sorted(EVENT_TYPES))}"
     else:
-        summary = "; ".join(f"{'.'.join(e['loc']) or 'request'}: {e['msg']}" for e in errors[:5])
-    return problem(422, "Invalid input", f"invalid request: {summary}", rule, errors=errors, instance=request.url.path)
+        detail = f"请求无效: {field_summary_zh(errors)}"
+    return problem(422, "Invalid input", detail, rule, errors=errors, instance=request.url.path)
 
 
 _HTTP_RULES = {
@@ -171,16 +205,20 @@ _HTTP_RULES = {
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
+    english = wants_english(request)
     if status == 400:  # FastAPI could not decode the body (not UTF-8, not the declared form)
         return problem(
-            422, "Invalid input", f"the request body could not be read: {exc.detail}", "malformed_json",
-            instance=request.url.path,
+            422, "Invalid input",
+            f"the request body could not be read: {exc.detail}" if english else f"无法读取请求体: {exc.detail}",
+            "malformed_json", instance=request.url.path,
         )
     rule = _HTTP_RULES.get(status, f"http_{status}")
     if status == 404:
-        detail = f"no such resource: {request.method} {request.url.path}"
+        detail = (f"no such resource: {request.method} {request.url.path}" if english
+                  else f"没有此资源: {request.method} {request.url.path}")
     elif status == 405:
-        detail = f"{request.method} is not allowed on {request.url.path}"
+        detail = (f"{request.method} is not allowed on {request.url.path}" if english
+                  else f"{request.url.path} 不支持 {request.method} 方法")
     else:
         detail = str(exc.detail)
     title = {404: "Not found", 405: "Method not allowed"}.get(status, str(exc.detail))
@@ -192,7 +230,8 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return problem(
         500,
         "Internal server error",
-        "the registry could not answer this request; the error is logged on the server",
+        "the registry could not answer this request; the error is logged on the server"
+        if wants_english(request) else "登记系统无法答复此请求;错误已记入服务器日志",
         "internal_error",
         instance=request.url.path,
     )

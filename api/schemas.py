@@ -263,6 +263,15 @@ class ResolvedPolicyOut(Open):
     adjustment_cycle_years: int
     adjustment_anchor_year: int
     revisit_interval_days: int
+    poverty_line_with_labour: float | None = Field(
+        None, description="the line for households with labour capacity, where one is set")
+    eligibility_exceptions: list[str]
+    exit_income_max_age_days: int
+    village_exit_max_incidence: float | None = None
+    county_delist_max_incidence: float | None = None
+    exit_continuation: dict[str, Any] = Field(
+        description="what an exit on `on` is entitled to after it (until, and the rules it comes from)")
+    targets: list[dict[str, Any]] = Field(description="the division's own yearly targets")
     provenance: dict[str, PolicyProvenance]
 
 

@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from cli.common import console, err_console, open_registry, parse_date, print_json
 from domain.errors import InvalidInput
-from domain.policy import PolicyVersion
-from domain.policy_data import POLICY_EXAMPLES
+from domain.policy import PolicyVersion, resolved_json
+from domain.policy_data import LOCAL_POLICIES
 
 token_app = typer.Typer(no_args_is_help=True)
 division_app = typer.Typer(no_args_is_help=True)
@@ -88,8 +88,7 @@ def division_show(code: str) -> None:
 def policy_record(
     version: Annotated[str | None, typer.Argument(help="a policy version as JSON (see docs/policy.md)")] = None,
     example: Annotated[
-        str | None,
-        typer.Option(help=f"record one of the examples from the policy documents: {', '.join(POLICY_EXAMPLES)}"),
+        str | None, typer.Option(help=f"record one of the local policies: {', '.join(LOCAL_POLICIES)}")
     ] = None,
 ) -> None:
     """Record a policy version for a jurisdiction (a division-code prefix; empty = national)."""
@@ -97,10 +96,10 @@ def policy_record(
         err_console.print("[red]give either a policy version as JSON or --example NAME[/red]")
         raise typer.Exit(2)
     if example is not None:
-        if example not in POLICY_EXAMPLES:
-            err_console.print(f"[red]unknown example {example!r}[/red]; known: {', '.join(POLICY_EXAMPLES)}")
+        if example not in LOCAL_POLICIES:
+            err_console.print(f"[red]unknown example {example!r}[/red]; known: {', '.join(LOCAL_POLICIES)}")
             raise typer.Exit(2)
-        policy = POLICY_EXAMPLES[example]
+        policy = LOCAL_POLICIES[example]
     else:
         try:
             policy = PolicyVersion.model_validate(json.loads(version or ""))
@@ -121,14 +120,12 @@ def policy_show(
     with open_registry() as registry:
         day = parse_date(on) or registry.today()
         try:
-            policy = registry.policy_book().resolve(division, day)
+            out = resolved_json(registry.policy_book(), division, day)
         except LookupError as exc:
-            raise InvalidInput(str(exc), rule="no_policy") from None
-        out = {k: v for k, v in policy.__dict__.items() if k != "provenance"}
-        out["post_exit_continuation"] = policy.post_exit_continuation.model_dump(mode="json")  # as the API shows it
-        out["provenance"] = {k: {"jurisdiction": j, "effective_date": d, "source": s}
-                             for k, (j, d, s) in policy.provenance.items()}
-        print_json(out)
+            raise InvalidInput(
+                f"{day} 时 {division} 没有生效的政策", rule="no_policy", detail_en=str(exc)
+            ) from None
+        print_json({"division": division, "on": day.isoformat(), **out})
 
 
 __all__ = ["date", "division_app", "policy_app", "token_app"]

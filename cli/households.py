@@ -20,6 +20,7 @@ from domain.errors import DomainError
 from domain.fold import Interval
 from domain.history import Actor
 from domain.state import HouseholdState
+from domain.vocab import label_zh
 from service.importing import iter_jsonl
 
 app = typer.Typer(no_args_is_help=True)
@@ -148,7 +149,7 @@ def import_events(
     already = f"; {replayed} line(s) already recorded, skipped" if replayed else ""
     console.print(f"imported {accepted} event(s); refused {len(refused)} line(s){already}")
     if refused:
-        table = Table("line", "rule", "why", title="refused lines (nothing recorded for them)")
+        table = Table("行号", "规则", "原因", title="未记录的行(均未入库)")
         for number, rule, detail in refused[:200]:
             table.add_row(str(number), rule, detail)
         err_console.print(table)
@@ -195,9 +196,10 @@ def timeline(
     """A household's valid-time status intervals, as known at a moment."""
     with open_registry() as registry:
         intervals = registry.timeline(household_id, parse_moment(known_at, registry))
-        table = Table("status", "from", "to")
+        table = Table("状态", "代码", "起", "止")
         for i in intervals:
-            table.add_row(i.status.value, i.start.isoformat(), i.end.isoformat() if i.end else "—")
+            table.add_row(label_zh("status", i.status.value) or "", i.status.value, i.start.isoformat(),
+                          i.end.isoformat() if i.end else "—")
         console.print(table)
 
 

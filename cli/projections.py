@@ -22,10 +22,12 @@ from rich.table import Table
 from cli.common import console, err_console, open_registry, parse_date, parse_moment, print_json
 from domain.explain import explain
 from domain.masking import mask
-from projections import SqlReadModel, open_read_model, sheets
+from domain.vocab import label_zh
+from projections import SqlReadModel, lists, open_read_model, sheets
 from projections.households import ProjectionError
 from projections.runner import Progress as RunProgress
 from projections.runner import default_workers
+from projections.sheets import FLOW_LABELS
 from projections.verify import anchor as chain_anchor
 from projections.verify import read_anchors, verify
 
@@ -249,17 +251,18 @@ def roster_command(
     if as_json:
         _out(result, masked)
         return
-    counts = Table("status", "households", "persons", title=f"{division} {result['division_name'] or ''} "
-                   f"as of {result['as_of']}")
+    counts = Table("状态", "户数", "人数", title=f"{division} {result['division_name'] or ''} "
+                   f"截至 {result['as_of']}")
     for s, c in result["counts"].items():
-        counts.add_row(s, str(c["households"]), str(c["persons"]))
-    counts.add_row("total", str(result["total"]["households"]), str(result["total"]["persons"]))
+        counts.add_row(label_zh("status", s) or s, str(c["households"]), str(c["persons"]))
+    counts.add_row("合计", str(result["total"]["households"]), str(result["total"]["persons"]))
     console.print(counts)
-    rows = Table("household", "status", "village", "attribute", "cause", "persons", "head",
-                 title=f"page {result['page']} of {result['pages']}")
+    rows = Table("户编号", "状态", "村", "贫困户属性", "主要致贫原因", "人口", "户主",
+                 title=f"第 {result['page']} 页,共 {result['pages']} 页")
     for r in (mask(result["rows"]) if masked else result["rows"]):
-        rows.add_row(r["household_id"], r["status"], f"{r['division_code']} {r['division_name'] or ''}",
-                     r["attribute"], r["main_cause"], str(r["persons"]), r["head_name"] or "")
+        rows.add_row(r["household_id"], label_zh("status", r["status"]) or "",
+                     f"{r['division_code']} {r['division_name'] or ''}", label_zh("attribute", r["attribute"]) or "",
+                     label_zh("cause", r["main_cause"]) or "", str(r["persons"]), r["head_name"] or "")
     console.print(rows)
 
 
@@ -285,10 +288,10 @@ def adjustments_command(
         print_json(result)
         return
     reports = [result["filed"], result["known"]] if diff else [result]
-    columns = ["households", "persons"]
+    columns = ["户数", "人数"]
     if diff:
-        columns = [f"{c} {when}" for when in ("as filed", "as known", "difference") for c in ("households", "persons")]
-    table = Table("line", *columns, title=f"{division} {start} … {end}")
+        columns = [f"{c}（{when}）" for when in ("上报时", "现知", "差额") for c in ("户数", "人数")]
+    table = Table("项目", *columns, title=f"{division} {start} … {end}")
 
     def cells(path: tuple[str, ...]) -> list[str]:
         values = [_at(r, path) for r in reports]
@@ -297,16 +300,17 @@ def adjustments_command(
         return [f"{v[k]:+d}" if diff and i == 2 else str(v[k])
                 for i, v in enumerate(values) for k in ("households", "persons")]
 
-    table.add_row("opening", *cells(("opening",)))
+    table.add_row("期初", *cells(("opening",)))
     for direction, sign in (("inflows", "+"), ("outflows", "−")):
         kinds = dict.fromkeys(k for r in reports for k in r[direction] if k != "total")
         for kind in kinds:
             if any(_at(r, (direction, kind))["households"] or _at(r, (direction, kind))["persons"] for r in reports):
-                table.add_row(f"  {sign} {kind}", *cells((direction, kind)))
-    table.add_row("closing", *cells(("closing",)))
+                table.add_row(f"  {sign} {FLOW_LABELS.get(kind, kind)}", *cells((direction, kind)))
+    table.add_row("期末", *cells(("closing",)))
     console.print(table)
     known = reports[-1]
-    console.print("reconciles" if known["reconciles"] else "[red]does NOT reconcile[/red]")
+    console.print("期初 + 新增 − 减少 = 期末: 平衡" if known["reconciles"]
+                  else "[red]期初 + 新增 − 减少 ≠ 期末: 不平衡[/red]")
     if diff:
         console.print(f"{len(result['households'])} household(s) differ between as filed "
                       f"({result['filed_at']}) and as known:")
@@ -381,6 +385,81 @@ def audit_command(
     _out(result, masked)
 
 
+def progress_command(division: str, as_of: AsOf = None, known_at: KnownAt = None,
+                     as_json: AsJson = False) -> None:
+    """A division's yearly targets (policy data) beside what its rosters show."""
+    with read_model() as model:
+        day = parse_date(as_of) or model.registry.today()
+        result = lists.progress_report(model, model.registry.policy_book(), division, day,
+                                       parse_moment(known_at, model.registry), model.registry)
+    if as_json:
+        print_json(result)
+        return
+    table = Table("年度", "目标", "计划", "实际", "完成", title=f"{division} 年度目标进展(截至 {result['as_of']})")
+    for year in result["years"]:
+        for item in year["items"]:
+            met = {True: "是", False: "否", None: "—"}[item["met"]]
+            table.add_row(str(year["year"]), item["label"], str(item["wanted"]),
+                          "—" if item["actual"] is None else str(item["actual"]), met)
+    console.print(table)
+    if result["source"]:
+        console.print(f"目标依据: {result['source']['document']}")
+
+
+def revisits_due_command(division: str, as_of: AsOf = None, known_at: KnownAt = None,
+                         as_json: AsJson = False) -> None:
+    """Exited households due for 回头看 by the date, most overdue first."""
+    with read_model() as model:
+        day = parse_date(as_of) or model.registry.today()
+        result = lists.revisits_due(model, model.registry.policy_book(), division, day,
+                                    parse_moment(known_at, model.registry))
+    if as_json:
+        print_json(result)
+        return
+    table = Table("户编号", "村", "脱贫日期", "上次回头看", "应回头看日期", "逾期天数",
+                  title=f"{division} 应回头看的脱贫户(截至 {result['as_of']},共 {result['total']} 户)")
+    for r in result["rows"]:
+        table.add_row(r["household_id"], r["division_code"], r["exited_on"], r["last_revisited_on"] or "—",
+                      r["due_on"], str(r["overdue_days"]))
+    console.print(table)
+
+
+def without_helper_command(division: str, as_of: AsOf = None, known_at: KnownAt = None,
+                           as_json: AsJson = False) -> None:
+    """Poor households without a responsible helper on the date (定责任人)."""
+    with read_model() as model:
+        day = parse_date(as_of) or model.registry.today()
+        result = lists.without_helper(model, division, day, parse_moment(known_at, model.registry))
+    if as_json:
+        print_json(result)
+        return
+    table = Table("户编号", "状态", "村", "贫困户属性", "人口",
+                  title=f"{division} 未落实帮扶责任人的贫困户(截至 {result['as_of']},共 {result['total']} 户)")
+    for r in result["rows"]:
+        table.add_row(r["household_id"], r["status_label"], r["division_code"], r["attribute_label"],
+                      str(r["persons"]))
+    console.print(table)
+
+
+def decide_command(
+    division: str,
+    kind: Annotated[str, typer.Option("--type", help="VillageExited (贫困村出列) or CountyDelisted (贫困县摘帽)")],
+    effective_date: Annotated[str, typer.Option("--date", help="YYYY-MM-DD")],
+    reason: Annotated[str | None, typer.Option(help="the reason, e.g. 县政府批复")] = None,
+) -> None:
+    """Record a village's 出列 or a county's 摘帽, refused unless its incidence on that date
+    (from the rosters as now known) is below the policy's criterion."""
+    with read_model() as model:
+        day = parse_date(effective_date)
+        assert day is not None
+        found = model.incidence(division, day, None)
+        decision = model.registry.record_division_decision(
+            division, kind, day, (int(found["poor_persons"]), found["population"]), reason=reason
+        )
+    console.print(f"已记录 {division} {kind} {decision.effective_date}: 贫困发生率 "
+                  f"{decision.poor_persons}/{decision.population}")
+
+
 def register(root: typer.Typer) -> None:
     """Add these commands to the ``povreg`` application."""
     root.add_typer(app, name="projections", help="Read models: rebuild, catch up, status, anchors.")
@@ -390,5 +469,9 @@ def register(root: typer.Typer) -> None:
     root.command("roster")(roster_command)
     root.command("adjustments")(adjustments_command)
     root.command("incidence")(incidence_command)
+    root.command("progress")(progress_command)
+    root.command("revisits-due")(revisits_due_command)
+    root.command("without-helper")(without_helper_command)
+    root.command("decide")(decide_command)
     root.command("audit")(audit_command)
     root.command("findings")(findings_command)

@@ -200,7 +200,7 @@ def _summary(stats: Counter[str], report: LoadReport | None) -> None:
             f"late (recorded ≥ 14 days after the event): {stats['late'] / events:.1%}; "
             f"corrections: {stats['EventCorrected'] / events:.1%}; retractions: {stats['EventRetracted']:,}"
         )
-        table = Table("year", "exited households", "exited persons", "share", "target share ([会宁53])",
+        table = Table("year", "exited households", "exited persons", "share", "target share (会宁县委发〔2015〕53号)",
                       title="exits by year (ExitConfirmed)")
         persons = {int(k.split(":")[1]): v for k, v in stats.items() if k.startswith("exit_persons:")}
         total = sum(persons.values()) or 1

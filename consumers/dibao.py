@@ -2,8 +2,8 @@
 
 Civil affairs (民政) pays the minimum living guarantee (最低生活保障, 低保) and
 wants to know, for any date, which registered poor households are low-income
-(``dibao``) households — without copying spreadsheets (docs/domain.md; [湖光] §20: data
-docking with the 三保障 departments).
+(``dibao``) households — without copying spreadsheets (与民政等“三保障”部门的数据对接,
+《湖光镇持续开展打赢脱贫攻坚战两年行动方案(2020-2021年)》第20条).
 
 **On the roster on date D** ⇔ as of D the household is registered in poverty
 (``poor``, ``exit_pending`` or ``returned``: approved and not yet exited) *and*

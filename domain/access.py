@@ -33,7 +33,8 @@ def in_scope(actor: Actor, division_code: str) -> bool:
 def require_scope(actor: Actor, division_code: str) -> None:
     if not in_scope(actor, division_code):
         raise Forbidden(
-            f"division {division_code} is outside this token's scope ({actor.division or 'everywhere'})",
+            f"区划 {division_code} 超出本令牌的权限范围({actor.division or '全国'})",
+            detail_en=f"division {division_code} is outside this token's scope ({actor.division or 'everywhere'})",
             rule="out_of_scope",
         )
 
@@ -41,7 +42,8 @@ def require_scope(actor: Actor, division_code: str) -> None:
 def require_role(actor: Actor, *roles: Role) -> None:
     if actor.role not in roles:
         raise Forbidden(
-            f"role {actor.role!r} may not do this; needs one of: {', '.join(roles)}",
+            f"角色 {actor.role!r} 无权执行此操作;需要: {', '.join(roles)}",
+            detail_en=f"role {actor.role!r} may not do this; needs one of: {', '.join(roles)}",
             rule="wrong_role",
         )
 

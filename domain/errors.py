@@ -8,6 +8,7 @@ CLI onto an exit code.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -60,3 +61,47 @@ class NotFound(DomainError):
 
 class Unauthenticated(DomainError):
     """No token, an unknown one, or one revoked or expired."""
+
+
+#: Chinese for pydantic's error types (the English ``msg`` stays in ``errors``).
+FIELD_ERRORS_ZH: dict[str, str] = {
+    "missing": "缺少必填字段",
+    "extra_forbidden": "不允许的字段",
+    "string_pattern_mismatch": "格式不符",
+    "string_too_short": "内容过短",
+    "string_too_long": "内容过长",
+    "too_short": "条目过少",
+    "too_long": "条目过多",
+    "greater_than": "数值过小",
+    "greater_than_equal": "数值过小",
+    "less_than": "数值过大",
+    "less_than_equal": "数值过大",
+    "literal_error": "取值不在允许范围内",
+    "enum": "取值不在允许范围内",
+    "date_from_datetime_parsing": "日期格式应为 YYYY-MM-DD",
+    "date_parsing": "日期格式应为 YYYY-MM-DD",
+    "datetime_parsing": "时间格式无效",
+    "int_parsing": "应为整数",
+    "int_type": "应为整数",
+    "float_parsing": "应为数字",
+    "float_type": "应为数字",
+    "bool_parsing": "应为 true 或 false",
+    "bool_type": "应为 true 或 false",
+    "string_type": "应为字符串",
+    "list_type": "应为列表",
+    "dict_type": "应为对象",
+    "model_type": "应为对象",
+    "json_invalid": "JSON 格式错误",
+    "finite_number": "数值须为有限数(JSON 不允许 NaN 或 Infinity)",
+    "union_tag_invalid": "未知的事件类型",
+    "union_tag_not_found": "缺少事件类型",
+}
+
+
+def field_summary_zh(errors: Sequence[dict[str, Any]]) -> str:
+    """The first field errors in Chinese: ``location: 说明``."""
+    parts = []
+    for e in errors[:5]:
+        where = ".".join(str(p) for p in e.get("loc", ())) or "请求"
+        parts.append(f"{where}: {FIELD_ERRORS_ZH.get(str(e.get('type')), e.get('msg', ''))}")
+    return "; ".join(parts)

@@ -22,12 +22,13 @@ from pydantic import (
 )
 
 from domain.divisions import VillageCode
-from domain.errors import InvalidInput
-from domain.idnumber import id_number_problem
+from domain.errors import InvalidInput, field_summary_zh
+from domain.idnumber import birth_date, id_number_problem
 from domain.vocab import (
     GUARANTEE_KEYS,
     Attribute,
     Cause,
+    EligibilityException,
     Finding,
     Health,
     Labour,
@@ -61,7 +62,9 @@ class Member(Model):
     name: Annotated[str, Field(min_length=1, max_length=50)]
     id_number: IdNumber
     relation: Relation
-    labour: Labour = Labour.FULL
+    labour: Labour | None = Field(
+        None, description="default from age on the event's date: under 16 none, 60 and over weak, else full"
+    )
     health: Health = Health.HEALTHY
     in_school: bool = False
     phone: Annotated[str, Field(pattern=r"^[0-9+\- ]{5,20}$")] | None = None
@@ -98,6 +101,28 @@ class EventBody(Model):
     free_numbers: ClassVar[tuple[str, ...]] = ()
 
 
+def default_labour(id_number: str, on: date) -> Labour:
+    """Labour capacity by age on ``on``, when none is given: under 16 none (a child), 60 and
+    over weak (an elder), otherwise full."""
+    born = birth_date(id_number)
+    age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    if age < 16:
+        return Labour.NONE
+    if age >= 60:
+        return Labour.WEAK
+    return Labour.FULL
+
+
+def _with_labour(members: list[Member], on: date) -> list[Member]:
+    """``members`` with each unknown labour capacity derived from age on ``on``."""
+    if all(m.labour is not None for m in members):
+        return members
+    return [
+        m if m.labour is not None else m.model_copy(update={"labour": default_labour(m.id_number, on)})
+        for m in members
+    ]
+
+
 def _check_household_members(members: list[Member]) -> None:
     heads = sum(1 for m in members if m.relation == Relation.HEAD)
     if heads != 1:
@@ -118,10 +143,16 @@ class IdentificationProposed(EventBody):
     guarantees: Guarantees
     members: list[Member] = Field(min_length=1, max_length=40)
     batch: Annotated[str, Field(max_length=50)] | None = None
+    eligibility_exception: EligibilityException | None = Field(
+        None,
+        description="why a household whose income is not below the line is identified all the same "
+        "(one of the policy's eligibility_exceptions)",
+    )
 
     @model_validator(mode="after")
     def _members_form_a_household(self) -> IdentificationProposed:
         _check_household_members(self.members)
+        object.__setattr__(self, "members", _with_labour(self.members, self.effective_date))
         return self
 
 
@@ -170,15 +201,51 @@ class MembersChanged(EventBody):
     type: Literal["MembersChanged"] = "MembersChanged"
     joined: list[Member] = Field(default_factory=list, max_length=40)
     left: list[IdNumber] = Field(default_factory=list, max_length=40)
+    new_head: IdNumber | None = Field(
+        None, description="the member (staying or joining) who becomes head, when the head leaves"
+    )
 
     @model_validator(mode="after")
     def _changes_something(self) -> MembersChanged:
-        if not self.joined and not self.left:
-            raise ValueError("MembersChanged needs at least one of 'joined' and 'left'")
+        if not self.joined and not self.left and self.new_head is None:
+            raise ValueError("MembersChanged needs at least one of 'joined', 'left' and 'new_head'")
         both = {m.id_number for m in self.joined} & set(self.left)
         if both:
             raise ValueError("a member cannot both join and leave in one event")
+        if self.new_head is not None and self.new_head in self.left:
+            raise ValueError("the new head cannot be a member who leaves")
+        object.__setattr__(self, "joined", _with_labour(self.joined, self.effective_date))
         return self
+
+
+class MemberUpdated(EventBody):
+    """成员信息变更: one member's labour capacity, health or schooling (what is left out stays)."""
+
+    type: Literal["MemberUpdated"] = "MemberUpdated"
+    id_number: IdNumber
+    labour: Labour | None = None
+    health: Health | None = None
+    in_school: bool | None = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> MemberUpdated:
+        if self.labour is None and self.health is None and self.in_school is None:
+            raise ValueError("MemberUpdated needs at least one of 'labour', 'health' and 'in_school'")
+        return self
+
+
+class GuaranteesAssessed(EventBody):
+    """两不愁三保障核查 outside an exit: the six guarantees as verified, with evidence."""
+
+    type: Literal["GuaranteesAssessed"] = "GuaranteesAssessed"
+    guarantees: Guarantees
+
+
+class AttributeChanged(EventBody):
+    """属性变更: e.g. 纳入低保 by civil affairs (general → dibao), or 特困供养."""
+
+    type: Literal["AttributeChanged"] = "AttributeChanged"
+    attribute: Attribute
 
 
 class ExitProposed(EventBody):
@@ -190,7 +257,7 @@ class ExitProposed(EventBody):
 class ExitConfirmed(EventBody):
     type: Literal["ExitConfirmed"] = "ExitConfirmed"
     household_acknowledged: bool = Field(
-        description="the household signed the exit (农户签字确认, [泰5] §8): must be true"
+        description="the household signed the exit (农户签字确认, 泰发〔2016〕5号 三(八)): must be true"
     )
 
     @model_validator(mode="after")
@@ -271,7 +338,8 @@ def parse_event(data: dict[str, Any]) -> EventBody:
     kind = data.get("type") if isinstance(data, dict) else None
     if kind not in EVENT_TYPES:
         raise InvalidInput(
-            f"unknown event type {kind!r}; known types: {', '.join(sorted(EVENT_TYPES))}",
+            f"未知的事件类型 {kind!r};可用类型: {', '.join(sorted(EVENT_TYPES))}",
+            detail_en=f"unknown event type {kind!r}; known types: {', '.join(sorted(EVENT_TYPES))}",
             rule="unknown_event_type",
             errors=[{"loc": ["type"], "msg": "unknown event type"}],
         )
@@ -309,7 +377,8 @@ def require_finite(data: Any, path: tuple[str, ...] = ()) -> None:
     where = _non_finite(data, path)
     if where is not None:
         raise InvalidInput(
-            f"{'.'.join(where)}: numbers must be finite (JSON has no NaN or Infinity)",
+            f"{'.'.join(where)}: 数值须为有限数(JSON 不允许 NaN 或 Infinity)",
+            detail_en=f"{'.'.join(where)}: numbers must be finite (JSON has no NaN or Infinity)",
             rule="non_finite_number",
             errors=[{"loc": where, "msg": "numbers must be finite", "type": "finite_number"}],
         )
@@ -347,7 +416,12 @@ def invalid_from(exc: ValidationError, prefix: str) -> InvalidInput:
         if err["loc"] and err["loc"][0] in EVENT_TYPES:
             err["loc"] = err["loc"][1:]
     summary = "; ".join(f"{'.'.join(e['loc']) or 'body'}: {e['msg']}" for e in errors[:5])
-    return InvalidInput(f"{prefix}: {summary}", rule="invalid_fields", errors=errors)
+    return InvalidInput(
+        f"字段无效({prefix}): {field_summary_zh(errors)}",
+        rule="invalid_fields",
+        errors=errors,
+        detail_en=f"{prefix}: {summary}",
+    )
 
 
 def event_json(body: EventBody) -> dict[str, Any]:

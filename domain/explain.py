@@ -28,7 +28,8 @@ from domain.events import (
 )
 from domain.fold import Step, replay
 from domain.history import EffectiveEvent, RecordedEvent, effective_events
-from domain.policy import PolicyBook, ResolvedPolicy
+from domain.policy import PolicyBook, ResolvedPolicy, poverty_line_for
+from domain.rules import has_labour_capacity
 from domain.state import HouseholdState
 from domain.vocab import COUNTED_POOR, Status
 
@@ -36,6 +37,8 @@ from domain.vocab import COUNTED_POOR, Status
 _NEEDS_ANTECEDENT = frozenset({"IdentificationApproved", "IdentificationRejected", "ExitConfirmed", "ExitWithdrawn"})
 
 CHECK_LABELS_ZH: dict[str, str] = {
+    "income_above_line": "人均纯收入低于所属年度扶贫标准(或属政策允许的识别例外)",
+    "exit_income_outdated": "退出所依据的收入核算在有效期内",
     "identification_notice_period": "识别公示期已满",
     "exit_income_below_line": "人均纯收入不低于扶贫标准",
     "exit_guarantees": "两不愁三保障及饮水安全均已实现",
@@ -87,26 +90,49 @@ def _source(policy: ResolvedPolicy, setting: str) -> dict[str, Any] | None:
 
 
 def _check(rule: str, event_id: str, passed: bool, policy: ResolvedPolicy, setting: str | None,
-           **values: Any) -> dict[str, Any]:
+           source: tuple[str, date, str | None] | None = None, **values: Any) -> dict[str, Any]:
+    found = _source(policy, setting) if setting else None
+    if source is not None and setting:
+        found = {"setting": setting, "jurisdiction": source[0], "effective_date": source[1].isoformat(),
+                 "document": source[2]}
     return {"rule": rule, "label": CHECK_LABELS_ZH[rule], "event_id": event_id, "passed": passed,
-            "setting": setting, "source": _source(policy, setting) if setting else None, **values}
+            "setting": setting, "source": found, **values}
 
 
-def _checks(before: HouseholdState, ev: EffectiveEvent, policy: ResolvedPolicy) -> list[dict[str, Any]]:
+def _checks(
+    before: HouseholdState | None, ev: EffectiveEvent, policy: ResolvedPolicy, book: PolicyBook
+) -> list[dict[str, Any]]:
     """The policy rules :func:`domain.rules.check_rules` applies to ``ev``, each with its values."""
     body, on, eid = ev.body, ev.body.effective_date, ev.event_id
+    if isinstance(body, IdentificationProposed):
+        line, line_from = poverty_line_for(book, body.division_code, body.income_year,
+                                           has_labour_capacity(body.members))
+        exception = body.eligibility_exception
+        below = line is not None and body.income_per_capita < line
+        return [_check("income_above_line", eid, below or exception in policy.eligibility_exceptions, policy,
+                       "poverty_line", line_from, value=line, income_per_capita=body.income_per_capita,
+                       income_year=body.income_year,
+                       eligibility_exception=exception.value if exception else None)]
+    if before is None:
+        return []
     if isinstance(body, IdentificationApproved):
         earliest = before.proposed_on + timedelta(days=policy.identification_notice_days)
         return [_check("identification_notice_period", eid, on >= earliest, policy, "identification_notice_days",
                        value=policy.identification_notice_days, notice_from=before.proposed_on.isoformat(),
                        earliest=earliest.isoformat(), on=on.isoformat())]
     if isinstance(body, ExitProposed):
-        line = policy.poverty_line
+        income = before.income
+        line, line_from = poverty_line_for(book, before.division_code, income.year,
+                                           has_labour_capacity(before.members))
+        oldest = on - timedelta(days=policy.exit_income_max_age_days)
         missing = body.guarantees.missing()
         return [
-            _check("exit_income_below_line", eid, line is not None and before.income.per_capita >= line, policy,
-                   "poverty_line", value=line, income_per_capita=before.income.per_capita,
-                   income_year=before.income.year),
+            _check("exit_income_outdated", eid, income.assessed_on >= oldest, policy, "exit_income_max_age_days",
+                   value=policy.exit_income_max_age_days, assessed_on=income.assessed_on.isoformat(),
+                   oldest=oldest.isoformat()),
+            _check("exit_income_below_line", eid, line is not None and income.per_capita >= line, policy,
+                   "poverty_line", line_from, value=line, income_per_capita=income.per_capita,
+                   income_year=income.year),
             _check("exit_guarantees", eid, not missing, policy, None,
                    value=body.guarantees.model_dump(), missing=missing),
         ]
@@ -182,14 +208,17 @@ def explain(
         before = steps[i - 1].state if i else None
         link = {**_effective(step.event), "from_status": before.status.value if before else None,
                 "to_status": step.state.status.value}
-        if before is not None:
+        body = step.event.body
+        division = before.division_code if before else getattr(body, "division_code", None)
+        if division is not None:
             moment = decided_at[step.event.event_id]
+            book = policies.known_at(moment)
             try:
-                policy = policies.known_at(moment).resolve(before.division_code, step.event.effective_date)
+                policy = book.resolve(division, step.event.effective_date)
             except LookupError:
                 policy = None
             if policy is not None:
-                found = _checks(before, step.event, policy)
+                found = _checks(before, step.event, policy, book)
                 checks.extend(found)
                 link["policy_known_at"] = _moment(moment)
                 for check in found:
@@ -200,7 +229,7 @@ def explain(
                                                           "effective_date": src["effective_date"],
                                                           "document": src["document"], "settings": []})
                         entry["settings"].append(src["setting"])
-                if any(c["rule"] == "exit_income_below_line" for c in found):
+                if before is not None and any(c["rule"] == "exit_income_below_line" for c in found):
                     income_event = _income_source(steps, i - 1)
                     if income_event is not None:
                         facts.setdefault(income_event.event_id, {

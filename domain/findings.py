@@ -48,6 +48,9 @@ RULE_LABELS: dict[str, str] = {
     "exit_notice_period": "退出公示期未满",
     "no_exit_in_year_of_entry": "当年新识别或返贫即退出",
     "identification_notice_period": "识别公示期未满",
+    "income_above_line": "识别时人均收入不低于扶贫标准（错评）",
+    "exit_income_outdated": "退出所依据的收入核算已过期",
+    "eligibility_exception_unfounded": "识别例外“两不愁三保障未达标”但各项均已达标",
 }
 
 #: Decisions whose findings a Revisited with finding wrongly_exited resolves.
@@ -184,14 +187,14 @@ def breaches(
 ) -> Iterable[tuple[int, str, DomainError]]:
     """(step index, rule, error) of each decision that breaks a rule of its date, judged
     with the policy as known when the decision took its current form."""
-    for i in range(1, len(steps)):
+    for i in range(len(steps)):
         event = steps[i].event
         if not is_decision(event.body.type):
             continue
-        before = steps[i - 1].state
+        before = steps[i - 1].state if i else None
         try:
             book = policies.known_at(decided_at.get(event.event_id))
-            check_rules(before, event.body, book.resolve(before.division_code, event.effective_date))
+            check_rules(before, event.body, book)
         except LookupError:
             continue  # no policy in force: nothing to judge it by
         except DomainError as exc:

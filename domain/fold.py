@@ -15,7 +15,7 @@ from datetime import date, datetime
 from domain.errors import InvalidInput, RuleViolation
 from domain.events import EventCorrected, EventRetracted, IdentificationProposed
 from domain.history import EffectiveEvent, RecordedEvent, apply_changes, effective_events
-from domain.policy import PolicyBook, ResolvedPolicy
+from domain.policy import PolicyBook
 from domain.rules import check_rules
 from domain.state import HouseholdState, transition
 from domain.vocab import Status
@@ -113,13 +113,15 @@ def decide(
     body = candidate.body
     if body.effective_date > today:
         raise InvalidInput(
-            f"effective_date {body.effective_date} is in the future (today is {today})",
+            f"生效日期 {body.effective_date} 晚于今天({today})",
+            detail_en=f"effective_date {body.effective_date} is in the future (today is {today})",
             rule="future_effective_date",
             errors=[{"loc": ["effective_date"], "msg": "must not be in the future"}],
         )
     if not history and not isinstance(body, IdentificationProposed):
         raise RuleViolation(
-            f"{body.type} needs a registered household: the first event is IdentificationProposed",
+            f"{body.type} 需要已登记的贫困户: 第一个事件须为识别申报(IdentificationProposed)",
+            detail_en=f"{body.type} needs a registered household: the first event is IdentificationProposed",
             rule="not_identified",
         )
     changed_id = candidate.event_id
@@ -137,13 +139,14 @@ def decide(
         new_steps = replay(after, candidate.household_id)
         first = _first_difference(before, after)
     # Only the event the command changes is judged by the rules of its date (the new
-    # event, or the event it corrects). Later decisions that the change leaves in breach
-    # are not refused: they carry findings (domain.findings). So a fact, which has no
-    # rule of its own, is never refused for what it shows about the decisions after it.
-    for i in range(max(first, 1), len(new_steps)):
+    # event, or the event it corrects; an identification too, when it is the first). Later
+    # decisions that the change leaves in breach are not refused: they carry findings
+    # (domain.findings). So a fact, which has no rule of its own, is never refused for what
+    # it shows about the decisions after it.
+    for i in range(first, len(new_steps)):
         event = new_steps[i].event
         if event.event_id == changed_id:
-            check_rules(new_steps[i - 1].state, event.body, _resolve(policies, new_steps[i - 1].state, event))
+            check_rules(new_steps[i - 1].state if i else None, event.body, policies)
             break
     return new_steps
 
@@ -174,16 +177,6 @@ def decision_moments(history: Sequence[RecordedEvent]) -> dict[str, datetime]:
     return moments
 
 
-def _resolve(book: PolicyBook, before: HouseholdState, event: EffectiveEvent) -> ResolvedPolicy:
-    try:
-        return book.resolve(before.division_code, event.effective_date)
-    except LookupError as exc:
-        raise InvalidInput(
-            f"no policy is in force for {event.body.type} effective {event.effective_date}: {exc}",
-            rule="no_policy_in_force",
-        ) from None
-
-
 def _check_target(
     history: Sequence[RecordedEvent], body: EventCorrected | EventRetracted, today: date
 ) -> str:
@@ -192,21 +185,29 @@ def _check_target(
     target = by_id.get(body.target_event_id)
     if target is None:
         raise InvalidInput(
-            f"event {body.target_event_id} is not an event of this household",
+            f"事件 {body.target_event_id} 不是本户的事件",
+            detail_en=f"event {body.target_event_id} is not an event of this household",
             rule="unknown_target_event",
             errors=[{"loc": ["target_event_id"], "msg": "no such event in this household"}],
         )
     if isinstance(target.body, EventRetracted):
-        raise RuleViolation("a retraction cannot be corrected or retracted", rule="target_is_retraction")
+        raise RuleViolation(
+            "撤销不能被更正或撤销", detail_en="a retraction cannot be corrected or retracted",
+            rule="target_is_retraction",
+        )
     if isinstance(body, EventCorrected) and isinstance(target.body, EventCorrected):
         raise RuleViolation(
-            "a correction cannot be corrected: correct the original event again, or retract "
+            "更正不能再被更正: 请再次更正原事件,或撤销该更正",
+            detail_en="a correction cannot be corrected: correct the original event again, or retract "
             "the correction",
             rule="target_is_correction",
         )
     retracted = {e.body.target_event_id for e in history if isinstance(e.body, EventRetracted)}
     if target.event_id in retracted:
-        raise RuleViolation(f"event {target.event_id} is already retracted", rule="target_retracted")
+        raise RuleViolation(
+            f"事件 {target.event_id} 已被撤销", detail_en=f"event {target.event_id} is already retracted",
+            rule="target_retracted",
+        )
     if isinstance(body, EventCorrected):
         current = next(
             (ev.body for ev in effective_events(history) if ev.event_id == target.event_id),
@@ -215,7 +216,8 @@ def _check_target(
         corrected = apply_changes(current, body.changes)
         if corrected.effective_date > today:
             raise InvalidInput(
-                f"the corrected effective_date {corrected.effective_date} is in the future",
+                f"更正后的生效日期 {corrected.effective_date} 晚于今天",
+                detail_en=f"the corrected effective_date {corrected.effective_date} is in the future",
                 rule="future_effective_date",
             )
         return target.event_id

@@ -91,7 +91,8 @@ def apply_changes(body: EventBody, changes: dict[str, Any]) -> EventBody:
     bad = sorted(set(changes) - set(type(body).model_fields) | (set(changes) & body.uncorrectable))
     if bad:
         raise InvalidInput(
-            f"{body.type} has no correctable field(s) {', '.join(bad)}",
+            f"{body.type} 没有可更正的字段 {', '.join(bad)}",
+            detail_en=f"{body.type} has no correctable field(s) {', '.join(bad)}",
             rule="correction_fields",
             errors=[{"loc": ["changes", name], "msg": "not a correctable field"} for name in bad],
         )

@@ -321,6 +321,69 @@ def division_key(code: str) -> str:
     return f"division:{code}"
 
 
+@dataclass(frozen=True)
+class DivisionDecision:
+    """贫困村出列 or 贫困县摘帽, as recorded, with the rosters' figures it was judged on."""
+
+    type: str
+    effective_date: date
+    reason: str | None
+    evidence: tuple[str, ...]
+    recorded_by: Actor
+    recorded_at: datetime
+    poor_persons: int
+    population: int
+
+
+def decisions_key(code: str) -> str:
+    return f"decisions:{code}"
+
+
+class DivisionDecisions(BaseAggregate[str]):
+    """A village's 出列 or a county's 摘帽: decisions about a division as a whole (apart from
+    :class:`Division`, whose events the read models read as names and populations)."""
+
+    @dataclass(frozen=True)
+    class Event(_Event):
+        type: str
+        effective_date: str
+        reason: str | None
+        evidence: list[str]
+        recorded_by: dict[str, Any]
+        poor_persons: int
+        population: int
+
+        def apply(self, aggregate: DivisionDecisions) -> None:
+            aggregate.decisions.append(DivisionDecision(
+                self.type, date.fromisoformat(self.effective_date), self.reason, tuple(self.evidence),
+                Actor.from_dict(self.recorded_by), self.timestamp, self.poor_persons, self.population,
+            ))
+
+    @dataclass(frozen=True)
+    class Opened(CanInitAggregate[str], Event):
+        originator_topic: str
+
+    @dataclass(frozen=True)
+    class Decided(Event):
+        pass
+
+    def __init__(self) -> None:
+        self.decisions: list[DivisionDecision] = []
+
+    @classmethod
+    def open(cls, code: str, decision: DivisionDecision) -> DivisionDecisions:
+        return _create(cls, cls.Opened, decisions_key(code), decision.recorded_at, **_decision_fields(decision))
+
+    def record(self, decision: DivisionDecision) -> None:
+        self.trigger_event(self.Decided, timestamp=decision.recorded_at, **_decision_fields(decision))
+
+
+def _decision_fields(d: DivisionDecision) -> dict[str, Any]:
+    return {"type": d.type, "effective_date": d.effective_date.isoformat(), "reason": d.reason,
+            "evidence": list(d.evidence), "recorded_by": d.recorded_by.as_dict(), "poor_persons": d.poor_persons,
+            "population": d.population}
+
+
 POLICY_KEY = "policies"
 
 
@@ -460,7 +523,8 @@ def _keep_stored_topics() -> None:
     old module name so that ``resolve_topic`` finds this module under it."""
     module = sys.modules[__name__]
     register_topic(STORED_TOPIC_MODULE, module)
-    for aggregate in (Household, PersonIndex, QuotaLedger, IdempotencyRecord, Division, PolicyRegister,
+    for aggregate in (Household, PersonIndex, QuotaLedger, IdempotencyRecord, Division, DivisionDecisions,
+                      PolicyRegister,
                       AccessToken, TokenRegister):
         aggregate.TOPIC = f"{STORED_TOPIC_MODULE}:{aggregate.__qualname__}"  # type: ignore[union-attr]
         for value in vars(aggregate).values():

@@ -90,8 +90,11 @@ def check_person_conflicts(
                             "household at any date",
                         )
                     until = f"until {theirs[1]}" if theirs[1] else "and still is"
+                    until_zh = f"至 {theirs[1]}" if theirs[1] else "至今"
                     raise RuleViolation(
-                        f"person {mask_id_number(id_number)} belongs to active household "
+                        f"{mask_id_number(id_number)} 自 {theirs[0]} {until_zh}属于在册贫困户 {other_id};"
+                        f"同一身份证号任一时点只能属于一个在册贫困户",
+                        detail_en=f"person {mask_id_number(id_number)} belongs to active household "
                         f"{other_id} from {theirs[0]} {until}; an ID number belongs to at "
                         f"most one active household at any date",
                         rule="person_in_another_household",
@@ -119,10 +122,13 @@ def approval_of(steps: Sequence[Step]) -> Approval | None:
 def check_quota(
     jurisdiction: str, year: int, quota: int, approved: set[str], household_id: str
 ) -> None:
+    """Refuse an approval beyond the county's quota for the year; ``approved`` holds every
+    approval of that county-year, including those recorded before the quota was."""
     counted = approved | {household_id}
     if len(counted) > quota:
         raise RuleViolation(
-            f"the identification quota of {jurisdiction} for {year} ({quota} households, "
+            f"{jurisdiction} {year} 年识别规模({quota} 户)已用完: 已审定 {len(approved)} 户",
+            detail_en=f"the identification quota of {jurisdiction} for {year} ({quota} households, "
             f"规模控制) is used up: {len(approved)} already approved",
             rule="identification_quota_exceeded",
             quota=quota,

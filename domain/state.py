@@ -15,10 +15,12 @@ from domain.errors import RuleViolation
 from domain.events import (
     AssistanceMeasureAssigned,
     AssistanceMeasureCompleted,
+    AttributeChanged,
     ExitConfirmed,
     ExitProposed,
     ExitWithdrawn,
     Guarantees,
+    GuaranteesAssessed,
     HelperAssigned,
     HouseholdClosed,
     HouseholdTransferred,
@@ -28,6 +30,7 @@ from domain.events import (
     IncomeAssessed,
     Member,
     MembersChanged,
+    MemberUpdated,
     RemovedAsIneligible,
     ReturnedToPoverty,
     Revisited,
@@ -44,6 +47,7 @@ from domain.vocab import (
     Pathway,
     Relation,
     Status,
+    label_zh,
 )
 
 
@@ -100,6 +104,8 @@ class HouseholdState:
     at_risk: bool = False
     #: Back on the register after a revisit found the exit wrong (错退纳回), not 返贫.
     readmitted: bool = False
+    #: The latest 回头看 since the household last exited (None: not revisited since).
+    last_revisited_on: date | None = None
     #: The date of the latest event applied.
     as_of: date = field(default=date.min)
 
@@ -111,10 +117,14 @@ class HouseholdState:
         return next((m for m in self.measures if m.measure_id == measure_id), None)
 
 
-def _refuse(state: HouseholdState | None, ev: EffectiveEvent, rule: str, why: str) -> RuleViolation:
+def _refuse(
+    state: HouseholdState | None, ev: EffectiveEvent, rule: str, why: str, why_zh: str | None = None
+) -> RuleViolation:
     status = state.status.value if state else "not registered"
+    status_zh = label_zh("status", state.status.value) if state else "未登记"
     return RuleViolation(
-        f"{ev.body.type} effective {ev.body.effective_date} is not allowed while the "
+        f"{ev.body.effective_date} 生效的 {ev.body.type} 不能用于{status_zh}状态的贫困户: {why_zh or why}",
+        detail_en=f"{ev.body.type} effective {ev.body.effective_date} is not allowed while the "
         f"household is {status}: {why}",
         rule=rule,
         state=status,
@@ -139,20 +149,29 @@ _FROM: dict[str, frozenset[Status]] = {
     "HelperAssigned": MAINTAINABLE,
     "IncomeAssessed": MAINTAINABLE,
     "MembersChanged": MAINTAINABLE,
+    "MemberUpdated": MAINTAINABLE,
+    "GuaranteesAssessed": MAINTAINABLE,
+    "AttributeChanged": MAINTAINABLE,
     "HouseholdTransferred": MAINTAINABLE,
 }
 
-_RULE_TEXT: dict[str, str] = {
-    "IdentificationApproved": "only a proposed household can be approved",
-    "IdentificationRejected": "only a proposed household can be rejected",
-    "ExitProposed": "only a poor or returned household can be proposed for exit",
-    "ExitConfirmed": "only a household proposed for exit can exit",
-    "ExitWithdrawn": "only a pending exit can be withdrawn",
-    "ReturnedToPoverty": "only an exited household can return to poverty",
-    "Revisited": "only exited households are revisited (回头看)",
-    "RemovedAsIneligible": "only a household on the register can be removed",
-    "HouseholdClosed": "the household is already closed",
+_RULE_TEXT: dict[str, tuple[str, str]] = {
+    "IdentificationApproved": ("only a proposed household can be approved", "只有拟识别户可以审定"),
+    "IdentificationRejected": ("only a proposed household can be rejected", "只有拟识别户可以不予识别"),
+    "ExitProposed": (
+        "only a poor or returned household can be proposed for exit", "只有在档未脱贫户或返贫户可以拟退出"
+    ),
+    "ExitConfirmed": ("only a household proposed for exit can exit", "只有拟退出户可以确认退出"),
+    "ExitWithdrawn": ("only a pending exit can be withdrawn", "只有公示中的退出可以撤回"),
+    "ReturnedToPoverty": ("only an exited household can return to poverty", "只有已脱贫户可以返贫"),
+    "Revisited": ("only exited households are revisited (回头看)", "只有已脱贫户进行回头看"),
+    "RemovedAsIneligible": ("only a household on the register can be removed", "只有在册贫困户可以清退"),
+    "HouseholdClosed": ("the household is already closed", "该户已销户"),
 }
+_SAME_TEXT = (
+    "this event is accepted only while the household is poor, returned, exit_pending or exited",
+    "此类事件只适用于在档未脱贫、返贫、拟退出或已脱贫的贫困户",
+)
 
 
 def _evolve(state: HouseholdState, on: date, **changes: object) -> HouseholdState:
@@ -181,6 +200,7 @@ def transition(state: HouseholdState | None, ev: EffectiveEvent, household_id: s
             raise _refuse(
                 state, ev, "already_identified",
                 "a household is identified once (only a removed household may be re-identified)",
+                "贫困户只识别一次(只有被清退的户可以重新识别)",
             )
         return HouseholdState(
             household_id=household_id,
@@ -196,17 +216,16 @@ def transition(state: HouseholdState | None, ev: EffectiveEvent, household_id: s
             as_of=on,
         )
     if state is None:
-        raise _refuse(state, ev, "not_identified", "the first event of a household is IdentificationProposed")
+        raise _refuse(
+            state, ev, "not_identified", "the first event of a household is IdentificationProposed",
+            "贫困户的第一个事件须为识别申报(IdentificationProposed)",
+        )
     allowed = _FROM.get(body.type)
     if allowed is None:  # pragma: no cover - every household event type is listed
         raise _refuse(state, ev, "unknown_event", "unknown event type")
     if state.status not in allowed:
-        why = _RULE_TEXT.get(
-            body.type,
-            "this event is accepted only while the household is poor, returned, "
-            "exit_pending or exited",
-        )
-        raise _refuse(state, ev, "illegal_transition", why)
+        why, why_zh = _RULE_TEXT.get(body.type, _SAME_TEXT)
+        raise _refuse(state, ev, "illegal_transition", why, why_zh)
     match body:
         case IdentificationApproved():
             return _evolve(state, on, status=Status.POOR, approved_on=on)
@@ -229,11 +248,13 @@ def transition(state: HouseholdState | None, ev: EffectiveEvent, household_id: s
                 raise _refuse(
                     state, ev, "unknown_measure",
                     f"measure {body.measure_id} was not assigned to this household by then",
+                    f"帮扶措施 {body.measure_id} 此时尚未落实到该户",
                 )
             if measure.completed_on is not None:
                 raise _refuse(
                     state, ev, "measure_completed",
                     f"measure {body.measure_id} was already completed on {measure.completed_on}",
+                    f"帮扶措施 {body.measure_id} 已于 {measure.completed_on} 完成",
                 )
             done = replace(measure, completed_on=on, outcome=body.outcome)
             return _evolve(
@@ -251,6 +272,12 @@ def transition(state: HouseholdState | None, ev: EffectiveEvent, household_id: s
             return _evolve(state, on)
         case MembersChanged():
             return _evolve(state, on, members=_change_members(state, ev, body))
+        case MemberUpdated():
+            return _evolve(state, on, members=_update_member(state, ev, body))
+        case GuaranteesAssessed():
+            return _evolve(state, on, guarantees=body.guarantees)
+        case AttributeChanged():
+            return _evolve(state, on, attribute=body.attribute)
         case ExitProposed():
             return _evolve(
                 state,
@@ -262,7 +289,9 @@ def transition(state: HouseholdState | None, ev: EffectiveEvent, household_id: s
                 guarantees=body.guarantees,
             )
         case ExitConfirmed():
-            return _evolve(state, on, status=Status.EXITED, exited_on=on, at_risk=False, readmitted=False)
+            return _evolve(
+                state, on, status=Status.EXITED, exited_on=on, at_risk=False, readmitted=False, last_revisited_on=None
+            )
         case ExitWithdrawn():
             return _evolve(
                 state, on, status=state.exit_from or Status.POOR, exit_from=None, exit_proposed_on=None
@@ -273,33 +302,77 @@ def transition(state: HouseholdState | None, ev: EffectiveEvent, household_id: s
             )
         case Revisited():
             if body.finding == Finding.WRONGLY_EXITED:
-                return _evolve(state, on, status=Status.RETURNED, returned_on=on, at_risk=False, readmitted=True)
-            return _evolve(state, on, at_risk=body.finding == Finding.AT_RISK)
+                return _evolve(
+                    state, on, status=Status.RETURNED, returned_on=on, at_risk=False, readmitted=True,
+                    last_revisited_on=on,
+                )
+            return _evolve(state, on, at_risk=body.finding == Finding.AT_RISK, last_revisited_on=on)
         case RemovedAsIneligible():
             return _evolve(state, on, status=Status.REMOVED)
         case HouseholdTransferred():
             if body.division_code == state.division_code:
-                raise _refuse(state, ev, "same_division", f"the household is already in {body.division_code}")
+                raise _refuse(
+                    state, ev, "same_division", f"the household is already in {body.division_code}",
+                    f"该户已在 {body.division_code}",
+                )
             return _evolve(state, on, division_code=body.division_code)
         case HouseholdClosed():
             return _evolve(state, on, status=Status.CLOSED)
     raise AssertionError(f"unhandled event {body.type}")  # pragma: no cover
 
 
+def _update_member(state: HouseholdState, ev: EffectiveEvent, body: MemberUpdated) -> tuple[Member, ...]:
+    if not any(m.id_number == body.id_number for m in state.members):
+        raise _refuse(
+            state, ev, "unknown_member", f"{mask_id_number(body.id_number)} is not a member by then",
+            f"{mask_id_number(body.id_number)} 此时不是本户成员",
+        )
+    changes = {
+        name: value
+        for name, value in (("labour", body.labour), ("health", body.health), ("in_school", body.in_school))
+        if value is not None
+    }
+    return tuple(m.model_copy(update=changes) if m.id_number == body.id_number else m for m in state.members)
+
+
 def _change_members(state: HouseholdState, ev: EffectiveEvent, body: MembersChanged) -> tuple[Member, ...]:
     current = {m.id_number: m for m in state.members}
     for id_number in body.left:
         if id_number not in current:
-            raise _refuse(state, ev, "unknown_member", f"{mask_id_number(id_number)} is not a member by then")
+            raise _refuse(
+                state, ev, "unknown_member", f"{mask_id_number(id_number)} is not a member by then",
+                f"{mask_id_number(id_number)} 此时不是本户成员",
+            )
     for m in body.joined:
         if m.id_number in current:
-            raise _refuse(state, ev, "duplicate_member", f"{mask_id_number(m.id_number)} is already a member")
-    members = [m for m in state.members if m.id_number not in set(body.left)] + list(body.joined)
+            raise _refuse(
+                state, ev, "duplicate_member", f"{mask_id_number(m.id_number)} is already a member",
+                f"{mask_id_number(m.id_number)} 已是本户成员",
+            )
+    gone = set(body.left)
+    members = [m for m in state.members if m.id_number not in gone] + list(body.joined)
     if not members:
-        raise _refuse(state, ev, "empty_household", "a household cannot be left without members (close it instead)")
+        raise _refuse(
+            state, ev, "empty_household", "a household cannot be left without members (close it instead)",
+            "家庭不能没有成员(应办理销户)",
+        )
+    if body.new_head is not None:
+        if body.new_head not in {m.id_number for m in members}:
+            raise _refuse(
+                state, ev, "unknown_member",
+                f"the new head {mask_id_number(body.new_head)} is not a member after the change",
+                f"新户主 {mask_id_number(body.new_head)} 不是变更后的家庭成员",
+            )
+        members = [
+            m.model_copy(update={"relation": Relation.HEAD}) if m.id_number == body.new_head else m
+            for m in members
+        ]
     heads = sum(1 for m in members if m.relation == Relation.HEAD)
     if heads != 1:
-        raise _refuse(state, ev, "one_head", f"a household has exactly one head (this change leaves {heads})")
+        raise _refuse(
+            state, ev, "one_head",
+            f"a household has exactly one head (this change leaves {heads}); when the head leaves, "
+            "name the new one in new_head",
+            f"每户须有且仅有一名户主(此变更后为 {heads} 名);户主离开时请以 new_head 指定新户主",
+        )
     return tuple(members)
-
-

@@ -4,7 +4,7 @@
 domain fold) into the JSON the timeline projection stores with each interval.
 What depends on the question rather than on the household — the version known
 at ``known_at`` and the post-exit policy flags, which follow the policy in
-force on ``as_of`` as known at ``known_at`` — is added by :func:`finish_card`
+force on the exit's date as known at ``known_at`` — is added by :func:`finish_card`
 when the card is read, so a policy change never requires re-folding households.
 """
 
@@ -16,9 +16,9 @@ from typing import Any
 
 import orjson
 
-from domain.policy import PolicyBook
+from domain.policy import PolicyBook, exit_continuation
 from domain.state import HouseholdState
-from domain.vocab import LABELS_ZH, Status
+from domain.vocab import LABELS_ZH, Status, label_zh
 
 
 def _head(state: HouseholdState) -> dict[str, Any]:
@@ -47,6 +47,7 @@ def _head(state: HouseholdState) -> dict[str, Any]:
         "returned_on": state.returned_on,
         "return_cause": state.return_cause,
         "at_risk": state.at_risk,
+        "last_revisited_on": state.last_revisited_on,
         "last_event_on": state.as_of,
     }
 
@@ -105,18 +106,15 @@ def exit_flags(
 ) -> tuple[str | None, str | None]:
     """(policy_continuation_until, exit_policy) of an exited household on ``as_of``.
 
-    脱贫不脱政策: the post-exit continuation policy in force for the household's
-    division on ``as_of`` says until when it keeps its support; ``exit_policy`` is
-    ``enjoying`` (已脱贫(享受政策)) up to that day and ``not_enjoying``
-    (已脱贫(不再享受政策)) after it. Both are None unless the household is exited.
+    脱贫不脱政策: the continuation is fixed by the rules in force on the exit's own date
+    (``policies`` is the book as known at the question's ``known_at``), with the national
+    floor (:func:`~domain.policy.exit_continuation`); ``as_of`` only says which side of
+    that day the question falls: ``exit_policy`` is ``enjoying`` (已脱贫(享受政策)) up to
+    it and ``not_enjoying`` (已脱贫(不再享受政策)) after. Both are None unless exited.
     """
     if status != Status.EXITED.value or exited_on is None:
         return None, None
-    try:
-        policy = policies.resolve(division_code, as_of)
-    except LookupError:
-        return None, None
-    until = policy.post_exit_continuation.support_until(date.fromisoformat(exited_on))
+    until = exit_continuation(policies, division_code, date.fromisoformat(exited_on)).until
     return (until.isoformat() if until else None), ("enjoying" if until and as_of <= until else "not_enjoying")
 
 
@@ -137,6 +135,7 @@ def finish_card(
     return {
         **stored,
         "status_label": LABELS_ZH.get(stored["status"], stored["status"]),
+        "exit_policy_label": label_zh("exit_policy", exit_policy),
         "flags": {
             "at_risk": stored["at_risk"],
             "policy_continuation_until": until,

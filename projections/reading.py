@@ -95,6 +95,13 @@ class Queries:
         keys = self.context.flow_classes.stock_keys(prefix)
         return [flows.stocks(s, keys) for s in sums]
 
+    def village_codes(self, division_prefix: str) -> list[str]:
+        """The registered villages (12 digits) under a division-code prefix."""
+        check_prefix(division_prefix)
+        lo, hi = prefix_range(division_prefix)
+        with self.store.db.read() as tx:
+            return sorted(self._division_versions(tx, "code >= ? AND code < ? AND length(code) = 12", [lo, hi]))
+
     @staticmethod
     def _division_versions(tx: Tx, where: str, params: list[Any]) -> dict[str, list[Any]]:
         from domain.household import DivisionVersion

@@ -181,6 +181,9 @@ class SqlReadModel:
     def incidence(self, division_prefix: str, as_of: date, known_at: datetime | None) -> dict[str, Any]:
         return self.incidences.incidence(division_prefix, as_of, known_at)
 
+    def village_codes(self, division_prefix: str) -> list[str]:
+        return self.incidences.village_codes(division_prefix)
+
     def contributions(
         self, division_prefix: str, start: date, end: date, known_at: datetime | None,
         households: Sequence[str] | None = None,

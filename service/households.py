@@ -157,8 +157,12 @@ class HouseholdCommands:
         if household is None:
             if not isinstance(body, IdentificationProposed):
                 if household_id is None:
-                    raise InvalidInput(f"{body.type} needs a household_id", rule="household_id_required")
-                raise NotFound(f"household {household_id} is not registered", rule="unknown_household")
+                    raise InvalidInput(
+                        f"{body.type} 需要户编号(household_id)", detail_en=f"{body.type} needs a household_id",
+                        rule="household_id_required",
+                    )
+                raise NotFound(f"贫困户 {household_id} 未登记", detail_en=f"household {household_id} is not registered",
+                               rule="unknown_household")
             household_id = household_id or new_household_id(body.division_code)
             check_household_id(household_id)
         assert household_id is not None
@@ -182,7 +186,8 @@ class HouseholdCommands:
                 return first
         if command.expected_version is not None and command.expected_version != version:
             raise VersionConflict(
-                f"expected version {command.expected_version} but household {household_id} "
+                f"期望版本为 {command.expected_version},但贫困户 {household_id} 当前为版本 {version}",
+                detail_en=f"expected version {command.expected_version} but household {household_id} "
                 f"is at version {version}",
                 rule="expected_version_mismatch",
                 expected_version=command.expected_version,
@@ -279,7 +284,7 @@ def decide_appending(
         before = old_steps[-1].state
         event = EffectiveEvent(candidate, body)
         step = Step(event, transition(before, event, candidate.household_id))
-        check_rules(before, body, policies.resolve(before.division_code, body.effective_date))
+        check_rules(before, body, policies)
         return [*old_steps, step], True
     return decide(history, candidate, policies, today, old_steps), False
 
@@ -310,7 +315,8 @@ def check_household_id(household_id: str) -> None:
         or not all(c.isascii() and (c.isalnum() or c in "-_.") for c in household_id)
     ):
         raise InvalidInput(
-            "household_id is 1–64 letters, digits, '-', '_' or '.'",
+            "户编号须为 1–64 位字母、数字或 '-'、'_'、'.'",
+            detail_en="household_id is 1–64 letters, digits, '-', '_' or '.'",
             rule="household_id_format",
             errors=[{"loc": ["household_id"], "msg": "1–64 letters, digits, '-', '_' or '.'"}],
         )

@@ -46,7 +46,8 @@ def first_answer(command: Command, uow: UnitOfWork) -> Receipt | None:
         return None
     if record.request_hash != request_hash(command):
         raise IdempotencyConflict(
-            "this Idempotency-Key was already used with a different request",
+            "此 Idempotency-Key 已用于另一个不同的请求",
+            detail_en="this Idempotency-Key was already used with a different request",
             rule="idempotency_key_reused",
         )
     return Receipt.from_dict(record.response, replayed=True)

@@ -11,7 +11,7 @@ the unit of work as it found it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 from functools import partial
 
 from domain.fold import Step
@@ -64,39 +64,30 @@ def count_quota(
     policies: PolicyBook,
     at: datetime,
 ) -> list[Effect]:
-    """Refuse an approval beyond its jurisdiction's yearly quota; the ledger changes."""
+    """Refuse an approval beyond its county's yearly quota; the ledger changes. Every approval
+    is counted in its county's ledger of the year, whether or not a quota is in force then:
+    a quota recorded later counts the approvals recorded before it."""
     before, after = approval_of(old_steps), approval_of(new_steps)
     if before == after:
         return []
     effects: list[Effect] = []
-    old_ledger = new_ledger = None
-    if before is not None:
-        old_ledger = _ledger_of(before.division_code, before.on, policies)
-    if after is not None:
-        new_ledger = _ledger_of(after.division_code, after.on, policies)
+    old_ledger = quota_key(before.division_code[:6], before.on.year) if before else None
+    new_ledger = quota_key(after.division_code[:6], after.on.year) if after else None
     if old_ledger and old_ledger != new_ledger:
-        ledger: QuotaLedger | None = uow.get(old_ledger[0])
+        ledger: QuotaLedger | None = uow.get(old_ledger)
         if ledger is not None:
             effects.append(partial(ledger.release, household_id, at))
-    if new_ledger:
-        key, jurisdiction, year, quota = new_ledger
-        ledger = uow.get(key)
-        check_quota(jurisdiction, year, quota, ledger.households if ledger else set(), household_id)
+    if after is not None and new_ledger is not None:
+        ledger = uow.get(new_ledger)
+        quota = policies.resolve(after.division_code, after.on).identification_quota
+        if quota is not None:
+            check_quota(after.division_code[:6], after.on.year, quota,
+                        ledger.households if ledger else set(), household_id)
         if ledger is None:
-            effects.append(partial(uow.add, QuotaLedger.open(key, household_id, at)))
+            effects.append(partial(uow.add, QuotaLedger.open(new_ledger, household_id, at)))
         else:
             effects.append(partial(ledger.count, household_id, at))
     return effects
-
-
-def _ledger_of(division_code: str, on: date, policies: PolicyBook) -> tuple[str, str, int, int] | None:
-    """The quota ledger an approval in ``division_code`` on ``on`` counts in: its key, the
-    jurisdiction that set the quota, the year and the quota (``None``: no quota applies)."""
-    policy = policies.resolve(division_code, on)
-    if policy.identification_quota is None:
-        return None
-    jurisdiction = policy.provenance["identification_quota"][0]
-    return quota_key(jurisdiction, on.year), jurisdiction, on.year, policy.identification_quota
 
 
 def same_active_ids(a: HouseholdState, b: HouseholdState) -> bool:

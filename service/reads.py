@@ -17,7 +17,8 @@ def household(store: AggregateStore, household_id: str) -> Household:
     # event against a runtime Protocol, which doubled the cost of a scoped card read.
     found = store.load_many([household_id])[household_id]
     if not isinstance(found, Household):
-        raise NotFound(f"household {household_id} is not registered", rule="unknown_household")
+        raise NotFound(f"贫困户 {household_id} 未登记", detail_en=f"household {household_id} is not registered",
+                               rule="unknown_household")
     return found
 
 
@@ -36,7 +37,8 @@ def state_as_of(
         state = step.state
     if state is None:
         raise NotFound(
-            f"household {household_id} is not on the register as of {as_of}"
+            f"贫困户 {household_id} 于 {as_of} 不在册" + (f"(截至 {known_at.isoformat()} 所知)" if known_at else ""),
+            detail_en=f"household {household_id} is not on the register as of {as_of}"
             + (f" as known at {known_at.isoformat()}" if known_at else ""),
             rule="not_on_register",
         )

@@ -33,7 +33,7 @@ from domain.commands import Command, Receipt
 from domain.errors import DomainError
 from domain.fold import Interval
 from domain.history import SYSTEM, Actor, RecordedEvent
-from domain.household import Division, DivisionVersion, Household
+from domain.household import Division, DivisionDecision, DivisionVersion, Household
 from domain.policy import PolicyBook, PolicyVersion, RecordedPolicy
 from domain.state import HouseholdState
 from persistence.db import connect
@@ -149,6 +149,17 @@ class Registry(Application[str]):
 
     def division(self, code: str) -> Division:
         return self.divisions.get(code)
+
+    def record_division_decision(
+        self, code: str, kind: str, effective_date: date, measured: tuple[int, int | None],
+        actor: Actor = SYSTEM, reason: str | None = None, evidence: Sequence[str] = (),
+    ) -> DivisionDecision:
+        """贫困村出列 / 贫困县摘帽, judged against ``measured`` (poor persons, population) then."""
+        return self.divisions.decide(code, kind, effective_date, measured, self.policies.book(), actor, reason,
+                                     evidence)
+
+    def division_decisions(self, code: str) -> list[DivisionDecision]:
+        return self.divisions.decisions(code)
 
     @staticmethod
     def population_on(division: Division, on: date, known_at: datetime | None = None) -> DivisionVersion | None:

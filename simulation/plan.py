@@ -53,6 +53,7 @@ class HouseholdPlanner(CountyState):
 
         P = h.proposed_on
         members_now = list(h.members)
+        attribute = h.attribute
         add(P, {
             "type": "IdentificationProposed",
             "division_code": h.village,
@@ -231,6 +232,25 @@ class HouseholdPlanner(CountyState):
             change = self._member_change(rng, members_now, d)
             if change is not None:
                 add(d, change, recorder, True)
+                # 纳入低保: civil affairs takes in a household that lost its labour to illness.
+                if change["type"] == "MemberUpdated" and attribute == "general" and rng.random() < 0.5:
+                    later = d + timedelta(days=rng.randint(15, 60))
+                    if later < end and later <= LAST_DAY:
+                        attribute = "dibao"
+                        add(later, {"type": "AttributeChanged", "attribute": "dibao",
+                                    "reason": "民政部门认定，纳入农村低保", "evidence": [f"低保审批-{later.year}"]},
+                            recorder, True)
+
+        # --- 两不愁三保障 checks between exits (核查), a share of households each year --------
+        for year in range(A.year + 1, LAST_DAY.year + 1):
+            if rng.random() >= 0.03:
+                continue
+            d = date(year, 4, 1) + timedelta(days=rng.randint(0, 150))
+            if not (A < d < end) or d > LAST_DAY:
+                continue
+            secured = {**h.guarantees, **{k: True for k in h.guarantees if rng.random() < 0.5}}
+            add(d, {"type": "GuaranteesAssessed", "guarantees": secured, "reason": "两不愁三保障入户核查",
+                    "evidence": [f"核查表-{h.village}-{year}"]}, recorder)
 
         # --- terminal -------------------------------------------------------------------------
         if h.removed_on and h.removed_on == h.terminal and h.removed_on <= LAST_DAY:
@@ -275,9 +295,27 @@ class HouseholdPlanner(CountyState):
         grown = [m for m in members if m.relation == "child" and 20 <= _age(m.born, d) <= 35]
         if grown:
             options.append("marriage")
+        falls_ill = [m for m in members if m.health == "healthy" and 30 <= _age(m.born, d) < 70]
+        if falls_ill:
+            options.append("illness")
+        head = next(m for m in members if m.relation == "head")
+        heirs = [m for m in members if m.relation == "spouse" or (m.relation == "child" and _age(m.born, d) >= 18)]
+        if heirs and _age(head.born, d) >= 65:
+            options.append("head_death")
         if not options:
             return None
         kind = rng.choice(options)
+        if kind == "illness":
+            ill = rng.choice(falls_ill)
+            ill.health = rng.choice(("chronic_illness", "serious_illness"))
+            return {"type": "MemberUpdated", "id_number": ill.id_number, "health": ill.health,
+                    "labour": ill.labour_on(d), "reason": "患病，劳动能力下降", "evidence": [f"诊断证明-{d.year}"]}
+        if kind == "head_death":
+            heir = heirs[0]
+            members.remove(head)
+            heir.relation = "head"
+            return {"type": "MembersChanged", "left": [head.id_number], "new_head": heir.id_number,
+                    "reason": "户主去世，变更户主"}
         if kind == "birth":
             head = next(m for m in members if m.relation == "head")
             relation = "child" if _age(head.born, d) < 45 else "grandchild"

@@ -19,7 +19,7 @@ from domain.errors import (
     VersionConflict,
 )
 from domain.policy import PolicySettings, PolicyVersion
-from domain.policy_data import POLICY_EXAMPLES
+from domain.policy_data import LOCAL_POLICIES
 from domain.vocab import Status
 from service.registry import Registry
 from tests.conftest import APPROVER, RECORDER
@@ -142,12 +142,14 @@ def test_rules_refuse_and_record_nothing(county: Registry, clock: Clock) -> None
     clock.set("2014-05-21T10:00:00+00:00")
     record(county, "H-1", {"type": "IdentificationApproved", "effective_date": "2014-05-20"}, APPROVER)
     clock.set("2015-06-01T10:00:00+00:00")
+    record(county, "H-1", {"type": "IncomeAssessed", "effective_date": "2015-01-10", "year": 2014,
+                            "income_per_capita": 2700})
     before = n_events(county)
     with pytest.raises(RuleViolation) as poor:
         record(county, "H-1", {"type": "ExitProposed", "effective_date": "2015-06-01", "pathway": "industry",
                                 "guarantees": GUARANTEED})
     assert poor.value.rule == "exit_income_below_line"
-    assert "2855" in poor.value.detail
+    assert "2800" in poor.value.detail
     with pytest.raises(RuleViolation) as same_person:
         record(county, "H-2", proposal(effective_date="2015-06-01"))
     assert same_person.value.rule == "person_in_another_household"
@@ -182,8 +184,26 @@ def test_quota_is_enforced_per_county_and_year(county: Registry, clock: Clock) -
     record(county, "H-2", {"type": "IdentificationApproved", "effective_date": "2014-05-20"}, APPROVER)
 
 
+def test_quota_counts_the_approvals_recorded_before_it(county: Registry, clock: Clock) -> None:
+    """A quota recorded after some approvals of its county-year counts them too."""
+    for n in (1, 2):
+        _registered(county, clock, f"H-{n}", seq=n)
+    county.record_policy(PolicyVersion(jurisdiction="620422", effective_date=date(2014, 1, 1),
+                                       settings=PolicySettings(identification_quota=3)))
+    for n in (3, 4):
+        clock.set("2014-05-02T10:00:00+00:00")
+        record(county, f"H-{n}", proposal(seq=n))
+    clock.set("2014-05-22T10:00:00+00:00")
+    record(county, "H-3", {"type": "IdentificationApproved", "effective_date": "2014-05-20"}, APPROVER)
+    with pytest.raises(RuleViolation) as over:
+        record(county, "H-4", {"type": "IdentificationApproved", "effective_date": "2014-05-20"}, APPROVER)
+    assert over.value.rule == "identification_quota_exceeded"
+    assert over.value.context["approved"] == 3
+    assert "已审定 3 户" in over.value.detail
+
+
 def test_jurisdiction_poverty_line(county: Registry, clock: Clock) -> None:
-    county.record_policy(POLICY_EXAMPLES["taizhou-2016"].model_copy(update={"jurisdiction": "620422100"}))
+    county.record_policy(LOCAL_POLICIES["taizhou-2016"].model_copy(update={"jurisdiction": "620422100"}))
     _registered(county, clock)
     clock.set("2017-03-01T10:00:00+00:00")
     record(county, "H-1", {"type": "IncomeAssessed", "effective_date": "2017-01-10", "year": 2016,

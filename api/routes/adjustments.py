@@ -20,7 +20,7 @@ from api.routes.common import (
 from api.schemas import AdjustmentDifference, AdjustmentReport
 from domain.errors import InvalidInput
 from domain.moments import end_of_day
-from projections import sheets
+from projections import labels, sheets
 from service.registry import Registry
 
 router = APIRouter(prefix="/v1/adjustments", tags=["queries"])
@@ -29,7 +29,8 @@ router = APIRouter(prefix="/v1/adjustments", tags=["queries"])
 def _check_period(start: date, end: date) -> None:
     if start > end:
         raise InvalidInput(
-            f"start {start} is after end {end}",
+            f"起始日期 {start} 晚于结束日期 {end}",
+            detail_en=f"start {start} is after end {end}",
             rule="period_order",
             errors=[{"loc": ["query", "start"], "msg": "must not be after end"}],
         )
@@ -69,7 +70,7 @@ def adjustments(
     if fmt != "json":
         return spreadsheet(fmt, sheets.report_sheets(found), found, f"动态调整报表 {division_code} {start}—{end}",
                            f"adjustments-{division_code}-{start}-{end}")
-    return AdjustmentReport.model_validate(found)
+    return AdjustmentReport.model_validate(labels.report(found))
 
 
 @router.get(

@@ -39,12 +39,16 @@ def audit_trail(
     scoped token gives a division inside its scope."""
     require_role(ask.actor, *AUDITORS)
     if (division is None) == (recorded_by is None):
-        raise InvalidInput("give exactly one of division and recorded_by", rule="audit_subject",
+        raise InvalidInput("division 与 recorded_by 须且只须给出一个",
+                           detail_en="give exactly one of division and recorded_by", rule="audit_subject",
                            errors=[{"loc": ["query"], "msg": "exactly one of division, recorded_by"}])
     if division is not None:
         require_scope(ask.actor, division)
     elif ask.actor.division:
-        raise Forbidden("a token scoped to a division reads audit trails by division", rule="out_of_scope")
+        raise Forbidden(
+            "限定区划的令牌只能按区划查阅审计记录",
+            detail_en="a token scoped to a division reads audit trails by division", rule="out_of_scope",
+        )
     with query_errors():
         found = ask.read_model.audit_trail(division_prefix=division, actor=recorded_by, after=after, limit=limit)
     return AuditTrail.model_validate(ask.masked(found))

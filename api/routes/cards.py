@@ -13,6 +13,7 @@ from api.deps import Read, ReadKnownAt, ReadNow
 from api.routes.common import HouseholdPath, problem_responses, query_errors
 from api.schemas import Audit, Card, StatusInterval
 from domain.errors import NotFound
+from projections import labels
 
 router = APIRouter(prefix="/v1/households", tags=["queries"])
 
@@ -30,7 +31,9 @@ def card(household_id: HouseholdPath, ask: Read) -> Card:
         found = ask.read_model.card(household_id, ask.as_of, ask.known_at)
     if found is None:
         raise NotFound(
-            f"household {household_id} is not on the register as of {ask.as_of}"
+            f"贫困户 {household_id} 于 {ask.as_of} 不在册"
+            + (f"(截至 {ask.known_at.isoformat()} 所知)" if ask.known_at else ""),
+            detail_en=f"household {household_id} is not on the register as of {ask.as_of}"
             + (f" as known at {ask.known_at.isoformat()}" if ask.known_at else ""),
             rule="not_on_register",
         )
@@ -52,11 +55,12 @@ def timeline(household_id: HouseholdPath, ask: ReadKnownAt) -> list[StatusInterv
         found = ask.read_model.timeline(household_id, ask.known_at)
     if found is None:
         raise NotFound(
-            f"household {household_id} was not yet recorded at "
+            f"贫困户 {household_id} 在 {ask.known_at.isoformat() if ask.known_at else '此时'} 尚未登记",
+            detail_en=f"household {household_id} was not yet recorded at "
             f"{ask.known_at.isoformat() if ask.known_at else 'now'}",
             rule="not_on_register",
         )
-    return [StatusInterval.model_validate(interval) for interval in found]
+    return [StatusInterval.model_validate(interval) for interval in labels.timeline(found)]
 
 
 @router.get(
@@ -72,5 +76,8 @@ def audit(household_id: HouseholdPath, ask: ReadNow) -> Audit:
     with query_errors():
         found = ask.read_model.audit(household_id)
     if found is None:
-        raise NotFound(f"household {household_id} is not registered", rule="unknown_household")
+        raise NotFound(
+            f"贫困户 {household_id} 未登记", detail_en=f"household {household_id} is not registered",
+            rule="unknown_household",
+        )
     return Audit.model_validate(ask.masked(found))

@@ -50,7 +50,7 @@ def query_errors() -> Iterator[None]:
     try:
         yield
     except ValueError as exc:
-        raise InvalidInput(str(exc), rule="invalid_query") from None
+        raise InvalidInput(f"查询无效: {exc}", detail_en=str(exc), rule="invalid_query") from None
 
 
 Format = Annotated[

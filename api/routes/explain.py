@@ -31,7 +31,9 @@ def why(household_id: HouseholdPath, ask: Read) -> Why:
     found = explain(registry.history(household_id), ask.as_of, ask.known_at, registry.policy_book())
     if found is None:
         raise NotFound(
-            f"household {household_id} is not on the register as of {ask.as_of}"
+            f"贫困户 {household_id} 于 {ask.as_of} 不在册"
+            + (f"(截至 {ask.known_at.isoformat()} 所知)" if ask.known_at else ""),
+            detail_en=f"household {household_id} is not on the register as of {ask.as_of}"
             + (f" as known at {ask.known_at.isoformat()}" if ask.known_at else ""),
             rule="not_on_register",
         )

@@ -12,7 +12,7 @@ from api.routes.common import problem_responses
 from api.schemas import PolicyRecorded, ResolvedPolicyOut
 from domain.divisions import PREFIX_PATTERN
 from domain.errors import InvalidInput
-from domain.policy import PolicyVersion
+from domain.policy import PolicyVersion, resolved_json
 
 router = APIRouter(prefix="/v1/policies", tags=["admin"])
 
@@ -50,13 +50,9 @@ def resolved_policy(
     require_reader(actor, division)
     day = on or registry.today()
     try:
-        policy = registry.policy_book().resolve(division, day)
+        out = resolved_json(registry.policy_book(), division, day)
     except LookupError as exc:
-        raise InvalidInput(str(exc), rule="no_policy") from None
-    out = {k: v for k, v in policy.__dict__.items() if k != "provenance"}
-    out["post_exit_continuation"] = policy.post_exit_continuation.model_dump(mode="json")
-    out["provenance"] = {
-        name: {"jurisdiction": j, "effective_date": d.isoformat(), "source": s}
-        for name, (j, d, s) in policy.provenance.items()
-    }
+        raise InvalidInput(
+            f"{day} 时 {division} 没有生效的政策", rule="no_policy", detail_en=str(exc)
+        ) from None
     return ResolvedPolicyOut.model_validate({"division": division, "on": day.isoformat(), **out})

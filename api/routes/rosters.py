@@ -17,7 +17,7 @@ from api.routes.common import (
 )
 from api.schemas import Roster
 from domain.vocab import Status
-from projections import sheets
+from projections import labels, sheets
 
 router = APIRouter(prefix="/v1/rosters", tags=["queries"])
 
@@ -44,7 +44,7 @@ def roster(
     with query_errors():
         found = model.roster(division_code, day, ask.known_at, status=only, page=page, page_size=page_size)
         if fmt == "json":
-            return Roster.model_validate(ask.masked(found))
+            return Roster.model_validate(labels.roster(ask.masked(found)))
         rows = []
         for number in range(1, found["rows_total"] // 1000 + 2):
             rows += model.roster(division_code, day, ask.known_at, status=only, page=number, page_size=1000)["rows"]

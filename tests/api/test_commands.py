@@ -93,6 +93,16 @@ def test_every_event_type_through_http(late: Api) -> None:
     ok("H-2", "approver", type="IdentificationRejected", effective_date="2014-05-20", reason="有财政供养人员")
     propose(api, "H-3", seq=40)
     ok("H-3", "approver", type="IdentificationApproved", effective_date="2014-05-20")
+    head, spouse = (m["id_number"] for m in proposal(seq=40)["members"])
+    ok("H-3", type="MemberUpdated", effective_date="2014-06-01", id_number=spouse, health="serious_illness",
+       labour="none")
+    ok("H-3", type="GuaranteesAssessed", effective_date="2014-06-02", guarantees=GUARANTEED, evidence=["核查-1"])
+    ok("H-3", type="AttributeChanged", effective_date="2014-06-03", attribute="dibao", reason="纳入低保")
+    ok("H-3", type="MembersChanged", effective_date="2014-07-01", left=[head], new_head=spouse, reason="户主去世")
+    card = api.get("/v1/households/H-3?as_of=2014-07-02").json()
+    assert card["attribute"] == "dibao" and card["guarantees"] == GUARANTEED
+    assert [(m["relation"], m["labour"], m["health"]) for m in card["members"]] == [
+        ("head", "none", "serious_illness")]
     removed = ok("H-3", type="RemovedAsIneligible", effective_date="2015-01-10", reason="家有轿车")
     assert removed["status"] == "removed"
     from domain.events import EVENT_TYPES
@@ -142,8 +152,27 @@ def test_illegal_transition_names_state_and_rule(late: Api) -> None:
                           household_acknowledged=True)
     problem = assert_problem(response, 409, "illegal_transition")
     assert problem["state"] == "proposed" and problem["event_type"] == "ExitConfirmed"
-    assert "proposed" in problem["detail"]
+    assert "拟识别" in problem["detail"]  # Chinese by default
     assert events_recorded(late) == before
+
+
+@pytest.mark.parametrize(("accept", "english"), [
+    (None, False), ("zh-CN", False), ("en", True), ("en-US,en;q=0.9", True),
+    ("zh-CN,zh;q=0.9,en;q=0.8", False), ("en;q=0.5,zh;q=0.9", False), ("fr, en;q=0.4", True),
+])
+def test_problem_detail_in_chinese_unless_english_is_preferred(late: Api, accept: str | None, english: bool) -> None:
+    propose(late)
+    headers = {"Accept-Language": accept} if accept else {}
+    refused = late.post("/v1/households/H-1/events", as_="approver", headers=headers,
+                        json={"type": "ExitConfirmed", "effective_date": "2014-06-01", "household_acknowledged": True})
+    detail = assert_problem(refused, 409, "illegal_transition")["detail"]
+    assert ("while the household is proposed" in detail) is english
+    assert ("拟识别" in detail) is not english
+    invalid = late.post("/v1/households/H-1/events", headers=headers,
+                        json={"type": "IncomeAssessed", "effective_date": "2015-13-01", "year": 2015,
+                              "income_per_capita": 1})
+    detail = assert_problem(invalid, 422, "invalid_fields")["detail"]
+    assert ("日期格式" in detail) is not english
 
 
 @pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])

@@ -57,6 +57,10 @@ def every_type(api: Api) -> dict[str, tuple[str, str]]:
     rec("H-A", "2016-11-15", type="ExitConfirmed", effective_date="2016-11-15", household_acknowledged=True)
     rec("H-A", "2017-03-01", type="Revisited", effective_date="2017-03-01", finding="stable")
     rec("H-A", "2017-08-03", type="ReturnedToPoverty", effective_date="2017-08-03", cause="illness")
+    rec("H-A", "2017-08-10", type="MemberUpdated", effective_date="2017-08-10", id_number=member(1)["id_number"],
+        health="serious_illness")
+    rec("H-A", "2017-08-11", type="GuaranteesAssessed", effective_date="2017-08-11", guarantees=GUARANTEED)
+    rec("H-A", "2017-08-12", type="AttributeChanged", effective_date="2017-08-12", attribute="dibao")
     rec("H-A", "2017-09-01", type="HouseholdTransferred", effective_date="2017-09-01",
         division_code="620422100202")
     propose("H-B", 40)

@@ -101,13 +101,13 @@ def test_bad_as_of_is_422(worked: Api) -> None:
 def test_timeline_known_at(worked: Api) -> None:
     then = ok(worked.get("/v1/households/H-1/timeline", as_="recorder", params={"known_at": "2016-12-10"}))
     assert then == [
-        {"status": "proposed", "from": "2014-05-02", "to": "2014-05-20"},
-        {"status": "poor", "from": "2014-05-20", "to": "2016-11-01"},
-        {"status": "exit_pending", "from": "2016-11-01", "to": None},
+        {"status": "proposed", "status_label": "拟识别", "from": "2014-05-02", "to": "2014-05-20"},
+        {"status": "poor", "status_label": "在档未脱贫", "from": "2014-05-20", "to": "2016-11-01"},
+        {"status": "exit_pending", "status_label": "拟退出", "from": "2016-11-01", "to": None},
     ]
     now = ok(worked.get("/v1/households/H-1/timeline", as_="recorder"))
     assert [i["status"] for i in now] == ["proposed", "poor", "exit_pending", "exited", "returned"]
-    assert now[-1] == {"status": "returned", "from": "2017-08-03", "to": None}
+    assert now[-1] == {"status": "returned", "status_label": "返贫", "from": "2017-08-03", "to": None}
 
 
 def test_audit_trail_with_correction(worked: Api) -> None:

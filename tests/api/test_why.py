@@ -23,7 +23,8 @@ def why(api: Api, hid: str = "H-1", as_: str = "investigator", **params: str) ->
 def test_the_late_exit_before_and_after_it_was_recorded(worked: Api) -> None:
     before = why(worked, as_of="2016-12-01", known_at="2016-12-10")
     assert before["status"] == "exit_pending" and before["decision"]["type"] == "ExitProposed"
-    assert {c["rule"] for c in before["checks"]} == {"exit_income_below_line", "exit_guarantees"}
+    assert {c["rule"] for c in before["checks"]} == {
+        "exit_income_outdated", "exit_income_below_line", "exit_guarantees"}
     after = why(worked, as_of="2016-12-01")
     assert after["status"] == "exited" and after["since"] == "2016-11-15"
     decision = after["decision"]

@@ -562,6 +562,7 @@ def test_timeline_through_removal_and_re_identification() -> None:
 
 def test_returned_and_exit_pending_again_after_a_return() -> None:
     h = worked_example()
+    h.record(income("2018-05-20", 3500, 2017), at("2018-05-20"))
     h.record(exit_proposed("2018-06-01"), at("2018-06-01"))
     h.record(exit_withdrawn("2018-06-05"), at("2018-06-05"))
     assert spans(h)[-3:] == [

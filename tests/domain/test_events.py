@@ -46,6 +46,9 @@ VALID: dict[str, dict[str, Any]] = {
     "IncomeAssessed": {"year": 2015, "income_per_capita": 3200.5, "components": {"wage": 2000.5}},
     "MembersChanged": {"joined": [{"name": "张小", "id_number": person_id(3, "20150101"),
                                    "relation": "child"}], "left": [person_id(2)]},
+    "MemberUpdated": {"id_number": person_id(2), "labour": "weak"},
+    "GuaranteesAssessed": {"guarantees": ALL_TRUE},
+    "AttributeChanged": {"attribute": "dibao"},
     "ExitProposed": {"pathway": "industry", "guarantees": ALL_TRUE},
     "ExitConfirmed": {"household_acknowledged": True},
     "ExitWithdrawn": {"reason": "公示期内有异议"},
@@ -66,7 +69,7 @@ def payload(kind: str, **extra: Any) -> dict[str, Any]:
 
 def test_every_event_type_of_domain_md_is_defined() -> None:
     assert set(EVENT_TYPES) == set(VALID)
-    assert len(EVENT_TYPES) == 18
+    assert len(EVENT_TYPES) == 21
     assert {"EventCorrected", "EventRetracted"} == META_EVENTS
     assert {"IdentificationApproved", "IdentificationRejected", "ExitConfirmed"} == APPROVAL_EVENTS
 

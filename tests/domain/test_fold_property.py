@@ -29,12 +29,14 @@ from domain.errors import DomainError, InvalidInput, RuleViolation
 from domain.events import (
     AssistanceMeasureAssigned,
     AssistanceMeasureCompleted,
+    AttributeChanged,
     EventBody,
     EventCorrected,
     EventRetracted,
     ExitConfirmed,
     ExitProposed,
     ExitWithdrawn,
+    GuaranteesAssessed,
     HelperAssigned,
     HouseholdClosed,
     HouseholdTransferred,
@@ -43,6 +45,7 @@ from domain.events import (
     IdentificationRejected,
     IncomeAssessed,
     MembersChanged,
+    MemberUpdated,
     RemovedAsIneligible,
     ReturnedToPoverty,
     Revisited,
@@ -69,6 +72,9 @@ SAME_EVENTS = {
     "HelperAssigned",
     "IncomeAssessed",
     "MembersChanged",
+    "MemberUpdated",
+    "GuaranteesAssessed",
+    "AttributeChanged",
     "HouseholdTransferred",
 }
 #: (event type, status before) → status after, for the simple moves of docs/domain.md's table.
@@ -162,9 +168,18 @@ def ref_step(s: RefState | None, e: dict[str, Any]) -> RefState:
                 raise Illegal("unknown leaver or duplicate joiner")
             members = {k: v for k, v in s.members.items() if k not in left}
             members.update({m["id_number"]: m["relation"] for m in e["joined"]})
+            if e.get("new_head") is not None:
+                if e["new_head"] not in members:
+                    raise Illegal("the new head is not a member")
+                members[e["new_head"]] = "head"
             if not members or list(members.values()).count("head") != 1:
                 raise Illegal("empty or not exactly one head")
             s.members = members
+        elif kind == "MemberUpdated":
+            if e["id_number"] not in s.members:
+                raise Illegal("update of someone not a member")
+        elif kind == "AttributeChanged":
+            s.attribute = e["attribute"]
         elif kind == "HouseholdTransferred":
             if e["division_code"] == s.division:
                 raise Illegal("transfer to the same division")
@@ -261,7 +276,8 @@ STRUCTURAL_RULES = {
 }
 POLICY_RULES = {
     "identification_notice_period", "exit_income_below_line", "exit_guarantees",
-    "exit_acknowledgement", "exit_notice_period", "no_exit_in_year_of_entry",
+    "exit_acknowledgement", "exit_notice_period", "no_exit_in_year_of_entry", "income_above_line",
+    "exit_income_outdated",
 }
 
 
@@ -303,7 +319,7 @@ class Walk:
         self.emit(IdentificationProposed(
             effective_date=on, division_code=self.division,
             attribute=self.draw(st.sampled_from(["general", "dibao", "tekun"])),
-            main_cause="illness", income_per_capita=self.draw(st.integers(500, 4000)),
+            main_cause="illness", income_per_capita=self.draw(st.integers(500, 2700)),
             income_year=on.year - 1, guarantees=guarantees(housing=False), members=members,
         ))
         self.status, self.proposed_on, self.open_measures = "proposed", on, []
@@ -327,11 +343,12 @@ class Walk:
         if not allow_terminal and self.status != "rejected":
             options = [o for o in options if o not in ("reject", "remove", "close")]
         if self.status in KEEPS_STATUS_WHILE:
-            maintenance = ["income", "helper", "measure", "join", "transfer"]
+            maintenance = ["income", "helper", "measure", "join", "transfer", "update", "guarantees",
+                           "attribute"]
             if self.open_measures:
                 maintenance.append("complete")
             if any(rel != "head" for rel in self.members.values()):
-                maintenance.append("leave")
+                maintenance += ["leave", "new_head"]
             options = [options[0], *maintenance, *options[1:]]
         return options
 
@@ -392,6 +409,21 @@ class Walk:
             leaver = self.draw(st.sampled_from(sorted(k for k, v in self.members.items() if v != "head")))
             del self.members[leaver]
             self.emit(MembersChanged(effective_date=d, left=[leaver]))
+        elif action == "update":
+            who = self.draw(st.sampled_from(sorted(self.members)))
+            self.emit(MemberUpdated(effective_date=d, id_number=who,
+                                    labour=self.draw(st.sampled_from(["full", "weak", "none"]))))
+        elif action == "guarantees":
+            self.emit(GuaranteesAssessed(effective_date=d, guarantees=guarantees(water=self.draw(st.booleans()))))
+        elif action == "attribute":
+            self.emit(AttributeChanged(effective_date=d,
+                                       attribute=self.draw(st.sampled_from(["general", "dibao", "tekun"]))))
+        elif action == "new_head":
+            head = next(k for k, v in self.members.items() if v == "head")
+            heir = self.draw(st.sampled_from(sorted(k for k, v in self.members.items() if v != "head")))
+            del self.members[head]
+            self.members[heir] = "head"
+            self.emit(MembersChanged(effective_date=d, left=[head], new_head=heir))
         elif action == "transfer":
             self.division = self.draw(st.sampled_from([v for v in VILLAGES if v != self.division]))
             self.emit(HouseholdTransferred(effective_date=d, division_code=self.division))

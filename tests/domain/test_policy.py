@@ -14,11 +14,11 @@ from domain.policy import (
     PostExitContinuation,
     RecordedPolicy,
 )
-from domain.policy_data import NATIONAL_POVERTY_LINES, POLICY_EXAMPLES, statutory_book
+from domain.policy_data import LOCAL_POLICIES, NATIONAL_POVERTY_LINES, statutory_book
 
 from .builders import TAIZHOU_VILLAGE, VILLAGE, at, book_with
 
-HUGUANG_VILLAGE = "440811100201"
+HUGUANG_VILLAGE = "440811102201"
 OTHER_TAIZHOU_COUNTY_VILLAGE = "321203100201"
 
 
@@ -134,7 +134,7 @@ def test_a_version_that_leaves_a_setting_unset_inherits_it() -> None:
 
 
 def test_taizhou_seed_example() -> None:
-    taizhou = POLICY_EXAMPLES["taizhou-2016"]
+    taizhou = LOCAL_POLICIES["taizhou-2016"]
     assert (taizhou.jurisdiction, taizhou.effective_date) == ("3212", date(2016, 2, 23))
     book = book_with((taizhou, at("2016-03-10")))
     assert book.resolve(TAIZHOU_VILLAGE, date(2016, 2, 22)).poverty_line == 2952
@@ -145,7 +145,7 @@ def test_taizhou_seed_example() -> None:
 
 
 def test_known_at_filters_recorded_versions() -> None:
-    book = book_with((POLICY_EXAMPLES["taizhou-2016"], at("2016-03-10")))
+    book = book_with((LOCAL_POLICIES["taizhou-2016"], at("2016-03-10")))
     on = date(2016, 3, 5)
     assert book.known_at(at("2016-03-09")).resolve(TAIZHOU_VILLAGE, on).poverty_line == 2952
     assert book.known_at(at("2016-03-10")).resolve(TAIZHOU_VILLAGE, on).poverty_line == 7000  # inclusive
@@ -173,7 +173,7 @@ def test_a_recorded_national_version_overrides_the_statutory_one_of_the_same_dat
 
 def test_with_version_leaves_the_original_book_alone() -> None:
     book = statutory_book()
-    bigger = book.with_version(RecordedPolicy(POLICY_EXAMPLES["taizhou-2016"], None))
+    bigger = book.with_version(RecordedPolicy(LOCAL_POLICIES["taizhou-2016"], None))
     assert len(bigger.versions) == len(book.versions) + 1
     assert book.resolve(TAIZHOU_VILLAGE, date(2016, 6, 1)).poverty_line == 2952
     assert bigger.resolve(TAIZHOU_VILLAGE, date(2016, 6, 1)).poverty_line == 7000
@@ -193,16 +193,18 @@ def test_an_empty_book_cannot_resolve() -> None:
 # --- post-exit continuation (脱贫不脱政策) ---------------------------------------------------------
 
 
-def test_national_continuation_until_the_end_of_2020() -> None:
-    c = statutory_book().resolve(VILLAGE, date(2016, 11, 15)).post_exit_continuation
-    assert c.kind == "until"
-    assert c.support_until(date(2016, 11, 15)) == date(2020, 12, 31)
-    assert c.support_until(date(2020, 12, 31)) == date(2020, 12, 31)
-    assert c.support_until(date(2021, 1, 5)) is None
+def test_national_continuation_until_2020_then_the_floor_to_2025() -> None:
+    c = statutory_book().resolve(VILLAGE, date(2015, 11, 15)).post_exit_continuation
+    assert (c.kind, c.floor) == ("until", False)
+    assert c.support_until(date(2015, 11, 15)) == date(2020, 12, 31)
+    floor = statutory_book().resolve(VILLAGE, date(2016, 11, 15)).post_exit_continuation
+    assert (floor.kind, floor.floor) == ("until", True)
+    assert floor.support_until(date(2016, 11, 15)) == date(2025, 12, 31)
+    assert floor.support_until(date(2026, 1, 5)) is None
 
 
 def test_taizhou_two_years_after_exit() -> None:
-    book = book_with((POLICY_EXAMPLES["taizhou-2016"], None))
+    book = book_with((LOCAL_POLICIES["taizhou-2016"], None))
     c = book.resolve(TAIZHOU_VILLAGE, date(2016, 11, 15)).post_exit_continuation
     assert c.kind == "years"
     assert c.support_until(date(2016, 11, 15)) == date(2018, 11, 14)
@@ -210,20 +212,21 @@ def test_taizhou_two_years_after_exit() -> None:
 
 
 def test_huguang_until_july_2021() -> None:
-    book = book_with((POLICY_EXAMPLES["huguang-2020"], None))
+    book = book_with((LOCAL_POLICIES["huguang-2020"], None))
     p = book.resolve(HUGUANG_VILLAGE, date(2020, 6, 1))
-    assert p.poverty_line == 9060
+    assert (p.poverty_line, p.poverty_line_with_labour) == (4000, 9060)
     assert p.post_exit_continuation.support_until(date(2020, 6, 1)) == date(2021, 7, 31)
     before = book.resolve(HUGUANG_VILLAGE, date(2020, 2, 29))
-    assert before.poverty_line == 4000
-    assert before.post_exit_continuation.until == date(2020, 12, 31)
+    assert (before.poverty_line, before.poverty_line_with_labour) == (4000, None)
+    assert before.post_exit_continuation.until == date(2025, 12, 31)
 
 
 def test_no_continuation_where_a_jurisdiction_ends_support_at_exit() -> None:
-    book = book_with((POLICY_EXAMPLES["no-continuation"], None), (POLICY_EXAMPLES["taizhou-2016"], None))
-    c = book.resolve(VILLAGE, date(2016, 11, 15)).post_exit_continuation
+    shanxi = LOCAL_POLICIES["shanxi-2014"].model_copy(update={"jurisdiction": ""})
+    book = book_with((shanxi, None), (LOCAL_POLICIES["taizhou-2016"], None))
+    c = book.resolve(VILLAGE, date(2015, 11, 15)).post_exit_continuation
     assert c.kind == "none"
-    assert c.support_until(date(2016, 11, 15)) is None
+    assert c.support_until(date(2015, 11, 15)) is None
     # Taizhou's own setting still wins for Taizhou households
     assert book.resolve(TAIZHOU_VILLAGE, date(2016, 11, 15)).post_exit_continuation.kind == "years"
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from domain.errors import InvalidInput, RuleViolation
 from domain.findings import ledger
 from domain.policy import PolicySettings, PolicyVersion, RecordedPolicy
-from domain.policy_data import POLICY_EXAMPLES, statutory_book
+from domain.policy_data import LOCAL_POLICIES, statutory_book
 from domain.vocab import Status
 
 from .builders import (
@@ -100,9 +100,9 @@ def test_the_notice_counts_from_the_proposal_of_the_current_identification() -> 
 
 
 def test_exit_with_the_identification_income_below_the_line_is_refused() -> None:
-    h = registered_poor()  # identified with 2100 yuan
-    err = refused(h, exit_proposed("2016-11-01"), "exit_income_below_line")
-    assert err.context["poverty_line"] == 2952  # the 2016 national line
+    h = registered_poor()  # identified with 2100 yuan (2013 income) on 2014-05-02
+    err = refused(h, exit_proposed("2015-03-01"), "exit_income_below_line")
+    assert err.context["poverty_line"] == 2736  # the line of the income year, 2013
     assert err.context["income_per_capita"] == 2100
 
 
@@ -124,48 +124,54 @@ def test_the_latest_assessment_counts_not_the_best() -> None:
     assert err.context["income_per_capita"] == 2500
 
 
-def test_the_line_is_the_one_in_force_on_the_exit_date() -> None:
-    h = exit_ready(line_income=2900)  # above 2015's 2855, below 2016's 2952
-    candidate_2016 = exit_proposed("2016-01-01")
-    refused(h, candidate_2016, "exit_income_below_line")
-    h.record(exit_proposed("2015-12-31"), "2016-01-05")  # recorded late, effective in 2015
+def test_the_line_is_the_one_of_the_income_year() -> None:
+    h = exit_ready(line_income=2900)  # a 2015 income: above 2015's 2855, below 2016's 2952
+    h.record(exit_proposed("2016-01-01"))  # judged on its 2015 income, against 2015's line
     assert h.last_steps[-1].state.status == Status.EXIT_PENDING
+    late = exit_ready(History(household_id="H-2"), line_income=2900)
+    late.record(income("2016-03-01", 2900, 2016))  # the same figure as a 2016 income
+    err = refused(late, exit_proposed("2016-04-01"), "exit_income_below_line")
+    assert err.context["poverty_line"] == 2952
 
 
 def test_taizhou_7000_line_applies_to_taizhou_households_from_its_effective_date() -> None:
-    taizhou = POLICY_EXAMPLES["taizhou-2016"]
+    taizhou = LOCAL_POLICIES["taizhou-2016"]
     policies = book_with((taizhou, at("2016-02-25")))
     h = exit_ready(History(policies=policies), division=TAIZHOU_VILLAGE, line_income=5000)
-    err = refused(h, exit_proposed("2016-03-01"), "exit_income_below_line")
+    h.record(income("2016-12-01", 5000, 2016))
+    err = refused(h, exit_proposed("2016-12-05"), "exit_income_below_line")
     assert err.context["poverty_line"] == 7000
-    # the day before the local version took effect, the national 2016 line applied
-    h.record(exit_proposed("2016-02-22"))
-    assert h.last_steps[-1].state.status == Status.EXIT_PENDING
+    # a 2015 income is measured against 2015's national line (Taizhou's took effect in 2016)
+    early = exit_ready(History(household_id="H-2", policies=policies), division=TAIZHOU_VILLAGE, line_income=5000)
+    early.record(exit_proposed("2016-03-01"))
+    assert early.last_steps[-1].state.status == Status.EXIT_PENDING
 
 
 def test_taizhou_line_met_exactly_is_accepted() -> None:
-    policies = book_with((POLICY_EXAMPLES["taizhou-2016"], at("2016-02-25")))
+    policies = book_with((LOCAL_POLICIES["taizhou-2016"], at("2016-02-25")))
     h = exit_ready(History(policies=policies), division=TAIZHOU_VILLAGE, line_income=7000)
-    h.record(exit_proposed("2016-03-01"))
+    h.record(income("2016-12-01", 7000, 2016))
+    h.record(exit_proposed("2016-12-05"))
 
 
 def test_taizhou_line_does_not_apply_elsewhere() -> None:
-    policies = book_with((POLICY_EXAMPLES["taizhou-2016"], at("2016-02-25")))
+    policies = book_with((LOCAL_POLICIES["taizhou-2016"], at("2016-02-25")))
     h = exit_ready(History(policies=policies), division=VILLAGE, line_income=5000)
     h.record(exit_proposed("2016-03-01"))
 
 
 def test_the_line_follows_the_division_the_household_is_in_on_the_exit_date() -> None:
-    policies = book_with((POLICY_EXAMPLES["taizhou-2016"], at("2016-02-25")))
+    policies = book_with((LOCAL_POLICIES["taizhou-2016"], at("2016-02-25")))
     h = exit_ready(History(policies=policies), division=VILLAGE, line_income=5000)
     h.record(transferred("2016-04-01", TAIZHOU_VILLAGE))
+    h.record(income("2016-05-01", 5000, 2016))
     err = refused(h, exit_proposed("2016-06-01"), "exit_income_below_line")
     assert err.context["poverty_line"] == 7000
 
 
 def test_a_policy_not_yet_recorded_does_not_bind_the_decision() -> None:
     """decide uses the book it is given: the book as known when the event is recorded."""
-    book = book_with((POLICY_EXAMPLES["taizhou-2016"], at("2016-06-01")))
+    book = book_with((LOCAL_POLICIES["taizhou-2016"], at("2016-06-01")))
     h = exit_ready(History(policies=book.known_at(at("2016-03-02"))), division=TAIZHOU_VILLAGE)
     h.record(exit_proposed("2016-03-01"), at("2016-03-02"))
 
@@ -238,6 +244,7 @@ def test_no_exit_in_the_year_of_return() -> None:
     h.record(exit_proposed("2016-11-01"))
     h.record(exit_confirmed("2016-11-15"))
     h.record(returned("2018-03-01"))
+    h.record(income("2018-05-01", 5000, 2017))
     h.record(exit_proposed("2018-06-01"))
     refused(h, exit_confirmed("2018-06-15"), "no_exit_in_year_of_entry")
     h.record(exit_confirmed("2019-01-02"))
@@ -248,6 +255,7 @@ def test_a_wrongly_exited_finding_counts_as_a_return_for_the_year_rule() -> None
     h.record(exit_proposed("2016-11-01"))
     h.record(exit_confirmed("2016-11-15"))
     h.record(revisited("2018-03-01", "wrongly_exited"))
+    h.record(income("2018-05-01", 5000, 2017))
     h.record(exit_proposed("2018-06-01"))
     refused(h, exit_confirmed("2018-06-15"), "no_exit_in_year_of_entry")
 
@@ -353,7 +361,10 @@ def test_a_rule_recorded_later_does_not_rejudge_an_earlier_exit() -> None:
 
 def test_no_policy_before_the_national_line_is_an_input_error() -> None:
     h = History()
-    h.record(proposed("2009-03-02"), when="2014-01-10")
+    with pytest.raises(InvalidInput) as early:
+        h.record(proposed("2009-03-02"), when="2014-01-10")  # a 2008 income: no line to judge it
+    assert early.value.rule == "no_policy_in_force"
+    h.record(proposed("2009-03-02", eligibility_exception="sudden_disaster"), when="2014-01-10")
     h.record(approved("2009-03-20"), when="2014-01-11")
     h.record(income("2009-06-01", 5000, 2009), when="2014-01-12")
     with pytest.raises(InvalidInput) as err:

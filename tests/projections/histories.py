@@ -72,12 +72,14 @@ class Planner:
             events.append((on, {"effective_date": on.isoformat(), **payload}))
             return True
 
+        people = self._people(r.randint(1, 5))
+        members = [p["id_number"] for p in people]  # the head first
         add(d, {
             "type": "IdentificationProposed", "division_code": village,
             "attribute": r.choice(list(Attribute)).value, "main_cause": r.choice(list(Cause)).value,
             "income_per_capita": r.randrange(1200, 2700), "income_year": d.year - 1,
             "guarantees": {**GUARANTEED, "housing": r.random() < 0.5},
-            "members": self._people(r.randint(1, 5)), "reason": "农户申请", "evidence": [f"notice-{number}"],
+            "members": people, "reason": "农户申请", "evidence": [f"notice-{number}"],
         })
         d += timedelta(days=r.randint(8, 30))
         if r.random() < 0.08:
@@ -97,7 +99,9 @@ class Planner:
                 elif roll < 0.35:
                     add(d, {"type": "HelperAssigned", "helper_name": f"干部{r.randint(1, 99)}", "unit": "县农业局"})
                 elif roll < 0.42:
-                    add(d, {"type": "MembersChanged", "joined": self._people(1)})
+                    joined = self._people(1)
+                    if add(d, {"type": "MembersChanged", "joined": joined}):
+                        members.append(joined[0]["id_number"])
                 elif roll < 0.46:
                     village2 = r.choice([v for v in self.villages if v != village] or [village])
                     if village2 != village and add(d, {"type": "HouseholdTransferred", "division_code": village2}):
@@ -108,6 +112,20 @@ class Planner:
                 elif roll < 0.52:
                     add(d, {"type": "HouseholdClosed", "reason": "户籍迁出"})
                     break
+                elif roll < 0.55:
+                    add(d, {"type": "MemberUpdated", "id_number": r.choice(members),
+                            "health": r.choice(["chronic_illness", "serious_illness", "healthy"]),
+                            "labour": r.choice(["full", "weak", "none", None])})
+                elif roll < 0.57:
+                    add(d, {"type": "GuaranteesAssessed", "guarantees": {**GUARANTEED, "water": r.random() < 0.7},
+                            "evidence": [f"核查-{d.year}"]})
+                elif roll < 0.59:
+                    add(d, {"type": "AttributeChanged", "attribute": r.choice(list(Attribute)).value,
+                            "reason": "民政认定"})
+                elif roll < 0.60 and len(members) > 1:
+                    if add(d, {"type": "MembersChanged", "left": [members[0]], "new_head": members[1],
+                               "reason": "户主去世"}):
+                        members.pop(0)
                 else:
                     if d.year == entered.year:
                         d = date(d.year + 1, 1, 1) + timedelta(days=r.randint(0, 100))

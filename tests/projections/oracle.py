@@ -165,7 +165,14 @@ class Oracle:
                 before, after = on(day - timedelta(days=1)), on(day)
                 if counted(before) and counted(after):
                     assert before is not None and after is not None
-                    if after.persons != before.persons:
+                    if (before.attribute, before.main_cause) != (after.attribute, after.main_cause):
+                        # 属性变更 within the stock: out of the old breakdown, into the new one.
+                        for kind, persons in ((("out", "reclassified"), before.persons),
+                                              (("in", "reclassified"), after.persons)):
+                            cell = flows.setdefault(kind, [0, 0])
+                            cell[0] += 1
+                            cell[1] += persons
+                    elif after.persons != before.persons:
                         kind = ("in", "members_joined") if after.persons > before.persons else ("out", "members_left")
                         cell = flows.setdefault(kind, [0, 0])
                         cell[1] += abs(after.persons - before.persons)

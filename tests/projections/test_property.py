@@ -97,9 +97,11 @@ def _payload(registry: Registry, hid: str, today: date, choice: int, param: int,
     except NotFound:
         history = []
     status = None
+    someone = None
     if history:
         try:
-            status = registry.state_as_of(hid, today).status.value
+            state = registry.state_as_of(hid, today)
+            status, someone = state.status.value, state.members[param % len(state.members)].id_number
         except DomainError:
             status = None
     day = eff.isoformat()
@@ -136,6 +138,9 @@ def _payload(registry: Registry, hid: str, today: date, choice: int, param: int,
                  {"type": "HelperAssigned", "helper_name": "王五"},
                  {"type": "MembersChanged", "joined": [member(900 + param % 90, "child")]},
                  {"type": "HouseholdTransferred", "division_code": VILLAGES[param % 3]},
+                 {"type": "MemberUpdated", "id_number": someone, "labour": ["full", "weak", "none"][param % 3]},
+                 {"type": "GuaranteesAssessed", "guarantees": {**GUARANTEED, "water": bool(param % 2)}},
+                 {"type": "AttributeChanged", "attribute": ["general", "dibao", "tekun"][param % 3]},
                  {"type": "RemovedAsIneligible", "reason": "错评"},
                  {"type": "HouseholdClosed", "reason": "迁出"}],
         "exit_pending": [{"type": "ExitConfirmed", "household_acknowledged": True},

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from domain.commands import Command
-from domain.policy import PolicySettings, PolicyVersion, PostExitContinuation
+from domain.history import Actor
+from domain.policy_data import LOCAL_POLICIES
 from projections import SqlReadModel
 from service.registry import Registry
 from tests.conftest import APPROVER
@@ -72,28 +73,41 @@ def test_worked_example_cards_and_timelines(county: Registry, clock: Clock, mode
     assert card["members"][0]["id_number"] == member(1)["id_number"]
     assert card["latest_income"] == {"year": 2015, "income_per_capita": 5200.0, "assessed_on": "2016-01-05"}
     assert card["exit_pathway"] == "industry"
-    # 脱贫不脱政策: national default keeps support until 2020-12-31.
-    assert card["flags"] == {"at_risk": False, "policy_continuation_until": "2020-12-31", "exit_policy": "enjoying"}
+    # 脱贫不脱政策: an exit after April 2016 keeps support to the end of the transition period.
+    assert card["flags"] == {"at_risk": False, "policy_continuation_until": "2025-12-31", "exit_policy": "enjoying"}
 
 
-def test_exit_policy_follows_the_policy_in_force(county: Registry, clock: Clock, model: SqlReadModel) -> None:
-    worked_example(county, clock)
-    rec(county, clock, "2017-12-01T09:00:00+08:00",
-        {"type": "ExitProposed", "effective_date": "2017-12-01", "pathway": "employment", "guarantees": GUARANTEED})
-    clock.set("2018-02-01T09:00:00+08:00")
-    rec(county, clock, "2018-02-01T09:00:00+08:00",
-        {"type": "ExitConfirmed", "effective_date": "2018-01-10", "household_acknowledged": True})
-    clock.set("2018-03-01T09:00:00+08:00")
-    county.record_policy(PolicyVersion(jurisdiction="620422", effective_date=date(2018, 3, 1),
-                                       settings=PolicySettings(post_exit_continuation=PostExitContinuation(
-                                           kind="none"))))
+def test_exit_policy_is_fixed_at_the_exit_date(county: Registry, clock: Clock, model: SqlReadModel) -> None:
+    """A Taizhou exit of 2015-11-10 reads the same entitlement on 2016-02-22 and 2016-02-23,
+    before and after Taizhou's own rule took effect; a local rule never shortens the
+    national floor for later exits."""
+    county.put_division("321202", "海陵区", 100_000, date(2014, 1, 1))
+    county.put_division("321202100", "某镇", 20_000, date(2014, 1, 1))
+    county.put_division("321202100201", "某村", 1_000, date(2014, 1, 1))
+    village = "321202100201"
+    taizhou = Actor("taizhou-office", "approver", "3212")
+
+    def rec(registry: Registry, clock: Clock, at: str, payload: dict[str, Any], hid: str) -> Any:
+        clock.set(at)
+        return registry.record(Command(payload=payload, actor=taizhou, household_id=hid))
+
+    rec(county, clock, "2014-05-02T09:00:00+08:00", proposal(village=village, effective_date="2014-05-02"), "T-1")
+    rec(county, clock, "2014-05-21T09:00:00+08:00", {"type": "IdentificationApproved",
+                                                     "effective_date": "2014-05-20"}, "T-1")
+    rec(county, clock, "2015-10-01T09:00:00+08:00",
+        {"type": "IncomeAssessed", "effective_date": "2015-10-01", "year": 2015, "income_per_capita": 5200}, "T-1")
+    rec(county, clock, "2015-10-20T09:00:00+08:00", {"type": "ExitProposed", "effective_date": "2015-10-20",
+                                                     "pathway": "industry", "guarantees": GUARANTEED}, "T-1")
+    rec(county, clock, "2015-11-10T09:00:00+08:00", {"type": "ExitConfirmed", "effective_date": "2015-11-10",
+                                                     "household_acknowledged": True}, "T-1")
+    clock.set("2016-02-23T09:00:00+08:00")
+    county.record_policy(LOCAL_POLICIES["taizhou-2016"])
     model.catch_up()
-    before = model.card(H, date(2018, 2, 15), None)
-    assert before["flags"]["exit_policy"] == "enjoying"
-    after = model.card(H, date(2018, 6, 1), None)
-    assert after["flags"] == {"at_risk": False, "policy_continuation_until": None, "exit_policy": "not_enjoying"}
-    # As known before the policy was recorded, the old policy still applies.
-    assert model.card(H, date(2018, 6, 1), k("2018-02-20T00:00:00+08:00"))["flags"]["exit_policy"] == "enjoying"
+    for day in (date(2016, 2, 22), date(2016, 2, 23), date(2019, 1, 1)):
+        flags = model.card("T-1", day, None)["flags"]
+        assert flags["policy_continuation_until"] == "2020-12-31", day
+    assert model.card("T-1", date(2021, 1, 1), None)["flags"]["exit_policy"] == "not_enjoying"
+    assert model.card("T-1", date(2016, 3, 1), None)["exit_policy_label"] == "已脱贫(享受政策)"
 
 
 def test_retraction_refolds_only_from_its_recording_on(county: Registry, clock: Clock, model: SqlReadModel) -> None:
