@@ -143,7 +143,7 @@ class Census(CountyState):
         return households, {t: [v for v, _ in villages[t]] for t, _ in townships}
 
     def _allocate_exits(self, rng: random.Random, households: list[_Household]) -> None:
-        """Exit years so that exited persons follow the county's yearly targets ([会宁53], scaled)."""
+        """Exit years so that exited persons follow the county's yearly targets (会宁县委发〔2015〕53号, scaled)."""
         candidates = [h for h in households if not h.rejected and h.removed_on is None]
         total = sum(h.persons for h in candidates)
         target_total = sum(EXIT_TARGETS.values())

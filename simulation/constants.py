@@ -12,7 +12,7 @@ COUNTY_CODE = "620422"
 COUNTY_NAME = "会宁县"
 FIRST_DAY = date(2014, 1, 1)
 LAST_DAY = date(2021, 12, 31)
-#: Seed 003 (会宁县委发〔2015〕53号): persons to exit each year.
+#: 会宁县委发〔2015〕53号 二、目标任务: persons to exit each year.
 EXIT_TARGETS: dict[int, int] = {2015: 23_000, 2016: 42_000, 2017: 42_000, 2018: 12_500, 2019: 8_900, 2020: 4_200}
 #: Late identification cohorts (dynamic adjustment) by year, as shares of all households.
 LATE_COHORTS: dict[int, float] = {2015: 0.035, 2016: 0.025, 2017: 0.02, 2018: 0.012, 2019: 0.008}

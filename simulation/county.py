@@ -20,7 +20,7 @@ What the history holds (docs/domain.md; the shares are parameters of :class:`Sim
   months later; relocation (易地扶贫搬迁) followed by a transfer to a
   resettlement village;
 - a yearly income assessment (年终收入核算) for every household on the register;
-- exits by year following the county's targets ([会宁53]: 2015 2.3万 persons, 2016 and 2017
+- exits by year following the county's targets (会宁县委发〔2015〕53号: 2015 2.3万 persons, 2016 and 2017
   4.2万 each, 2018: 1.25万, 2019: 0.89万, 2020: 0.42万), scaled to the households
   simulated: an income assessment at or above the poverty line of the year,
   ``ExitProposed`` with every guarantee secured, ``ExitConfirmed`` with the

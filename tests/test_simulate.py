@@ -86,7 +86,7 @@ def test_late_recordings_and_corrections_have_realistic_shares(stream: tuple[Sim
 
 def test_exits_follow_the_county_yearly_targets(stream: tuple[Simulation, list[Recording]]) -> None:
     """Persons exiting per year (the household's size when it exits) in the proportions of the
-    county's targets ([会宁53])."""
+    county's targets (会宁县委发〔2015〕53号)."""
     size: dict[str, int] = {}
     persons: Counter[int] = Counter()
     for r in stream[1]:
