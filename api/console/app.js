@@ -4,11 +4,12 @@
 //   #/                                   find a household or open a division
 //   #/find?q=…                           search results
 //   #/household/ID?as_of=…&known_at=…    the picture, the card, why, the events
-//   #/division/CODE?as_of=…&known_at=…   counts, subdivisions, roster, report, as filed vs as known, findings
+//   #/division/CODE?as_of=…&known_at=…   counts, subdivisions, roster, report, progress against targets,
+//                                        as filed vs as known, findings
 
 import { ApiError, downloadQuery, downloadTable, get, setToken, token } from "./api.js";
 import { drawReportChart } from "./chart.js";
-import { STATUSES, eventLabel, flowLabel, getLang, label, setLang, statusLabel, t } from "./i18n.js";
+import { STATUSES, eventLabel, flowLabel, getLang, label, setLang, statusLabel, t, targetLabel } from "./i18n.js";
 import { DAY, dayMs, drawPicture, isoDay, statusColor } from "./picture.js";
 
 const main = document.getElementById("main");
@@ -535,6 +536,28 @@ async function divisionPage(code, params) {
   reportPanel.insertBefore(chartHost, reportPanel.children[2]);
   main.append(reportPanel);
   drawReportChart(chartHost, years);
+
+  // progress against the division's yearly targets (its own policy's), as the rosters show them
+  try {
+    const progress = await get(`/v1/divisions/${code}/progress`, query);
+    if (!progress.years.length) {
+      main.append(h("div", { class: "panel", id: "progress" }, h("div", { class: "table-head" }, h("h2", {}, t("progress"))),
+        h("p", { class: "muted", id: "progress-none" }, t("no_targets"))));
+    } else {
+      const metLabel = (met) => (met === null ? t("not_over") : met ? t("met") : t("not_met"));
+      const headers = [t("year"), t("target"), t("wanted"), t("actual"), t("met_header"), t("through")];
+      const rows = progress.years.flatMap((y) => y.items.map((i) => [y.year, targetLabel(i.target, i.label), i.wanted,
+        i.actual, metLabel(i.met), y.through]));
+      const panel = tablePanel(t("progress"), "progress", headers, rows,
+        () => downloadTable(`${t("progress")} ${code}`, `progress-${code}-${asOf}`, { division_code: code, ...query },
+          [{ title: t("progress"), headers, rows: plain(rows) }]), [2, 3]);
+      if (progress.source) {
+        panel.insertBefore(h("p", { class: "muted small" }, `${t("source")}: ${progress.source.document || progress.source.jurisdiction}`),
+          panel.children[1]);
+      }
+      main.append(panel);
+    }
+  } catch (error) { main.append(h("div", { class: "panel", id: "progress" }, h("h2", {}, t("progress")), h("p", { class: "muted" }, problemText(error)))); }
 
   // as filed at the cycle's close versus as now known
   try {

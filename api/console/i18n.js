@@ -30,6 +30,8 @@ const ZH = {
   check_value: "政策值", check_income_per_capita: "人均纯收入", check_income_year: "收入年度",
   check_notice_from: "公示起始", check_earliest: "最早可办", check_on: "办理日期", check_entered_on: "入档日期",
   check_missing: "未实现", check_year: "年度", check_effective_date: "生效日期",
+  progress: "进度与目标", no_targets: "本区划未设年度目标。", target: "目标", wanted: "目标值", actual: "实际",
+  met_header: "是否完成", met: "已完成", not_met: "未完成", not_over: "年度未结束", through: "统计至",
 };
 
 const EN = {
@@ -65,6 +67,9 @@ const EN = {
   check_value: "policy value", check_income_per_capita: "income per capita", check_income_year: "income year",
   check_notice_from: "notice from", check_earliest: "earliest", check_on: "on", check_entered_on: "entered on",
   check_missing: "not secured", check_year: "year", check_effective_date: "effective",
+  progress: "Progress against targets", no_targets: "This division has set no yearly targets.", target: "Target",
+  wanted: "Target value", actual: "Actual", met_header: "Met", met: "met", not_met: "not met",
+  not_over: "year not over", through: "Through",
 };
 
 const STATUS_ZH = {
@@ -111,4 +116,11 @@ export function statusLabel(code) { return (lang === "en" ? STATUS_EN : STATUS_Z
 export function eventLabel(type) { return lang === "en" ? type.replace(/([a-z])([A-Z])/g, "$1 $2") : EVENT_ZH[type] ?? type; }
 export function label(code) { return lang === "en" ? String(code ?? "").replaceAll("_", " ") : OTHER_ZH[code] ?? code; }
 export function flowLabel(key) { return lang === "en" ? key.replaceAll("_", " ") : FLOW_ZH[key] ?? key; }
+const TARGET_EN = {
+  exit_persons: "persons exited", exit_households: "households exited", villages_exited: "villages exited (出列)",
+  incidence_max: "poverty incidence (%) below",
+};
+
+/** A target's name: the API's Chinese label, or English. */
+export function targetLabel(code, zh) { return lang === "en" ? TARGET_EN[code] ?? code.replaceAll("_", " ") : zh ?? code; }
 export const STATUSES = Object.keys(STATUS_ZH);

@@ -1,7 +1,8 @@
 """The console in a real headless Chromium against a real ``povreg serve`` with the demo loaded.
 
 Logs in with the printed investigator token, replays the demo's late exit and its income
-correction with both sliders, opens "why", drills from the county to a village and downloads
+correction with both sliders, opens "why", drills from the county (its progress against
+targets: none in the demo) to a village and downloads
 the village roster as xlsx, read back with openpyxl (its counts equal the API's). Each page is
 saved as a screenshot under the test's output directory (``POVREG_SCREENSHOTS`` if set).
 """
@@ -152,7 +153,7 @@ def test_console_replays_the_late_exit_explains_drills_down_and_exports(
     why_book = load_workbook(why_path)
     checks = [r for r in why_book["政策核验"].iter_rows(values_only=True) if r and r[1] == "通过"]
     assert {r[0] for r in checks} == {"退出公示期已满", "当年新识别或返贫原则上不能退出", "人均纯收入不低于扶贫标准",
-                                      "两不愁三保障及饮水安全均已实现"}
+                                      "两不愁三保障及饮水安全均已实现", "退出所依据的收入核算在有效期内"}
     slide(page, "#known-at-range", "2016-12-10")
     page.wait_for_selector("#why-decision:has-text('拟退出')")
     card_shows(page, "exit_pending")
@@ -172,6 +173,9 @@ def test_console_replays_the_late_exit_explains_drills_down_and_exports(
     page.goto(base + "/console/#/division/620422?as_of=2016-12-31")
     page.wait_for_selector("#report-chart")
     assert "会宁县" in page.text_content("#division-title")
+    # progress against targets: the demo records no policy of the county's own, so no targets
+    page.wait_for_selector("#progress h2:has-text('进度与目标')", state="visible")
+    assert page.text_content("#progress-none") == "本区划未设年度目标。"
     page.screenshot(path=str(shots / "county.png"), full_page=True)
     page.click("a[data-child='620422100']")
     page.wait_for_selector("#division-title:has-text('620422100')")
@@ -199,4 +203,5 @@ def test_console_replays_the_late_exit_explains_drills_down_and_exports(
     page.click("#lang")
     page.wait_for_selector("#division-title")
     assert page.text_content("#lang") == "中文" and page.locator("h2", has_text="Roster").count() == 1
+    page.wait_for_selector("#progress h2:has-text('Progress against targets')", state="visible")
     assert errors == []
