@@ -85,7 +85,7 @@ def test_policy_record_and_show(cli) -> None:
     assert shown.exit_code == 0
     rules = json.loads(shown.output)
     assert rules["poverty_line"] == 7000
-    assert rules["post_exit_continuation"] == {"kind": "years", "years": 2, "until": None}
+    assert rules["post_exit_continuation"] == {"kind": "years", "years": 2, "until": None, "floor": False}
     assert rules["provenance"]["poverty_line"]["source"].startswith("泰发〔2016〕5号")
     assert cli("policy", "record", "{}").exit_code == 2
 
