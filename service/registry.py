@@ -26,6 +26,7 @@ from functools import partial
 from typing import Any
 
 from eventsourcing.application import Application
+from eventsourcing.utils import Environment, EnvType
 
 from bootstrap import keys
 from bootstrap.settings import Settings
@@ -57,6 +58,16 @@ class Registry(Application[str]):
     """The registry of households, divisions, policies and tokens."""
 
     name = "povreg"
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """The library's settings come from :class:`Settings` alone. The library would also read
+        ``<NAME>_<KEY>`` from the process environment, and with the name "povreg" it would take
+        ``POVREG_CIPHER_KEY=none`` (the plaintext opt-out) for a key: drop those."""
+        environment = super().construct_env(name, env)
+        prefix = f"{name.upper()}_"
+        for key in [k for k in environment if k.startswith(prefix) and k not in (env or {})]:
+            del environment[key]
+        return environment
 
     def __init__(
         self, settings: Settings | None = None, clock: Clock = system_clock, cache_size: int | None = 20_000,

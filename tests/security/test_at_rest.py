@@ -166,3 +166,18 @@ def test_a_key_file_others_can_read_is_refused(store: Settings, tmp_path: Path) 
     os.chmod(tmp_path / "p.db.key", 0o644)
     with pytest.raises(ConfigError, match="chmod 600"):
         Registry(store)
+
+
+def test_the_plaintext_opt_out_from_the_environment_records(tmp_path: Path) -> None:
+    """``POVREG_CIPHER_KEY=none`` in the process environment is the opt-out, never a key the
+    event store library would read for itself (it reads ``POVREG_*`` under the app's name)."""
+    import os
+    import subprocess
+    import sys
+
+    povreg = str(Path(sys.executable).with_name("povreg"))
+    env = {**os.environ, "POVREG_CIPHER_KEY": "none", "POVREG_DATABASE_URL": f"sqlite:///{tmp_path / 'plain.db'}"}
+    done = subprocess.run([povreg, "division", "put", "620422", "--name", "会宁县", "--rural-population", "10"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "plain.db.key").exists()
