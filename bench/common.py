@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import platform
+import shutil
+import signal
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -18,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bootstrap.settings import Settings
+from bootstrap.settings import Settings, variable
 from service.registry import Registry
 from simulation import DivisionSpec, LoadReport, Recording, SimClock, Simulation, load
 
@@ -156,9 +162,16 @@ def scratch_store(backend: str, keep: bool = False) -> Iterator[str]:
             key_file(Settings(database_url=url)).unlink(missing_ok=True)
 
 
+def bench_settings(url: str, **fields: Any) -> Settings:
+    """A bench store's settings: ``url`` and ``fields`` only, and ``POVREG_CIPHER_KEY`` if the
+    environment sets it (``POVREG_CIPHER_KEY=none`` measures the plaintext store)."""
+    key = os.environ.get(variable("cipher_key"))
+    return Settings(database_url=url, **({"cipher_key": key} if key else {}), **fields)
+
+
 def open_registry(url: str, cache_size: int | None = None) -> tuple[Registry, SimClock]:
     clock = SimClock()
-    settings = Settings(database_url=url, inline_projections=False)
+    settings = bench_settings(url, inline_projections=False)
     return Registry(settings, clock=clock, cache_size=cache_size), clock
 
 
@@ -297,7 +310,7 @@ def county_store(backend: str, households: int, seed: int = 1, url: str | None =
 def _catch_up(url: str) -> None:
     from projections import open_read_model
 
-    registry = Registry(Settings(database_url=url, inline_projections=False))
+    registry = Registry(bench_settings(url, inline_projections=False))
     try:
         model = open_read_model(registry, inline=False)
         try:
@@ -327,7 +340,7 @@ def run_per_backend(args: argparse.Namespace, households: int, name: str,
 
 
 def backend_of(url: str) -> str:
-    return Settings(database_url=url).backend
+    return bench_settings(url).backend
 
 
 def questions(rng: Any, n: int, first: date = date(2014, 6, 1), last: date = date(2021, 12, 31),
@@ -346,3 +359,56 @@ def questions(rng: Any, n: int, first: date = date(2014, 6, 1), last: date = dat
         known_at = None if rng.random() < 0.25 else end_of_day(as_of + timedelta(days=rng.randrange(366)), zone)
         out.append((as_of, known_at))
     return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def povreg_argv() -> list[str]:
+    """How to run this checkout's ``povreg`` script."""
+    script = Path(sys.executable).parent / "povreg"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("povreg")
+    return [found] if found else [sys.executable, "-c", "from cli import app; app()"]
+
+
+@contextmanager
+def serve_process(url: str, env: dict[str, str] | None = None, workers: int = 1) -> Iterator[tuple[int, int]]:
+    """``povreg serve`` on ``url`` at a free loopback port, in its own process group; yields its
+    port and pid once it answers. A server that exits early raises with the end of its stderr."""
+    port = free_port()
+    argv = [*povreg_argv(), "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    if workers > 1:
+        argv += ["--workers", str(workers)]
+    proc = subprocess.Popen(argv, env={**os.environ, "POVREG_DATABASE_URL": url, **(env or {})},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"povreg serve exited with {proc.returncode}: "
+                                   f"{(proc.stderr.read() if proc.stderr else b'').decode()[-2000:]}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", "/health")
+                if conn.getresponse().status == 200:
+                    conn.close()
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("povreg serve did not answer within 120 s")
+            time.sleep(0.2)
+        yield port, proc.pid
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()

@@ -26,9 +26,11 @@ from bench.common import (
     Result,
     backends,
     base_parser,
+    bench_settings,
     county,
     open_registry,
     scratch_store,
+    serve_process,
     write_json,
 )
 from simulation import load, put_divisions
@@ -104,14 +106,13 @@ def run_http(backend: str, households: int, events: int, seed: int = 1) -> dict[
     import uvicorn
 
     from api import create_app
-    from bootstrap.settings import Settings
     from service.registry import Registry
 
     c = county(households, seed)
     sample = c.recordings[:events]
     figures: dict[str, Any] = {"backend": backend, "commands": len(sample)}
     with scratch_store(backend) as url:
-        settings = Settings(database_url=url)
+        settings = bench_settings(url)
         setup = Registry(settings)
         try:
             for spec in c.divisions:
@@ -168,17 +169,11 @@ def run_http_batch(backend: str, households: int, batch: int, seed: int = 1, eve
     never early: the server runs without inline projections
     (the scaled mode: read models from Kafka), as the in-process figure has none, unless ``inline``.
     References to events of the same request go as ``refs`` (field → line number)."""
-    import os
-    import socket
-    import subprocess
-    import sys
     from datetime import date
-    from pathlib import Path
 
     import httpx2
     import orjson
 
-    from bootstrap.settings import Settings
     from service.registry import Registry
 
     c = county(households, seed)
@@ -199,31 +194,18 @@ def run_http_batch(backend: str, households: int, batch: int, seed: int = 1, eve
                                      "seconds": round(seconds, 2), "events_per_s": round(report.recorded / seconds)}
 
     with scratch_store(backend) as url:
-        setup = Registry(Settings(database_url=url))
+        setup = Registry(bench_settings(url))
         try:
             for spec in c.divisions:
                 setup.put_division(spec.code, spec.name, spec.rural_population, date(2014, 1, 1))
             token = setup.create_token("approver", c.divisions[0].code)
         finally:
             setup.close()
-        env = {**os.environ, "POVREG_DATABASE_URL": url, "POVREG_INLINE_PROJECTIONS": "true" if inline else "false",
+        env = {"POVREG_INLINE_PROJECTIONS": "true" if inline else "false",
                "POVREG_MAX_BODY_BYTES": str(64 * 1024 * 1024)}
-        with socket.socket() as probe:  # a free loopback port for the server
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        povreg = str(Path(sys.executable).with_name("povreg"))
-        server = subprocess.Popen([povreg, "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level",
-                                   "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         recorded = refused = requests = 0
-        try:
+        with serve_process(url, env) as (port, _pid):
             base = f"http://127.0.0.1:{port}"
-            while True:
-                try:
-                    httpx2.get(base + "/openapi.json", timeout=2)
-                    break
-                except httpx2.TransportError:
-                    assert server.poll() is None, "povreg serve did not start"
-                    time.sleep(0.1)
             lines = [{"household_id": rec.command.household_id, **rec.command.payload} for rec in sample]
             ids: dict[str, str] = {}
             with httpx2.Client(base_url=base, timeout=600, headers={
@@ -257,9 +239,6 @@ def run_http_batch(backend: str, households: int, batch: int, seed: int = 1, eve
                     recorded += sum(1 for r in results if r["outcome"] == "recorded")
                     refused += sum(1 for r in results if r["outcome"] == "refused")
                 seconds = time.perf_counter() - started
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     figures["http_batch"] = {"recorded": recorded, "refused": refused, "requests": requests,
                              "seconds": round(seconds, 2), "events_per_s": round(recorded / seconds)}
     figures["ratio_http_batch_over_in_process_batched"] = round(

@@ -29,18 +29,12 @@ import http.client
 import json
 import os
 import random
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -50,9 +44,11 @@ from bench.common import (
     backend_of,
     backends,
     base_parser,
+    bench_settings,
     county,
     county_store,
     percentiles,
+    serve_process,
     write_json,
 )
 
@@ -109,14 +105,13 @@ class Tally:
 
 def prepare(url: str, households: int, seed: int) -> Target:
     """A county-scoped recorder's token, and which households a HelperAssigned may go to today."""
-    from bootstrap.settings import Settings
     from projections import open_read_model
     from service.registry import Registry
 
     c = county(households, seed)
     county_code = c.divisions[0].code
     ids = sorted({rec.command.household_id for rec in c.recordings if rec.command.household_id})
-    registry = Registry(Settings(database_url=url, inline_projections=False))
+    registry = Registry(bench_settings(url, inline_projections=False))
     try:
         token = registry.create_token("recorder", county_code, name="bench-load")
         model = open_read_model(registry, inline=False)
@@ -132,20 +127,6 @@ def prepare(url: str, households: int, seed: int) -> Target:
     if not writable:
         raise RuntimeError("no household of the county accepts a HelperAssigned today")
     return Target(county_code, ids, writable, token)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _povreg() -> list[str]:
-    script = Path(sys.executable).parent / "povreg"
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("povreg")
-    return [found] if found else [sys.executable, "-c", "from cli import app; app()"]
 
 
 def process_tree_cpu(pid: int) -> float:
@@ -169,40 +150,9 @@ def process_tree_cpu(pid: int) -> float:
 @contextmanager
 def served(url: str, config: ServerConfig) -> Iterator[tuple[int, int]]:
     """``povreg serve`` on a free loopback port with ``config``; yields its port and pid."""
-    port = _free_port()
-    argv = [*_povreg(), "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    if config.workers > 1:
-        argv += ["--workers", str(config.workers)]
-    env = {**os.environ, "POVREG_DATABASE_URL": url, **config.env()}
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"povreg serve exited with {proc.returncode}: "
-                                   f"{(proc.stderr.read() if proc.stderr else b'').decode()[-2000:]}")
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                conn.request("GET", "/docs")
-                if conn.getresponse().status == 200:
-                    conn.close()
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("povreg serve did not answer within 120 s")
-            time.sleep(0.2)
+    with serve_process(url, config.env(), config.workers) as (port, pid):
         time.sleep(0.5 * config.workers)  # every worker up (each opens its read model)
-        yield port, proc.pid
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        yield port, pid
 
 
 def _client(port: int, target: Target, seed: int, stop: threading.Event, budget: list[int],

@@ -32,11 +32,11 @@ from bench.common import (
     add_arguments,
     backend_of,
     base_parser,
+    bench_settings,
     percentiles,
     questions,
     run_per_backend,
 )
-from bootstrap.settings import Settings
 from projections import SqlReadModel, open_read_model
 from service.registry import Registry
 from simulation import COUNTY_CODE
@@ -80,7 +80,7 @@ def timed_pair(model: SqlReadModel, fn: Callable[[date, datetime | None], Any],
 
 
 def measure(url: str, samples: int, seed: int, compare: bool = False, baseline: bool = True) -> dict[str, Any]:
-    registry = Registry(Settings(database_url=url, inline_projections=False))
+    registry = Registry(bench_settings(url, inline_projections=False))
     model = open_read_model(registry, inline=False)
     rng = random.Random(seed)
     try:

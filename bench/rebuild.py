@@ -30,9 +30,9 @@ from bench.common import (
     add_arguments,
     backend_of,
     base_parser,
+    bench_settings,
     run_per_backend,
 )
-from bootstrap.settings import Settings
 from projections.runner import ProjectionStore, default_workers
 from service.registry import Registry
 
@@ -44,7 +44,7 @@ def rebuild_rate(url: str, names: list[str] | None = None, workers: int = 1) -> 
     """One rebuild; ``cpu_s`` is this process's and its workers' CPU time, ``server_cpu_s``
     the PostgreSQL server's (when it runs on this machine), ``wal_gb`` and
     ``wal_full_page_images`` what the server wrote to its WAL (PostgreSQL)."""
-    registry = Registry(Settings(database_url=url, inline_projections=False))
+    registry = Registry(bench_settings(url, inline_projections=False))
     store = ProjectionStore(registry)
     try:
         wal = _wal(registry)
@@ -103,7 +103,7 @@ def _cpu() -> float:
 def baseline_rate(url: str, events: int) -> dict[str, Any]:
     """One notification per transaction, stopped after ``events`` (the new tables are dropped
     by the next rebuild)."""
-    registry = Registry(Settings(database_url=url, inline_projections=False))
+    registry = Registry(bench_settings(url, inline_projections=False))
     store = ProjectionStore(registry, page_size=1)
     store.rebuild_page_size = 1
     try:

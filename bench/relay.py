@@ -35,8 +35,17 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from bench.common import Result, backends, base_parser, county, open_registry, percentiles, scratch_store, write_json
-from bootstrap.settings import Settings
+from bench.common import (
+    Result,
+    backends,
+    base_parser,
+    bench_settings,
+    county,
+    open_registry,
+    percentiles,
+    scratch_store,
+    write_json,
+)
 from consumers.base import Subscriber, SubscriberRunner
 from consumers.messages import POSITION_HEADER, FeedMessage, value_from_notification
 from consumers.relay import Relay, RelayConfig, producer_settings
@@ -125,7 +134,7 @@ class NaiveRelay:
 def _drain_shard(url: str, bootstrap: str, topic: str, shard: tuple[int, int] | None, go: Any,
                  out: Any) -> None:
     """In a child process: connect, wait for ``go``, publish the whole log; report (events, start, end)."""
-    settings = Settings(database_url=url, kafka_bootstrap=bootstrap, kafka_topic=topic, inline_projections=False)
+    settings = bench_settings(url, kafka_bootstrap=bootstrap, kafka_topic=topic, inline_projections=False)
     relay = Relay(settings, RelayConfig(bootstrap=bootstrap, topic=topic, shard=shard))
     try:
         relay.registry.recorder.max_notification_id()  # warm the connection before the clock starts
@@ -246,7 +255,7 @@ def _stop_when(event: Any) -> threading.Event:
 
 def _relay_child(url: str, bootstrap: str, topic: str, naive: bool, ready: Any, stop: Any) -> None:
     """In a child process (as in production, apart from the API): the relay, until ``stop``."""
-    settings = Settings(database_url=url, kafka_bootstrap=bootstrap, kafka_topic=topic, inline_projections=False)
+    settings = bench_settings(url, kafka_bootstrap=bootstrap, kafka_topic=topic, inline_projections=False)
     registry = Registry(settings)
     relay: Any = (NaiveRelay(registry, bootstrap, topic) if naive
                   else Relay(settings, RelayConfig(bootstrap=bootstrap, topic=topic), registry=registry))
@@ -260,7 +269,7 @@ def _relay_child(url: str, bootstrap: str, topic: str, naive: bool, ready: Any, 
 
 def _subscriber_child(url: str, bootstrap: str, topic: str, ready: Any, stop: Any, out: Any) -> None:
     """In a child process: a subscriber with its own database; reports {position: applied at} at the end."""
-    settings = Settings(database_url=url, kafka_bootstrap=bootstrap, kafka_topic=topic)
+    settings = bench_settings(url, kafka_bootstrap=bootstrap, kafka_topic=topic)
     runner = TimedRunner(Stamp(), settings, group=f"bench-{uuid.uuid4().hex[:8]}",
                          session_timeout_ms=SESSION_TIMEOUT_MS)
     local = _stop_when(stop)

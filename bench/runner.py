@@ -25,7 +25,7 @@ from eventsourcing.projection import Projection, ProjectionRunner
 from psycopg.sql import SQL, Identifier
 from psycopg.types.json import Jsonb
 
-from bootstrap.settings import Settings
+from bench.common import bench_settings
 from domain.household import Household
 from domain.masking import mask
 from service.registry import Registry
@@ -75,7 +75,7 @@ class HouseholdEvents(Projection[EventRows]):
 def runner_rate(url: str, events: int, timeout: float = 1800) -> dict[str, Any]:
     """Run the library's runner over the log until it has tracked ``events`` notifications (or the
     whole log, if shorter); its view's tables are dropped afterwards."""
-    settings = Settings(database_url=url, inline_projections=False)
+    settings = bench_settings(url, inline_projections=False)
 
     class Log(Registry):
         """The application the runner subscribes to: the registry of ``url``."""

@@ -21,9 +21,18 @@ import time
 import uuid
 from typing import Any
 
-from bench.common import Result, backends, base_parser, county, load_county, open_registry, scratch_store, write_json
+from bench.common import (
+    Result,
+    backends,
+    base_parser,
+    bench_settings,
+    county,
+    load_county,
+    open_registry,
+    scratch_store,
+    write_json,
+)
 from bench.relay import broker, new_topic, relay_processes
-from bootstrap.settings import Settings
 
 HOUSEHOLDS = 1_000
 QUICK_HOUSEHOLDS = 60
@@ -33,7 +42,7 @@ def _consumer_child(url: str, bootstrap: str, topic: str, group: str, go: Any, s
     """In a child process: one member of ``group`` projecting ``topic`` into the store of ``url``."""
     from consumers.projections import projection_runner
 
-    settings = Settings(database_url=url, kafka_bootstrap=bootstrap, kafka_topic=topic, inline_projections=False)
+    settings = bench_settings(url, kafka_bootstrap=bootstrap, kafka_topic=topic, inline_projections=False)
     runner, registry = projection_runner(settings, group=group)
     stopping = threading.Event()
 

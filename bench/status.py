@@ -25,11 +25,11 @@ from bench.common import (
     add_arguments,
     backend_of,
     base_parser,
+    bench_settings,
     percentiles,
     questions,
     run_per_backend,
 )
-from bootstrap.settings import Settings
 from domain.commands import Command
 from domain.history import Actor
 from domain.idnumber import with_check_digit
@@ -87,7 +87,7 @@ def long_histories(registry: Registry, clock: SimClock, village: str, events: in
 
 def measure(url: str, samples: int, seed: int) -> dict[str, Any]:
     clock = SimClock()
-    registry = Registry(Settings(database_url=url, inline_projections=False), clock=clock)
+    registry = Registry(bench_settings(url, inline_projections=False), clock=clock)
     model = open_read_model(registry, inline=False)
     rng = random.Random(seed)
     figures: dict[str, Any] = {"backend": backend_of(url), "samples": samples}

@@ -9,7 +9,6 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
-from eventsourcing.application import ProcessingEvent
 from eventsourcing.domain import BaseAggregate
 
 from domain.commands import Command, Receipt
@@ -57,7 +56,7 @@ class BulkWriter:
         self._gate: AbstractContextManager[Callable[[], datetime]] | None = None
         self._stamp: Callable[[], datetime] | None = None
         self._opened = 0.0
-        self._in_flight: tuple[Future[list[Any]], list[BaseAggregate[str]], ProcessingEvent[str]] | None = None
+        self._in_flight: tuple[Future[list[Any]], list[BaseAggregate[str]]] | None = None
 
     def __enter__(self) -> BulkWriter:
         return self
@@ -82,9 +81,8 @@ class BulkWriter:
         self._finish()
         changed = uow.changed()
         if changed:
-            processing_event = self.store.collect(changed)
-            future = self._pool.submit(self.store.app._record, processing_event)
-            self._in_flight = (future, changed, processing_event)
+            future = self._pool.submit(self.store.put, self.store.collect(changed))
+            self._in_flight = (future, changed)
         return results
 
     def close(self) -> None:
@@ -108,7 +106,7 @@ class BulkWriter:
         """Wait for the save in flight; on failure empty the cache, release the gate, raise."""
         if self._in_flight is None:
             return
-        future, aggregates, processing_event = self._in_flight
+        future, aggregates = self._in_flight
         self._in_flight = None
         try:
             recordings = future.result()
@@ -117,7 +115,7 @@ class BulkWriter:
             self.store.cache.clear()
             self._release()
             raise
-        self.store.recorded(aggregates, processing_event, recordings)
+        self.store.recorded(aggregates, recordings)
 
     def _release(self) -> None:
         try:

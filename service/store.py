@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import BaseAggregate
+from eventsourcing.persistence import Recording
 
 from domain.fold import Step
 from persistence.recorders import RegistryRecorder
@@ -163,41 +164,39 @@ class AggregateStore:
     def save(self, *aggregates: BaseAggregate[str]) -> None:
         """Store the aggregates' pending events in one transaction (inside the gate)."""
         try:
-            processing_event = self.collect(aggregates)
-            recordings = self.app._record(processing_event)
+            events = self.collect(aggregates)
+            recordings = self.put(events)
         except BaseException:
             for aggregate in aggregates:
                 self.cache.evict(aggregate.id)
             raise
-        self.recorded(aggregates, processing_event, recordings)
+        self.recorded(aggregates, recordings)
+
+    def put(self, events: list[Any]) -> list[Recording[str]]:
+        """The events stored in one transaction, through the library's public event store
+        (the registry takes no snapshots and has no ``_notify`` hook: ``Application.save``
+        would add only its per-object protocol checks)."""
+        return self.app.events.put(events)
 
     @staticmethod
-    def collect(aggregates: Sequence[BaseAggregate[str]]) -> ProcessingEvent[str]:
+    def collect(aggregates: Sequence[BaseAggregate[str]]) -> list[Any]:
         """The aggregates' pending events, in the order they are to be stored."""
-        # Application.save, less its per-aggregate isinstance checks against
-        # runtime Protocols (~0.1 ms each): these are all aggregates.
-        processing_event: ProcessingEvent[str] = ProcessingEvent()
+        events: list[Any] = []
         for aggregate in aggregates:
-            processing_event.events.extend(aggregate.collect_events())
-            processing_event.aggregates[aggregate.id] = aggregate
+            events.extend(aggregate.collect_events())
         # A batch stamps moments in command order across aggregates, but events
         # are collected aggregate by aggregate: store them in moment order, so
         # that notification order and recording moments agree (the sort is
         # stable, so each aggregate's own order is kept).
-        processing_event.events.sort(key=lambda e: e.timestamp)  # type: ignore[attr-defined]
-        return processing_event
+        events.sort(key=lambda e: e.timestamp)
+        return events
 
-    def recorded(
-        self, aggregates: Sequence[BaseAggregate[str]], processing_event: ProcessingEvent[str], recordings: list[Any]
-    ) -> None:
-        """What follows a successful save: the library's hooks, the cache, the callbacks."""
-        app, cache = self.app, self.cache
-        app._take_snapshots(processing_event)
-        app._notify(recordings)
-        app.notify(processing_event.events)  # type: ignore[arg-type]
+    def recorded(self, aggregates: Sequence[BaseAggregate[str]], recordings: list[Recording[str]]) -> None:
+        """What follows a successful save: the cache and the callbacks."""
+        cache = self.cache
         if recordings:
             first, last = recordings[0], recordings[-1]
-            self._last_seen = (last.notification.id, last.domain_event.timestamp)
+            self._last_seen = (last.notification.id, last.domain_event.timestamp)  # type: ignore[attr-defined]
             # Inside the gate nobody else writes: if our notifications follow the
             # cache's position, the cache stays current (else the next sync evicts).
             if cache.position is not None and first.notification.id == cache.position + 1:
