@@ -48,7 +48,8 @@ from bench.common import (
 )
 from consumers.base import Subscriber, SubscriberRunner
 from consumers.messages import POSITION_HEADER, FeedMessage, value_from_notification
-from consumers.relay import Relay, RelayConfig, producer_settings
+from consumers.producer import producer_settings
+from consumers.relay import Relay, RelayConfig
 from persistence.db import Tx
 from service.feed import HOUSEHOLD_TOPIC_PREFIX
 from service.registry import Registry

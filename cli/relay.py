@@ -76,7 +76,8 @@ def relay(
     cleanly.
     """
     from consumers.metrics import MetricsServer
-    from consumers.relay import Relay, RelayConfig, RelayConfigError, check_compression, parse_shard
+    from consumers.producer import check_compression
+    from consumers.relay import Relay, RelayConfig, RelayConfigError, parse_shard
 
     settings = _settings()
     _logging(verbose)

@@ -12,10 +12,11 @@ validated.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
@@ -23,9 +24,6 @@ from domain.errors import DomainError
 from domain.events import parse_event
 from domain.history import Actor, RecordedEvent
 from domain.masking import foldable, mask_with_refs
-
-if TYPE_CHECKING:
-    from consumers.findings import FindingNotes
 
 POSITION_HEADER = "position"
 #: the envelope field that marks a masked message (the household topic's)
@@ -51,43 +49,43 @@ def item_from_stored(position: int, ev: Any) -> dict[str, Any]:
 
 def item_from_notification(notification: Any, mapper: Any) -> dict[str, Any]:
     """The feed item of a stored household notification."""
-    item = _plain_item(notification, mapper)
-    return item if item is not None else item_from_stored(notification.id, mapper.to_domain_event(notification))
+    return stored_item(notification, mapper)[0]
 
 
-def value_from_notification(notification: Any, mapper: Any, notes: FindingNotes | None = None) -> bytes:
-    """The message value of a stored household notification (the relay's hot path).
+def stored_item(notification: Any, mapper: Any) -> tuple[dict[str, Any], Callable[[Any], bytes]]:
+    """The feed item of a stored household notification, and the encoder that writes it (and what
+    is derived from it) back exactly (the relay's hot path).
 
-    What orjson read from the stored JSON it writes back exactly, several times
-    faster than :mod:`json`; anything else goes through the mapper and :func:`encode_value`.
-    With ``notes``, an event that opens or resolves findings carries them in a
-    ``findings`` field (consumers/findings.py).
+    What orjson read from the stored JSON it writes back exactly, several times faster than
+    :mod:`json`; anything else goes through the mapper and :func:`encode_value`.
     """
     item = _plain_item(notification, mapper)
-    plain = item is not None
     if item is None:
-        item = item_from_stored(notification.id, mapper.to_domain_event(notification))
-    if notes is not None:
-        changes = notes.changes(item)
-        if changes:
-            item = {**item, "findings": changes}
-    return orjson.dumps(item) if plain else encode_value(item)
+        return item_from_stored(notification.id, mapper.to_domain_event(notification)), encode_value
+    return item, orjson.dumps
+
+
+def value_from_notification(notification: Any, mapper: Any) -> bytes:
+    """The message value of a stored household notification, unmasked (the personal-data topic's)."""
+    item, dumps = stored_item(notification, mapper)
+    return dumps(item)
 
 
 def values_from_notification(notification: Any, mapper: Any, ref_key: bytes, full: bool = False,
-                             notes: FindingNotes | None = None) -> tuple[bytes, bytes | None]:
+                             findings: list[dict[str, Any]] | None = None) -> tuple[bytes, bytes | None]:
     """The household topic's value of a stored household notification — its event masked as for a
     subscriber, a ``person_ref`` beside each ID number — and, with ``full``, the complete feed item
-    (the opt-in personal-data topic's value). With ``notes``, the findings the event opens or
-    resolves ride on both (:func:`value_from_notification`)."""
-    item = _plain_item(notification, mapper)
-    dumps: Any = orjson.dumps
-    if item is None:
-        item, dumps = item_from_stored(notification.id, mapper.to_domain_event(notification)), encode_value
-    if notes is not None:
-        changes = notes.changes(item)
-        if changes:
-            item = {**item, "findings": changes}
+    (the opt-in personal-data topic's value). ``findings`` (the findings the event opened or
+    resolved, consumers/findings.py) ride on both when there are any."""
+    item, dumps = stored_item(notification, mapper)
+    return encode_values(item, dumps, ref_key, full, findings)
+
+
+def encode_values(item: dict[str, Any], dumps: Callable[[Any], bytes], ref_key: bytes, full: bool,
+                  findings: list[dict[str, Any]] | None) -> tuple[bytes, bytes | None]:
+    """:func:`values_from_notification` of an item read by :func:`stored_item`."""
+    if findings:
+        item = {**item, "findings": findings}
     return dumps(masked_item(item, ref_key)), (dumps(item) if full else None)
 
 

@@ -39,33 +39,33 @@ import logging
 import random
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from bootstrap.settings import Settings
 from consumers.clients import client_config, close_producer
-from consumers.findings import FindingNotes
-from consumers.messages import POSITION_HEADER, values_from_notification
+from consumers.encoding import PageEncoder
+from consumers.messages import POSITION_HEADER
 from consumers.person_ref import person_ref_key
-from consumers.restatements import RestatementFeed, restatement_topic
-from persistence.db import Database, transient_db_errors
+from consumers.producer import (
+    AckWindow,
+    RelayConfigError,
+    RelayError,
+    check_compression,
+    murmur2_partition,
+    producer_settings,
+    transient_errors,
+)
+from consumers.restatements import restatement_topic
+from consumers.tracking import RelayTracking, parse_shard
+from persistence.db import Database
 from service.feed import HOUSEHOLD_TOPIC_PREFIX
 from service.registry import Registry
 
 log = logging.getLogger("povreg.relay")
 
-TRACKING_TABLE = "povreg_relay_tracking"
-
-
-class RelayError(RuntimeError):
-    pass
-
-
-class RelayConfigError(RelayError):
-    """A configuration the producer refuses: retrying cannot help."""
+__all__ = ["Relay", "RelayConfig", "RelayConfigError", "RelayError", "parse_shard"]
 
 
 @dataclass
@@ -106,200 +106,6 @@ class RelayConfig:
         return self.topic
 
 
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"i/N"`` → (i, N) with 0 <= i < N."""
-    try:
-        index, count = (int(part) for part in text.split("/"))
-    except ValueError:
-        raise RelayConfigError(f"a shard is INDEX/COUNT, e.g. 0/2, not {text!r}") from None
-    if not 0 <= index < count:
-        raise RelayConfigError(f"shard {text!r}: the index must be 0 to {count - 1}" if count > 0
-                               else f"shard {text!r}: the count must be 1 or more")
-    return index, count
-
-
-class RelayTracking:
-    """The relay's last acknowledged position, in the store's own database.
-
-    One row per relay: ``name`` is the topic, or ``topic#i/N`` for shard i of N.
-    A relay without a row yet starts from the furthest position that other rows
-    of the topic prove published for all of its partitions (see
-    :func:`covered_position`); with none, from the start. Re-sharding therefore
-    re-sends some events, never skips one.
-    """
-
-    def __init__(self, db: Database, name: str, topic: str | None = None,
-                 shard: tuple[int, int] | None = None) -> None:
-        self.db = db
-        self.name = name
-        self.topic = topic or name
-        self.shard = shard
-        db.ddl(
-            f"CREATE TABLE IF NOT EXISTS {TRACKING_TABLE} ("
-            " name TEXT PRIMARY KEY, position BIGINT NOT NULL, published BIGINT NOT NULL DEFAULT 0,"
-            " updated_at TEXT NOT NULL)"
-        )
-
-    def load(self) -> tuple[int, int]:
-        """(position, events published) of this relay."""
-        row = self.db.one(f"SELECT position, published FROM {TRACKING_TABLE} WHERE name = ?", (self.name,))
-        if row:
-            return int(row[0]), int(row[1])
-        prefix = self.topic + "#"
-        others: dict[tuple[int, int], int] = {}
-        for name, position in self.db.query(
-                f"SELECT name, position FROM {TRACKING_TABLE} WHERE name = ? OR substr(name, 1, ?) = ?",
-                (self.topic, len(prefix), prefix)):
-            shard = (0, 1) if name == self.topic else _shard_of(name[len(prefix):])
-            if shard is not None:
-                others[shard] = int(position)
-        return covered_position(others, self.shard or (0, 1)), 0
-
-    def save(self, position: int, published: int) -> None:
-        now = datetime.now(UTC).isoformat()
-        with self.db.transaction() as tx:
-            tx.execute(
-                f"INSERT INTO {TRACKING_TABLE} (name, position, published, updated_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
-                "published = excluded.published, updated_at = excluded.updated_at "
-                f"WHERE excluded.position >= {TRACKING_TABLE}.position",
-                (self.name, position, published, now),
-            )
-
-
-def _shard_of(text: str) -> tuple[int, int] | None:
-    try:
-        return parse_shard(text)
-    except RelayConfigError:
-        return None
-
-
-def covered_position(rows: dict[tuple[int, int], int], shard: tuple[int, int]) -> int:
-    """The furthest position up to which every partition of ``shard`` is known published by ``rows``
-    ((index, count) → position; the unsharded relay is (0, 1)).
-
-    A complete set of shards i/N (i = 0 … N-1) covers every partition up to its lowest position; a
-    single shard i/N covers shard j/M's partitions when N divides M and j % N == i.
-    """
-    index, count = shard
-    candidates = [0]
-    by_count: dict[int, dict[int, int]] = {}
-    for (i, n), position in rows.items():
-        by_count.setdefault(n, {})[i] = position
-        if count % n == 0 and index % n == i:
-            candidates.append(position)
-    candidates += [min(family.values()) for n, family in by_count.items() if len(family) == n]
-    return max(candidates)
-
-
-def transient_errors() -> tuple[type[BaseException], ...]:
-    """What the relay waits out and retries: the broker's and the database's failures. Anything else
-    is a bug or a misconfiguration, and stops the relay (its supervisor restarts it, visibly)."""
-    from eventsourcing.persistence import InterfaceError, OperationalError
-    from kafka.errors import KafkaError
-
-    return (KafkaError, RelayError, OSError, InterfaceError, OperationalError, *transient_db_errors())
-
-
-def murmur2_partition(key: bytes, partitions: int) -> int:
-    """The partition Kafka's default partitioner gives ``key`` (the Java client's, and the consumers')."""
-    from kafka.partitioner.default import murmur2
-
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
-
-
-COMPRESSION_CODECS = ("none", "gzip", "snappy", "lz4", "zstd")
-
-
-def check_compression(codec: str | None) -> None:
-    """Refuse an unknown codec, or one whose library is missing, before anything is written
-    (kafka-python would refuse it only when the producer is built)."""
-    if codec in (None, "none"):
-        return
-    from kafka import codec as codecs
-
-    available = {"gzip": codecs.has_gzip, "snappy": codecs.has_snappy, "lz4": codecs.has_lz4,
-                 "zstd": codecs.has_zstd}
-    if codec not in available:
-        raise RelayConfigError(f"unknown compression {codec!r}: {', '.join(COMPRESSION_CODECS)}")
-    if not available[codec]():
-        raise RelayConfigError(f"compression {codec!r} needs its library (pip install 'kafka-python[{codec}]')")
-
-
-def producer_settings(settings: Settings, bootstrap: str | None = None,
-                      overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The relay's kafka-python producer configuration (``overrides`` use kafka-python's names)."""
-    config: dict[str, Any] = {
-        **client_config(settings, bootstrap),
-        "client_id": "povreg-relay",
-        # Every replica in sync acknowledges. Idempotence is kafka-python's default: on wherever the broker
-        # supports it (InitProducerId), so each partition stays in order across retries with up to 5 requests
-        # in flight (a retried batch cannot overtake a later one).
-        "acks": "all",
-        # Measured on the benchmark's county (docs/kafka.md): kafka-python's cost is per record, and
-        # 64 KiB batches after 5 ms beat 1 MiB after 50 ms (less copying, the sender busy sooner).
-        "linger_ms": 5,
-        "batch_size": 64 * 1024,
-        "max_request_size": 8 * 1024 * 1024,
-        # The client's own sensors cost Python per record; the relay's figures are on its metrics endpoint.
-        "metrics_enabled": False,
-        # The topic and its partition count are the deployment's choice: never created by a send.
-        "allow_auto_create_topics": False,
-        "request_timeout_ms": 10_000,
-        "delivery_timeout_ms": 30_000,
-        "max_block_ms": 10_000,
-        # The partition count is read from the client's metadata: refresh it often enough to see a change.
-        "metadata_max_age_ms": 5_000,
-        "reconnect_backoff_ms": 100,
-        "reconnect_backoff_max_ms": 2_000,
-    }
-    config.update(overrides or {})
-    if config.get("compression_type") == "none":
-        config["compression_type"] = None
-    return config
-
-
-class AckWindow:
-    """The events sent and not yet acknowledged, in log order, each with its send futures.
-
-    Partitions are acknowledged independently, so a later event may be acknowledged before an
-    older one of another partition: the acknowledged position moves only past events whose every
-    future (and every older event's) succeeded.
-    """
-
-    def __init__(self) -> None:
-        self.pending: deque[tuple[int, tuple[Any, ...]]] = deque()
-
-    def __len__(self) -> int:
-        return len(self.pending)
-
-    def sent(self, position: int, *futures: Any) -> None:
-        self.pending.append((position, futures))
-
-    def futures(self) -> Iterator[Any]:
-        for _, futures in self.pending:
-            yield from futures
-
-    def advance(self) -> int:
-        """Drop the leading acknowledged events; how many. Raises :class:`RelayError` on a failed one."""
-        pending, done = self.pending, 0
-        while pending:
-            position, futures = pending[0]
-            for future in futures:
-                if not future.is_done:
-                    return done
-                if future.failed():
-                    raise RelayError(f"the event at position {position} was not acknowledged: {future.exception!r}")
-            pending.popleft()
-            done += 1
-        return done
-
-    def acknowledged_through(self, read_position: int) -> int:
-        """The last position up to which every event sent is acknowledged (``read_position``, the last
-        one read, when nothing is outstanding)."""
-        return self.pending[0][0] - 1 if self.pending else read_position
-
-
 class Relay:
     """Publishes the notification log to Kafka; :meth:`run` until stopped."""
 
@@ -312,12 +118,11 @@ class Relay:
         self.config = config
         self._own_registry = registry is None
         self.registry = registry or Registry(settings)
-        #: the findings an event opens or resolves ride on its message (consumers/findings.py)
-        self._notes = FindingNotes(self.registry)
         self.db = Database(settings)
         self.tracking = RelayTracking(self.db, config.tracking_name, config.topic, config.shard)
         self.ref_key = person_ref_key(self.registry.settings, self.db)  # the store's key resolved
-        self.restatements = RestatementFeed(self.registry) if config.restatements else None
+        #: each event's message, with the findings it opened or resolved and its restatements
+        self.encoder = PageEncoder(self.registry, self.ref_key, full=config.pii_topic is not None)
         self._restating = False
         self._restating_checked = 0.0
         self.restatements_total = 0
@@ -422,7 +227,7 @@ class Relay:
                 log.warning("topic %s now has %d partitions (was %d)", topic, count, self._partition_count)
             self._partition_count = count
             self._partitions.clear()
-        if self.restatements is not None and (force or now - self._restating_checked
+        if self.config.restatements and (force or now - self._restating_checked
                                               >= self.config.restatements_check_interval):
             self._check_restatement_topic(now)
 
@@ -539,37 +344,32 @@ class Relay:
         return True
 
     def _send(self, producer: Any, page: Sequence[Any]) -> None:
-        """Send the page's household events of this relay's partitions; note each as unacknowledged."""
-        topic, pii_topic, sent, send = self.config.topic, self.config.pii_topic, self._window.sent, producer.send
-        mapper, ref_key, notes = self.registry.mapper, self.ref_key, self._notes
+        """Send the page's household events of this relay's partitions, each followed by its
+        restatements (keyed by household: in order per household); note each as unacknowledged."""
         shard_index, shard_count = self.config.shard or (0, 1)
+        mine: list[tuple[Any, bytes, int]] = []
         for n in page:
             if not n.topic.startswith(HOUSEHOLD_TOPIC_PREFIX):
                 continue
             key = n.originator_id.encode()
             partition = self._partition(key)
-            if shard_count != 1 and partition % shard_count != shard_index:
-                continue
-            masked, full = values_from_notification(n, mapper, ref_key, full=pii_topic is not None, notes=notes)
+            if shard_count == 1 or partition % shard_count == shard_index:
+                mine.append((n, key, partition))
+        if not mine:
+            return
+        restating = self._restating
+        encoded = self.encoder.encode([n for n, _, _ in mine], restating=restating)
+        topic, pii_topic, send, sent = self.config.topic, self.config.pii_topic, producer.send, self._window.sent
+        restated_topic = restatement_topic(topic)
+        for (n, key, partition), values in zip(mine, encoded, strict=True):
             headers = [(POSITION_HEADER, str(n.id).encode())]
-            futures = [send(topic, masked, key, headers, partition)]
+            futures = [send(topic, values.masked, key, headers, partition)]
             if pii_topic is not None:  # the same key: the default partitioner puts the household there too
-                futures.append(send(pii_topic, full, key, headers))
-            if self.restatements is not None:
-                futures += self._send_restatements(producer, n, key, headers)
+                futures.append(send(pii_topic, values.full, key, headers))
+            if values.restatements:
+                futures += [send(restated_topic, value, key, headers) for value in values.restatements]
+                self.restatements_total += len(values.restatements)
             sent(n.id, *futures)
-
-    def _send_restatements(self, producer: Any, n: Any, key: bytes, headers: list[tuple[str, bytes]]) -> list[Any]:
-        """The restatements ``n``'s event causes, after it, keyed by household (in order per household);
-        their futures. They are computed even when the topic is missing: the feed's histories must follow
-        the log."""
-        assert self.restatements is not None
-        values = self.restatements.messages(n)
-        if not values or not self._restating:
-            return []
-        name = restatement_topic(self.config.topic)
-        self.restatements_total += len(values)
-        return [producer.send(name, value, key, headers) for value in values]
 
     def _wait_for_acks(self, producer: Any) -> None:
         """Send what is lingering now and wait a little for acknowledgements (the loop comes back here

@@ -141,11 +141,14 @@ def ledger(history: Sequence[RecordedEvent], policies: PolicyBook, known_at: dat
     return found
 
 
-def advance(before: Mapping[str, Finding], prefix: Sequence[RecordedEvent], policies: PolicyBook) -> Ledger:
-    """The ledger once ``prefix[-1]`` is recorded, from the ledger ``before`` it."""
+def advance(before: Mapping[str, Finding], prefix: Sequence[RecordedEvent], policies: PolicyBook,
+            steps: Sequence[Step] | None = None) -> Ledger:
+    """The ledger once ``prefix[-1]`` is recorded, from the ledger ``before`` it (``steps``: the replay
+    of ``prefix``, where the caller has it)."""
     latest = prefix[-1]
     household_id = latest.household_id
-    steps = replay(effective_events(prefix), household_id)
+    if steps is None:
+        steps = replay(effective_events(prefix), household_id)
     decided_at = decision_moments(prefix)
     now: Ledger = {}
     for i, rule, error in breaches(steps, decided_at, policies):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from domain.findings import ledger
+from domain.findings import Ledger, ledger
 from domain.fold import Interval, Step, intervals, replay
 from domain.history import RecordedEvent, effective_events
 from domain.policy import PolicyBook
@@ -77,8 +77,15 @@ def restatements(history: Sequence[RecordedEvent], event: RecordedEvent, tz: tzi
     it (others are ignored); the recording's day is its ``recorded_at`` in ``tz``."""
     earlier = [e for e in history if e.version < event.version]
     hid = event.household_id
-    before_steps = replay(effective_events(earlier), hid)
-    after_steps = replay(effective_events([*earlier, event]), hid)
+    return status_restated(replay(effective_events(earlier), hid), replay(effective_events([*earlier, event]), hid),
+                           event, tz)
+
+
+def status_restated(before_steps: Sequence[Step], after_steps: Sequence[Step], event: RecordedEvent,
+                    tz: tzinfo) -> list[Restatement]:
+    """:func:`restatements` of ``event`` from the household's replays just before and just after it (a
+    reader that keeps each household's replay as it goes)."""
+    hid = event.household_id
     before, after = intervals(before_steps), intervals(after_steps)
     cutoff = event.recorded_at.astimezone(tz).date()
     cuts = sorted({d for span in (*before, *after) for d in (span.start, span.end) if d is not None and d < cutoff})
@@ -104,9 +111,15 @@ def finding_restatements(history: Sequence[RecordedEvent], event: RecordedEvent,
     withdraws or resolves, the days from its decision's date to the recording's day, one
     restatement per status interval (the status itself unchanged)."""
     earlier = [e for e in history if e.version < event.version]
-    before, after = ledger(earlier, policies), ledger([*earlier, event], policies)
-    cutoff = event.recorded_at.astimezone(tz).date()
     steps = replay(effective_events([*earlier, event]), event.household_id)
+    return findings_restated(ledger(earlier, policies), ledger([*earlier, event], policies), steps, event, tz)
+
+
+def findings_restated(before: Ledger, after: Ledger, steps: Sequence[Step], event: RecordedEvent,
+                      tz: tzinfo) -> list[Restatement]:
+    """:func:`finding_restatements` of ``event`` from the household's ledgers just before and just after
+    it and its replay just after it (a reader that keeps each household's ledger and replay as it goes)."""
+    cutoff = event.recorded_at.astimezone(tz).date()
     spans = intervals(steps)
     out: list[Restatement] = []
     for fid in sorted(set(before) | set(after)):
@@ -132,4 +145,4 @@ def finding_restatements(history: Sequence[RecordedEvent], event: RecordedEvent,
     return out
 
 
-__all__ = ["Restatement", "finding_restatements", "restatements"]
+__all__ = ["Restatement", "finding_restatements", "findings_restated", "restatements", "status_restated"]

@@ -13,7 +13,8 @@ from bootstrap.settings import Settings
 from cli import app
 from consumers.messages import item_from_notification, masked_item, value_from_notification, values_from_notification
 from consumers.metrics import MetricsServer
-from consumers.relay import AckWindow, Relay, RelayConfig, RelayConfigError, RelayError
+from consumers.producer import AckWindow
+from consumers.relay import Relay, RelayConfig, RelayConfigError, RelayError
 from domain.feed import feed_item
 from service.registry import Registry
 from tests.kafka.conftest import assert_order_per_household, household_events, topic_items

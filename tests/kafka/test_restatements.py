@@ -6,8 +6,6 @@ subscriber applies them (a feed restarted mid-log gives the same ids: tests/test
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Any
 
 import pytest
 
@@ -15,45 +13,12 @@ from bootstrap.settings import Settings
 from consumers.dibao import DibaoRosterSync, restated
 from consumers.relay import Relay, RelayConfig
 from consumers.restatements import restatement_topic
-from domain.history import Actor
-from service.registry import Command, Registry
+from service.registry import Registry
 from tests.kafka.conftest import Background, runner_for, topic_items, wait_for
-from tests.kafka.workload import StepClock
+from tests.kafka.workload import StepClock, late_exit_and_correction
 from tests.kafka_broker import TansuBroker
-from tests.support import GUARANTEED, proposal
 
 pytestmark = [pytest.mark.kafka]
-
-CLERK = Actor("clerk", "recorder", "620422")
-OFFICE = Actor("office", "approver", "620422")
-
-
-def record(registry: Registry, clock: StepClock, at: str, actor: Actor = CLERK, hid: str = "H-1",
-           **payload: Any) -> str:
-    clock.set(datetime.fromisoformat(at))
-    return registry.record(Command(payload, actor, household_id=hid)).event_id
-
-
-def late_exit_and_correction(registry: Registry, clock: StepClock) -> dict[str, str]:
-    """A dibao household: on time until its exit, confirmed 35 days late, whose date is then
-    corrected five days earlier; and an income correction, which changes no status."""
-    ids = {}
-    record(registry, clock, "2014-05-02T02:00:00+00:00", **proposal(attribute="dibao"))
-    record(registry, clock, "2014-05-20T02:00:00+00:00", OFFICE, type="IdentificationApproved",
-           effective_date="2014-05-20")
-    ids["income"] = record(registry, clock, "2016-10-15T02:00:00+00:00", type="IncomeAssessed",
-                           effective_date="2016-10-15", year=2016, income_per_capita=3600)
-    record(registry, clock, "2016-11-01T02:00:00+00:00", type="ExitProposed", effective_date="2016-11-01",
-           pathway="industry", guarantees=GUARANTEED)
-    ids["exit"] = record(registry, clock, "2016-12-20T02:00:00+00:00", OFFICE, type="ExitConfirmed",
-                         effective_date="2016-11-15", household_acknowledged=True)
-    ids["fix"] = record(registry, clock, "2017-01-10T02:00:00+00:00", OFFICE, type="EventCorrected",
-                        effective_date="2017-01-10", target_event_id=ids["exit"],
-                        changes={"effective_date": "2016-11-10"}, reason="日期录错")
-    record(registry, clock, "2017-02-01T02:00:00+00:00", type="EventCorrected", effective_date="2017-02-01",
-           target_event_id=ids["income"], changes={"income_per_capita": 3700}, reason="录入错误")
-    return ids
-
 
 EXPECTED = [("exit", "2016-11-15", "2016-12-20", "exit_pending", "exited"),
             ("fix", "2016-11-10", "2016-11-15", "exit_pending", "exited")]

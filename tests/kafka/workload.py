@@ -160,6 +160,32 @@ def write_households(registry: Registry, clock: StepClock, prefix: str, count: i
     return total
 
 
+def late_exit_and_correction(registry: Registry, clock: Any) -> dict[str, str]:
+    """Household ``H-1``, dibao: on time until its exit, confirmed 35 days late, whose date is then
+    corrected five days earlier; and an income correction, which changes no status. Its event ids
+    by name (``income``, ``exit``, ``fix``); ``clock`` is the registry's (its ``set`` takes a moment)."""
+    from tests.support import proposal
+
+    def record(at: str, actor: Actor, **payload: Any) -> str:
+        clock.set(datetime.fromisoformat(at))
+        return registry.record(Command(payload, actor, household_id="H-1")).event_id
+
+    ids = {}
+    record("2014-05-02T02:00:00+00:00", RECORDER, **proposal(attribute="dibao"))
+    record("2014-05-20T02:00:00+00:00", APPROVER, type="IdentificationApproved", effective_date="2014-05-20")
+    ids["income"] = record("2016-10-15T02:00:00+00:00", RECORDER, type="IncomeAssessed", effective_date="2016-10-15",
+                           year=2016, income_per_capita=3600)
+    record("2016-11-01T02:00:00+00:00", RECORDER, type="ExitProposed", effective_date="2016-11-01",
+           pathway="industry", guarantees=GUARANTEED)
+    ids["exit"] = record("2016-12-20T02:00:00+00:00", APPROVER, type="ExitConfirmed", effective_date="2016-11-15",
+                         household_acknowledged=True)
+    ids["fix"] = record("2017-01-10T02:00:00+00:00", APPROVER, type="EventCorrected", effective_date="2017-01-10",
+                        target_event_id=ids["exit"], changes={"effective_date": "2016-11-10"}, reason="日期录错")
+    record("2017-02-01T02:00:00+00:00", RECORDER, type="EventCorrected", effective_date="2017-02-01",
+           target_event_id=ids["income"], changes={"income_per_capita": 3700}, reason="录入错误")
+    return ids
+
+
 def bulk_households(registry: Registry, prefix: str, count: int, first: int = 0, chunk: int = 2000,
                     start: datetime | None = None) -> int:
     """Save the same lives as :func:`write_households` straight as aggregates (no command checks).

@@ -17,7 +17,8 @@ from bootstrap.settings import Settings
 from consumers.base import SubscriberRunner
 from consumers.clients import client_config
 from consumers.dibao import DibaoRosterSync, roster_on
-from consumers.relay import Relay, RelayConfig, producer_settings
+from consumers.producer import producer_settings
+from consumers.relay import Relay, RelayConfig
 from domain.masking import person_ref
 from service.registry import Command, Registry
 from tests.kafka.conftest import SESSION_TIMEOUT_MS, household_events, run_subscriber, unique_group, wait_for
