@@ -126,8 +126,9 @@ def run_scaleout(backend: str, households: int, seed: int, counts: list[int], pa
         finally:
             registry.close()
         topic = new_topic(bootstrap, partitions)
-        published, seconds = relay_processes(url, bootstrap, topic, 1)
-        figures["published"] = {"events": published, "seconds": round(seconds, 1)}
+        relayed = relay_processes(url, bootstrap, topic, 1)
+        published = relayed.events
+        figures["published"] = {"events": published, "seconds": round(relayed.seconds, 1)}
         for n in counts:
             figures["runs"][str(n)] = run = consume(bootstrap, topic, backend, n, published)
             print(f"  {backend}: {n} consumer(s): {run['events_per_s']} events/s "

@@ -1,15 +1,21 @@
-"""The relay's Kafka producer (kafka-python): its settings, the partition of a key, and the window
-of events sent and not yet acknowledged, which decides the position the relay may record."""
+"""The relay's Kafka side (kafka-python): the producer's settings, the window of events sent and not yet
+acknowledged (which decides the position the relay may record), and what the relay knows of its
+topics (each household's partition, whether the restatements topic exists)."""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
 from bootstrap.settings import Settings
 from consumers.clients import client_config
+from consumers.restatements import restatement_topic
 from persistence.db import transient_db_errors
+
+log = logging.getLogger("povreg.relay")
 
 
 class RelayError(RuntimeError):
@@ -126,3 +132,68 @@ class AckWindow:
         """The last position up to which every event sent is acknowledged (``read_position``, the last
         one read, when nothing is outstanding)."""
         return self.pending[0][0] - 1 if self.pending else read_position
+
+
+class Topics:
+    """What the relay knows of its topics: each household's partition (Kafka's murmur2 of the key, for
+    the partition count the producer's metadata knows, read at most every ``metadata_interval`` s)
+    and whether ``<topic>.restatements`` exists (asked of the broker at most every
+    ``restatements_interval`` s; None: restatements are off)."""
+
+    def __init__(self, settings: Settings, bootstrap: str, topic: str, metadata_interval: float,
+                 restatements_interval: float | None) -> None:
+        self.settings = settings
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.metadata_interval = metadata_interval
+        self.restatements_interval = restatements_interval
+        #: publish restatements: they are on and their topic exists
+        self.restating = False
+        self._partitions: dict[bytes, int] = {}
+        self._partition_count = 0
+        self._partitions_checked = 0.0
+        self._restating_checked = 0.0
+
+    def partition(self, key: bytes) -> int:
+        part = self._partitions.get(key)
+        if part is None:
+            part = self._partitions[key] = murmur2_partition(key, self._partition_count)
+        return part
+
+    def refresh(self, producer: Any, force: bool = False) -> None:
+        """Read the partition count again if it is due (the producer refreshes its metadata every
+        ``metadata_max_age_ms``), and whether the restatements topic exists if that is due."""
+        now = time.monotonic()
+        if not force and now - self._partitions_checked < self.metadata_interval:
+            return
+        topic = self.topic
+        parts = producer.partitions_for(topic)  # waits up to max_block_ms for the first metadata
+        count = len(parts) if parts else 0
+        if count == 0:
+            raise RelayError(f"no partitions for topic {topic}")
+        self._partitions_checked = now
+        if count != self._partition_count:
+            if self._partition_count:
+                log.warning("topic %s now has %d partitions (was %d)", topic, count, self._partition_count)
+            self._partition_count = count
+            self._partitions.clear()
+        interval = self.restatements_interval
+        if interval is not None and (force or now - self._restating_checked >= interval):
+            self._check_restatement_topic(now)
+
+    def _check_restatement_topic(self, now: float) -> None:
+        """Asked of the broker: the producer would wait its ``max_block_ms`` for a topic that does not exist."""
+        from kafka import KafkaAdminClient
+
+        name = restatement_topic(self.topic)
+        admin = KafkaAdminClient(**client_config(self.settings, self.bootstrap),
+                                 client_id="povreg-relay-admin", request_timeout_ms=10_000)
+        try:
+            exists = name in admin.list_topics()
+        finally:
+            admin.close()
+        self._restating_checked = now
+        if exists != self.restating:
+            if not exists:
+                log.warning("topic %s does not exist: restatements are not published (create it)", name)
+            self.restating = exists

@@ -15,16 +15,16 @@ Any producer failure (broker down, request timeout, an expired or rejected
 message) drops the producer, waits with exponential backoff (with jitter), and
 starts again from the last acknowledged position with a new producer.
 
-Throughput: events are sent as they are read, many pages in flight; each send
-returns a future, kept in log order with its position, and the acknowledged
-position is the one before the oldest event still unacknowledged (partitions
-answer independently, so a later event may be acknowledged first). It is
-written at most every ``commit_interval`` seconds. The partition is computed
-here (Kafka's murmur2 of the key, cached per household) because sharding needs
-it, and passed to the producer, which then skips its partitioner. The client is
-kafka-python, whose per-record work is Python; batches are 64 KiB, sent after
-``linger_ms`` 5, and uncompressed by default: on a local network compression
-costs more CPU than it saves (docs/kafka.md has the measurements).
+Throughput: events are read a page at a time (``page_size``) and sent as they are
+encoded, many pages in flight; each send returns a future, kept in log order with its
+position, and the acknowledged position is the one before the oldest event still
+unacknowledged (partitions answer independently, so a later event may be acknowledged
+first). It is written at most every ``commit_interval`` seconds. Each event is decoded
+once and its findings and restatements cost one fold step (consumers/encoding.py,
+consumers/folds.py). The partition is computed here (Kafka's murmur2 of the key, cached
+per household) because sharding needs it, and passed to the producer, which then skips
+its partitioner. The producer's settings are in consumers/producer.py; the position and
+the shards in consumers/tracking.py.
 
 Scaling out: ``shard=(i, N)`` makes a relay publish only the partitions p with
 p % N == i; N relays (i = 0 … N-1) each read the log and send their share in
@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bootstrap.settings import Settings
-from consumers.clients import client_config, close_producer
+from consumers.clients import close_producer
 from consumers.encoding import PageEncoder
 from consumers.messages import POSITION_HEADER
 from consumers.person_ref import person_ref_key
@@ -52,8 +52,8 @@ from consumers.producer import (
     AckWindow,
     RelayConfigError,
     RelayError,
+    Topics,
     check_compression,
-    murmur2_partition,
     producer_settings,
     transient_errors,
 )
@@ -123,14 +123,11 @@ class Relay:
         self.ref_key = person_ref_key(self.registry.settings, self.db)  # the store's key resolved
         #: each event's message, with the findings it opened or resolved and its restatements
         self.encoder = PageEncoder(self.registry, self.ref_key, full=config.pii_topic is not None)
-        self._restating = False
-        self._restating_checked = 0.0
+        self.topics = Topics(settings, config.bootstrap, config.topic, config.metadata_interval,
+                             config.restatements_check_interval if config.restatements else None)
         self.restatements_total = 0
         self._producer_factory = producer_factory
         self._producer: Any = None
-        self._partitions: dict[bytes, int] = {}
-        self._partition_count = 0
-        self._partitions_checked = 0.0
         self._window = AckWindow()
         self.position, self.published_total = self.tracking.load()
         self.recorded_position = self.position
@@ -204,51 +201,6 @@ class Relay:
                 timeout = producer.config.get("delivery_timeout_ms", 30_000) / 1000 + 5
             close_producer(producer, list(self._window.futures()), timeout)
 
-    def _partition(self, key: bytes) -> int:
-        part = self._partitions.get(key)
-        if part is None:
-            part = self._partitions[key] = murmur2_partition(key, self._partition_count)
-        return part
-
-    def _refresh_partitions(self, force: bool = False) -> None:
-        """The topic's partition count, as the producer's metadata knows it, at most every
-        ``metadata_interval`` s (the producer refreshes its metadata every ``metadata_max_age_ms``)."""
-        now = time.monotonic()
-        if not force and now - self._partitions_checked < self.config.metadata_interval:
-            return
-        topic = self.config.topic
-        parts = self._producer.partitions_for(topic)  # waits up to max_block_ms for the first metadata
-        count = len(parts) if parts else 0
-        if count == 0:
-            raise RelayError(f"no partitions for topic {topic}")
-        self._partitions_checked = now
-        if count != self._partition_count:
-            if self._partition_count:
-                log.warning("topic %s now has %d partitions (was %d)", topic, count, self._partition_count)
-            self._partition_count = count
-            self._partitions.clear()
-        if self.config.restatements and (force or now - self._restating_checked
-                                              >= self.config.restatements_check_interval):
-            self._check_restatement_topic(now)
-
-    def _check_restatement_topic(self, now: float) -> None:
-        """Whether ``<topic>.restatements`` exists (asked of the broker: the producer would wait its
-        ``max_block_ms`` for a topic that does not)."""
-        from kafka import KafkaAdminClient
-
-        name = restatement_topic(self.config.topic)
-        admin = KafkaAdminClient(**client_config(self.settings, self.config.bootstrap),
-                                 client_id="povreg-relay-admin", request_timeout_ms=10_000)
-        try:
-            exists = name in admin.list_topics()
-        finally:
-            admin.close()
-        self._restating_checked = now
-        if exists != self._restating:
-            if not exists:
-                log.warning("topic %s does not exist: restatements are not published (create it)", name)
-            self._restating = exists
-
     # ------------------------------------------------------------------- run
 
     def run(self, stop: threading.Event | None = None, until: int | None = None) -> None:
@@ -303,7 +255,7 @@ class Relay:
         self.read_position = self.position  # read again from what the broker acknowledged
         self._window = window = AckWindow()
         self._producer = producer = self._new_producer()
-        self._refresh_partitions(force=True)
+        self.topics.refresh(producer, force=True)
         self.connected = True
         self._last_progress = time.monotonic()
         recorder = self.registry.recorder
@@ -313,7 +265,7 @@ class Relay:
             if len(window) < cfg.max_pending:
                 page = recorder.select_notifications(start=next_start, limit=cfg.page_size)
             if page:
-                self._refresh_partitions()
+                self.topics.refresh(producer)
                 self._send(producer, page)
                 next_start = page[-1].id + 1
                 self.read_position = page[-1].id
@@ -352,12 +304,12 @@ class Relay:
             if not n.topic.startswith(HOUSEHOLD_TOPIC_PREFIX):
                 continue
             key = n.originator_id.encode()
-            partition = self._partition(key)
+            partition = self.topics.partition(key)
             if shard_count == 1 or partition % shard_count == shard_index:
                 mine.append((n, key, partition))
         if not mine:
             return
-        restating = self._restating
+        restating = self.topics.restating
         encoded = self.encoder.encode([n for n, _, _ in mine], restating=restating)
         topic, pii_topic, send, sent = self.config.topic, self.config.pii_topic, producer.send, self._window.sent
         restated_topic = restatement_topic(topic)
