@@ -223,6 +223,14 @@ def percentiles(samples: Sequence[float]) -> dict[str, float]:
             "mean_ms": round(statistics.fmean(ordered) * 1000, 3), "n": len(ordered)}
 
 
+def events_per_second(work: Callable[[], int], digits: int = 2) -> dict[str, Any]:
+    """Run ``work``, which returns how many events it handled: those events, the seconds, events/s."""
+    started = time.perf_counter()
+    events = work()
+    seconds = time.perf_counter() - started
+    return {"events": events, "seconds": round(seconds, digits), "events_per_s": round(events / seconds)}
+
+
 def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
     out = []
     for _ in range(repeat):

@@ -31,6 +31,7 @@ from bench.common import (
     backend_of,
     base_parser,
     bench_settings,
+    events_per_second,
     run_per_backend,
 )
 from projections.runner import ProjectionStore, default_workers
@@ -107,13 +108,10 @@ def baseline_rate(url: str, events: int) -> dict[str, Any]:
     store = ProjectionStore(registry, page_size=1)
     store.rebuild_page_size = 1
     try:
-        started = time.perf_counter()
-        done = store.rebuild(stop_after_pages=events)
-        seconds = time.perf_counter() - started
+        return events_per_second(lambda: store.rebuild(stop_after_pages=events), digits=1)
     finally:
         store.close()
         registry.close()
-    return {"events": done, "seconds": round(seconds, 1), "events_per_s": round(done / seconds)}
 
 
 def main(argv: list[str] | None = None) -> list[Result]:

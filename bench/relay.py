@@ -44,6 +44,7 @@ from bench.common import (
     base_parser,
     bench_settings,
     county,
+    events_per_second,
     open_registry,
     percentiles,
     scratch_store,
@@ -190,12 +191,9 @@ def naive_rate(registry: Registry, bootstrap: str) -> dict[str, Any]:
     """The baseline: the naive relay's events/s on the log's first events, on a fresh topic."""
     naive = NaiveRelay(registry, bootstrap, new_topic(bootstrap))
     try:
-        started = time.perf_counter()
-        events = naive.publish(limit=BASELINE_EVENTS)
-        seconds = time.perf_counter() - started
+        return events_per_second(lambda: naive.publish(limit=BASELINE_EVENTS))
     finally:
         naive.close()
-    return {"events": events, "seconds": round(seconds, 2), "events_per_s": round(events / seconds)}
 
 
 def run_throughput(backend: str, households: int, seed: int, bootstrap: str, shards: int) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from bootstrap.settings import Settings
@@ -134,25 +135,24 @@ class AckWindow:
         return self.pending[0][0] - 1 if self.pending else read_position
 
 
+@dataclass
 class Topics:
     """What the relay knows of its topics: each household's partition (Kafka's murmur2 of the key, for
     the partition count the producer's metadata knows, read at most every ``metadata_interval`` s)
     and whether ``<topic>.restatements`` exists (asked of the broker at most every
     ``restatements_interval`` s; None: restatements are off)."""
 
-    def __init__(self, settings: Settings, bootstrap: str, topic: str, metadata_interval: float,
-                 restatements_interval: float | None) -> None:
-        self.settings = settings
-        self.bootstrap = bootstrap
-        self.topic = topic
-        self.metadata_interval = metadata_interval
-        self.restatements_interval = restatements_interval
-        #: publish restatements: they are on and their topic exists
-        self.restating = False
-        self._partitions: dict[bytes, int] = {}
-        self._partition_count = 0
-        self._partitions_checked = 0.0
-        self._restating_checked = 0.0
+    settings: Settings
+    bootstrap: str
+    topic: str
+    metadata_interval: float
+    restatements_interval: float | None
+    #: publish restatements: they are on and their topic exists
+    restating: bool = field(default=False, init=False)
+    _partitions: dict[bytes, int] = field(default_factory=dict, init=False)
+    _partition_count: int = field(default=0, init=False)
+    _partitions_checked: float = field(default=0.0, init=False)
+    _restating_checked: float = field(default=0.0, init=False)
 
     def partition(self, key: bytes) -> int:
         part = self._partitions.get(key)
