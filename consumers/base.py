@@ -43,31 +43,30 @@ What the runner guarantees (docs/kafka.md: delivery is at least once):
   transaction back and retry it with exponential backoff, for as long as it
   takes.
 
-This module is the runner: the consumer group, the apply loop and the dead-letter
-topic. What it composes lives apart: :mod:`consumers.subscriber` (what you write),
-:mod:`consumers.dedupe` (each event once), :mod:`consumers.dead_letters` (poison
-messages recorded) and :mod:`consumers.retry` (the backoff).
+This module is the runner: the consumer group, the poll, retry and commit loop, the lag
+and the dead-letter topic. What it composes lives apart: :mod:`consumers.subscriber`
+(what you write), :mod:`consumers.applying` (a chunk applied in one transaction),
+:mod:`consumers.dedupe` (each event once), :mod:`consumers.dead_letters` (poison messages
+recorded) and :mod:`consumers.retry` (the backoff).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from bootstrap.settings import Settings
 from consumers import dead_letters, dedupe
+from consumers.applying import Applier
 from consumers.clients import client_config, close_producer
-from consumers.dead_letters import DEAD_LETTER_TABLE
-from consumers.dedupe import APPLIED_TABLE, already_applied, last_versions, lock_partition
-from consumers.messages import FeedMessage, PoisonMessage, decode
-from consumers.restatements import decode_restatement, restatement_topic
+from consumers.dead_letters import DEAD_LETTER_TABLE, DeadLetter
+from consumers.restatements import restatement_topic
 from consumers.retry import Backoff
 from consumers.subscriber import Record, RetryableError, Stats, Subscriber
-from persistence.db import Database, Tx, transient_db_errors
+from persistence.db import Database, transient_db_errors
 
 log = logging.getLogger("povreg.consumers")
 
@@ -116,6 +115,9 @@ class SubscriberRunner:
         self._dlq_producer: Any = None
         self._dlq_futures: list[Any] = []
         self._retryable: tuple[type[BaseException], ...] = (RetryableError, *transient_db_errors())
+        #: applies a chunk in one transaction (consumers/applying.py)
+        self.applier = Applier(subscriber, self.db, self.stats, self._retryable, self._send_dead_letters,
+                               self.dlq_topic, self.restatement_topic)
         self.db.ddl(*BASE_TABLES)
         subscriber.setup(self.db)
 
@@ -293,7 +295,7 @@ class SubscriberRunner:
         backoff = Backoff(self.backoff_initial, self.backoff_max)
         while True:
             try:
-                self._apply(records)
+                self.applier.apply(records)
                 self.stats.batches_total += 1
                 return True
             except self._retryable as exc:
@@ -322,169 +324,7 @@ class SubscriberRunner:
             self._dlq_producer = None
             self._dlq_futures = []
 
-    def _apply(self, records: Sequence[Any]) -> None:
-        sub = self.subscriber
-        if records and records[0].topic == self.restatement_topic:
-            self._apply_restatements(records)
-            return
-        decoded: list[tuple[Any, FeedMessage | None, PoisonMessage | None]] = []
-        for r in records:
-            try:
-                message = decode(r.value, r.key, r.topic, r.partition, r.offset)
-                if sub.validate:
-                    message.event  # noqa: B018 - validates (cached)
-                decoded.append((r, message, None))
-            except PoisonMessage as poison:
-                decoded.append((r, None, poison))
-        counts = {"applied": 0, "duplicates": 0, "deferred": 0, "dead": 0}
-        dead: list[tuple[Any, FeedMessage | None, str, str]] = []
-        now = datetime.now(UTC).isoformat()
-        with self.db.transaction() as tx:
-            lock_partition(tx, sub.name, records[0].topic, records[0].partition)
-            sub.begin(tx)
-            households = {m.household_id for _, m, _ in decoded if m is not None}
-            event_ids = [m.event_id for _, m, _ in decoded if m is not None]
-            seen = already_applied(tx, sub.name, event_ids)
-            last = last_versions(tx, sub.name, households)
-            dead_offsets = dead_letters.dead_offsets(tx, sub.name, records)
-            fresh: list[tuple[Any, FeedMessage]] = []
-            for r, decoded_message, poison_message in decoded:
-                if (r.topic, r.partition, r.offset) in dead_offsets:
-                    counts["duplicates"] += 1
-                    continue
-                if decoded_message is None:
-                    assert poison_message is not None
-                    dead.append((r, None, poison_message.kind, poison_message.reason))
-                    continue
-                message = decoded_message
-                if message.event_id in seen or message.version <= last.get(message.household_id, 0):
-                    counts["duplicates"] += 1
-                    continue
-                expected = last.get(message.household_id, 0) + 1
-                if sub.strict_order and message.version > expected:
-                    counts["deferred"] += 1
-                    log.warning("%s: deferred %s v%d of %s (expected v%d): an earlier event has not arrived; "
-                                "the relay re-publishes it and this one after it", sub.name, message.event_id,
-                                message.version, message.household_id, expected)
-                    continue
-                last[message.household_id] = message.version
-                seen.add(message.event_id)
-                fresh.append((r, message))
-            applied, failed = self._handle(tx, fresh)
-            dead.extend(failed)
-            tx.insert_many(
-                APPLIED_TABLE,
-                ("subscriber", "event_id", "household_id", "version", "position", "outcome", "applied_at"),
-                [(sub.name, m.event_id, m.household_id, m.version, m.position, "applied", now) for m in applied]
-                + [(sub.name, m.event_id, m.household_id, m.version, m.position, "dead_letter", now)
-                   for _, m, _, _ in dead if m is not None],
-            )
-            if dead:
-                tx.insert_many(
-                    DEAD_LETTER_TABLE,
-                    ("subscriber", "topic", "partition", "kafka_offset", "event_id", "household_id", "version",
-                     "kind", "reason", "dead_at"),
-                    [(sub.name, r.topic, r.partition, r.offset, m.event_id if m else None,
-                      m.household_id if m else None, m.version if m else None, kind, reason[:2000], now)
-                     for r, m, kind, reason in dead],
-                )
-                # The dead letters must be on their topic before the offsets move past them.
-                self._send_dead_letters(dead)
-            counts["applied"] = len(applied)
-            counts["dead"] = len(dead)
-        s = self.stats
-        s.applied_total += counts["applied"]
-        s.duplicates_total += counts["duplicates"]
-        s.deferred_total += counts["deferred"]
-        s.dead_letters_total += counts["dead"]
-        if applied:
-            s.last_applied_position = max(s.last_applied_position, max(m.position for m in applied))
-            s.last_applied_at = time.time()
-        s.last_error = None
-
-    def _apply_restatements(self, records: Sequence[Any]) -> None:
-        """A chunk of the restatement topic: each ``restatement_id`` applied once (recorded in the same
-        table as events, version 0), the undecodable sent to the dead-letter topic."""
-        sub = self.subscriber
-        now = datetime.now(UTC).isoformat()
-        decoded: list[tuple[Any, dict[str, Any] | None, str]] = []
-        for r in records:
-            try:
-                decoded.append((r, decode_restatement(r.value), ""))
-            except PoisonMessage as poison:
-                decoded.append((r, None, poison.reason))
-        with self.db.transaction() as tx:
-            lock_partition(tx, sub.name, records[0].topic, records[0].partition)
-            sub.begin(tx)
-            seen = already_applied(tx, sub.name, [m["restatement_id"] for _, m, _ in decoded if m is not None])
-            dead_offsets = dead_letters.dead_offsets(tx, sub.name, records)
-            fresh: list[dict[str, Any]] = []
-            dead: list[tuple[Any, FeedMessage | None, str, str]] = []
-            for r, message, reason in decoded:
-                if (r.topic, r.partition, r.offset) in dead_offsets:
-                    continue
-                if message is None:
-                    dead.append((r, None, "schema", reason))
-                elif message["restatement_id"] not in seen:
-                    seen.add(message["restatement_id"])
-                    fresh.append(message)
-            if fresh:
-                sub.handle_restatements(fresh, tx)
-                tx.insert_many(
-                    APPLIED_TABLE,
-                    ("subscriber", "event_id", "household_id", "version", "position", "outcome", "applied_at"),
-                    [(sub.name, m["restatement_id"], m["household_id"], 0, m["position"], "restatement", now)
-                     for m in fresh],
-                )
-            if dead:
-                tx.insert_many(
-                    DEAD_LETTER_TABLE,
-                    ("subscriber", "topic", "partition", "kafka_offset", "event_id", "household_id", "version",
-                     "kind", "reason", "dead_at"),
-                    [(sub.name, r.topic, r.partition, r.offset, None, None, None, kind, reason[:2000], now)
-                     for r, _, kind, reason in dead],
-                )
-                self._send_dead_letters(dead)
-        self.stats.restatements_total += len(fresh)
-        self.stats.dead_letters_total += len(dead)
-
-    def _handle(self, tx: Tx, fresh: list[tuple[Any, FeedMessage]]
-                ) -> tuple[list[FeedMessage], list[tuple[Any, FeedMessage, str, str]]]:
-        """Run the subscriber's code; returns (applied, dead letters)."""
-        sub = self.subscriber
-        if not fresh:
-            return [], []
-        if len(fresh) > 1:
-            # The whole chunk under one savepoint; only if it fails, one by one to isolate the bad message.
-            try:
-                with tx.savepoint("batch"):
-                    sub.handle_batch([m for _, m in fresh], tx)
-                return [m for _, m in fresh], []
-            except self._retryable:
-                raise
-            except Exception as exc:
-                sub.rolled_back()
-                log.warning("%s: batch failed (%s); applying one by one", sub.name, exc)
-        applied: list[FeedMessage] = []
-        dead: list[tuple[Any, FeedMessage, str, str]] = []
-        for r, message in fresh:
-            try:
-                with tx.savepoint("one"):
-                    sub.handle_batch([message], tx)
-                applied.append(message)
-            except self._retryable:
-                raise
-            except PoisonMessage as poison:
-                sub.rolled_back()
-                dead.append((r, message, poison.kind, poison.reason))
-            except Exception as exc:  # non-retryable: dead-letter it, never skip silently
-                sub.rolled_back()
-                log.exception("%s: %s at position %d failed; sending it to %s", sub.name, message.event_id,
-                              message.position, self.dlq_topic)
-                dead.append((r, message, "handler", f"{type(exc).__name__}: {exc}"))
-        return applied, dead
-
-    def _send_dead_letters(self, dead: list[tuple[Any, FeedMessage | None, str, str]]) -> None:
+    def _send_dead_letters(self, dead: Sequence[DeadLetter]) -> None:
         producer = self._dlq()
         futures = self._dlq_futures = []
         for r, _message, kind, reason in dead:

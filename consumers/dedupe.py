@@ -50,3 +50,9 @@ def last_versions(tx: Tx, subscriber: str, households: Iterable[str]) -> dict[st
             f"AND household_id IN ({marks}) GROUP BY household_id", (subscriber, *part)):
             last[household_id] = int(version)
     return last
+
+
+def record_applied(tx: Tx, rows: Sequence[tuple[str, str, str, int, int, str, str]]) -> None:
+    """(subscriber, event_id, household_id, version, position, outcome, applied_at) rows."""
+    tx.insert_many(APPLIED_TABLE, ("subscriber", "event_id", "household_id", "version", "position", "outcome",
+                                   "applied_at"), rows)
