@@ -47,17 +47,14 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from consumers.base import Subscriber
 from consumers.messages import FeedMessage, to_recorded
 from domain.divisions import is_scope
-from domain.events import META_EVENTS
-from domain.fold import Step, replay
-from domain.history import EffectiveEvent, RecordedEvent, effective_events
-from domain.state import transition
+from domain.fold import Step, extend, replay
+from domain.history import RecordedEvent, effective_events
 from domain.vocab import Attribute, Status
 from persistence.db import Database, Tx
 
@@ -82,18 +79,12 @@ TABLES = (
 )
 
 
-@dataclass(frozen=True)
-class Span:
+class Span(NamedTuple):
+    """Time on the roster in one division: ``[valid_from, valid_to)`` (None: still on it)."""
+
     division_code: str
     valid_from: date
     valid_to: date | None
-
-
-def roster_spans(history: Sequence[RecordedEvent]) -> list[Span]:
-    """A household's time on the low-income roster, in valid time, as its whole history now says."""
-    if not history:
-        return []
-    return spans_of(replay(effective_events(history), history[0].household_id))
 
 
 def spans_of(steps: Sequence[Step]) -> list[Span]:
@@ -116,20 +107,6 @@ def spans_of(steps: Sequence[Step]) -> list[Span]:
     if current is not None:
         spans.append(Span(current[0], current[1], None))
     return spans
-
-
-def extend(steps: list[Step], history: Sequence[RecordedEvent]) -> list[Step]:
-    """The fold of ``history`` given the fold of all but its last event.
-
-    An event that takes effect on or after the last folded one (and is not a
-    correction or retraction) sorts last: the fold is the previous one plus one
-    transition, exactly what :func:`replay` would compute. Otherwise, replay.
-    """
-    event = history[-1]
-    if steps and event.type not in META_EVENTS and event.body.effective_date >= steps[-1].event.effective_date:
-        ev = EffectiveEvent(event, event.body)
-        return [*steps, Step(ev, transition(steps[-1].state, ev, event.household_id))]
-    return replay(effective_events(history), event.household_id)
 
 
 class DibaoRosterSync(Subscriber):

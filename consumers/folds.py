@@ -32,11 +32,10 @@ from consumers.findings import diff
 from consumers.restatements import STATUS_EVENTS
 from domain.events import META_EVENTS, parse_event
 from domain.findings import Ledger, advance, first_disturbance, ledger
-from domain.fold import Step, replay
-from domain.history import Actor, EffectiveEvent, RecordedEvent, effective_events
+from domain.fold import Step, extend, replay
+from domain.history import Actor, RecordedEvent, effective_events
 from domain.policy import PolicyBook
 from domain.restate import Restatement, findings_restated, status_restated
-from domain.state import transition
 from service.registry import Registry
 
 
@@ -200,13 +199,13 @@ class HouseholdFolds:
         steps = track.steps
         if steps is None and (restates or disturbed):
             steps = replay(effective_events(history), event.household_id)
+        history.append(event)
         after: list[Step] | None = None
         restated: list[Restatement] = []
         if steps is not None:
-            after = _replayed(steps, history, event)
+            after = extend(steps, history)
             if restates:
                 restated = status_restated(steps, after, event, self.tz)
-        history.append(event)
         track.steps = after
         if not disturbed:
             track.ledger = {}
@@ -218,16 +217,6 @@ class HouseholdFolds:
         if restating and (event.type in META_EVENTS or event.body.effective_date < self._day(item)):
             restated += findings_restated(before, ledger_after, after, event, self.tz)
         return PastChanges(diff(before, ledger_after), restated)
-
-
-def _replayed(steps: list[Step], history: list[RecordedEvent], event: RecordedEvent) -> list[Step]:
-    """The replay of ``history`` and ``event`` from ``steps``, the replay of ``history``: one more step
-    where the event comes last in valid time and changes no other event (not a correction or a
-    retraction), else a replay of the whole."""
-    if event.type not in META_EVENTS and (not steps or steps[-1].event.effective_date <= event.body.effective_date):
-        effective = EffectiveEvent(event, event.body)
-        return [*steps, Step(effective, transition(steps[-1].state if steps else None, effective, event.household_id))]
-    return replay(effective_events([*history, event]), event.household_id)
 
 
 def _effective(item: dict[str, Any]) -> date:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 import orjson
 
@@ -24,6 +24,8 @@ from domain.errors import DomainError
 from domain.events import parse_event
 from domain.history import Actor, RecordedEvent
 from domain.masking import foldable, mask_with_refs
+
+T = TypeVar("T")
 
 POSITION_HEADER = "position"
 #: the envelope field that marks a masked message (the household topic's)
@@ -156,6 +158,24 @@ class PoisonMessage(Exception):
         self.kind = kind
 
 
+class ItemField(Generic[T]):
+    """A field of the feed item, read as ``kind``: ``FeedMessage.position`` is ``int(item["position"])``."""
+
+    def __init__(self, kind: Callable[[Any], T]) -> None:
+        self.kind = kind
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, message: None, owner: type) -> ItemField[T]: ...
+    @overload
+    def __get__(self, message: FeedMessage, owner: type) -> T: ...
+    def __get__(self, message: FeedMessage | None, owner: type) -> T | ItemField[T]:
+        return self if message is None else self.kind(message.item[self.name])
+
+
 @dataclass(frozen=True)
 class FeedMessage:
     """One household event as a subscriber receives it."""
@@ -165,25 +185,11 @@ class FeedMessage:
     partition: int = -1
     offset: int = -1
 
-    @property
-    def position(self) -> int:
-        return int(self.item["position"])
-
-    @property
-    def event_id(self) -> str:
-        return str(self.item["event_id"])
-
-    @property
-    def household_id(self) -> str:
-        return str(self.item["household_id"])
-
-    @property
-    def version(self) -> int:
-        return int(self.item["version"])
-
-    @property
-    def type(self) -> str:
-        return str(self.item["type"])
+    position = ItemField(int)
+    event_id = ItemField(str)
+    household_id = ItemField(str)
+    version = ItemField(int)
+    type = ItemField(str)
 
     @cached_property
     def event(self) -> RecordedEvent:

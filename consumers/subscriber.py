@@ -68,14 +68,17 @@ class Record:
 
 @dataclass
 class Stats:
+    """The runner's counters (its metrics endpoint shows them): the messages by what became of
+    them, where it last applied, how it went."""
+
     applied_total: int = 0
+    #: restatement messages applied (``Subscriber.restatements``)
+    restatements_total: int = 0
     duplicates_total: int = 0
     deferred_total: int = 0
     dead_letters_total: int = 0
+    last_applied_at: float | None = None
+    last_applied_position: int = 0
     retries_total: int = 0
     batches_total: int = 0
-    #: restatement messages applied (``Subscriber.restatements``)
-    restatements_total: int = 0
     last_error: str | None = None
-    last_applied_position: int = 0
-    last_applied_at: float | None = None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from domain.errors import InvalidInput, RuleViolation
-from domain.events import EventCorrected, EventRetracted, IdentificationProposed
+from domain.events import META_EVENTS, EventCorrected, EventRetracted, IdentificationProposed
 from domain.history import EffectiveEvent, RecordedEvent, apply_changes, effective_events
 from domain.policy import PolicyBook
 from domain.rules import check_rules
@@ -39,6 +39,20 @@ def replay(
         state = transition(state, ev, household_id)
         steps.append(Step(ev, state))
     return steps
+
+
+def extend(steps: Sequence[Step], history: Sequence[RecordedEvent]) -> list[Step]:
+    """The fold of ``history`` given ``steps``, the fold of all but its last event.
+
+    An event that takes effect on or after the last folded one (and is not a correction or a
+    retraction, which change other events) sorts last: the fold is the previous one plus one
+    transition, exactly what :func:`replay` would compute. Otherwise, replay.
+    """
+    event = history[-1]
+    if event.type not in META_EVENTS and (not steps or event.body.effective_date >= steps[-1].event.effective_date):
+        ev = EffectiveEvent(event, event.body)
+        return [*steps, Step(ev, transition(steps[-1].state if steps else None, ev, event.household_id))]
+    return replay(effective_events(history), event.household_id)
 
 
 def state_as_of(

@@ -57,13 +57,13 @@ class Problem:
 @dataclass
 class Verification:
     checked: int = 0
+    #: read-model rows that differ from the log's re-fold
+    read_model_rows: int = 0
+    problems: list[Problem] = field(default_factory=list)
     log_head: int = 0
     chain_head: int = 0
     not_yet_chained: int = 0
     anchors_checked: int = 0
-    #: read-model rows that differ from the log's re-fold
-    read_model_rows: int = 0
-    problems: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

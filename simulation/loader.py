@@ -37,10 +37,10 @@ class LoadReport:
     submitted: int = 0
     recorded: int = 0
     refused: int = 0
-    batches: int = 0
-    seconds: float = 0.0
     refusals: Counter[str] = field(default_factory=Counter)
     examples: list[dict[str, Any]] = field(default_factory=list)
+    batches: int = 0
+    seconds: float = 0.0
 
     @property
     def events_per_second(self) -> float:
