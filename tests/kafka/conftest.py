@@ -145,6 +145,18 @@ def povreg_process(settings: Settings, args: Sequence[str], log: Path) -> subpro
                                 env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
+def consumer_process(settings: Settings, subscriber: str, group: str, log: Path,
+                     *more: str) -> tuple[subprocess.Popen[bytes], int]:
+    """``povreg consume SUBSCRIBER`` in a child process, in ``group``, with the tests' session timeout and
+    its metrics on a free port: the process and the port."""
+    from tests.kafka_broker import free_port
+
+    port = free_port()
+    args = ["consume", subscriber, "--group", group, "--session-timeout-ms", str(SESSION_TIMEOUT_MS),
+            "--metrics-port", str(port), "--metrics-host", "127.0.0.1", *more]
+    return povreg_process(settings, args, log), port
+
+
 def terminate(process: subprocess.Popen[bytes], timeout: float = 30.0) -> int:
     """SIGTERM (a clean stop) and the exit code; SIGKILL if it does not stop in time."""
     if process.poll() is None:

@@ -16,17 +16,9 @@ from cli import app
 from consumers.relay import Relay, RelayConfig
 from projections.readmodel import SqlReadModel
 from service.registry import Registry
-from tests.kafka.conftest import (
-    SESSION_TIMEOUT_MS,
-    get_health,
-    household_events,
-    povreg_process,
-    terminate,
-    unique_group,
-    wait_for,
-)
+from tests.kafka.conftest import consumer_process, get_health, household_events, terminate, unique_group, wait_for
 from tests.kafka.workload import household_id, write_households
-from tests.kafka_broker import TansuBroker, free_port
+from tests.kafka_broker import TansuBroker
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -56,10 +48,8 @@ def test_dibao_roster_sync_through_the_cli(store: tuple[Registry, Any], kafka_se
     feed = household_events(registry)
     # Civil affairs keeps its copy in its own database (a file of its own here, on SQLite).
     own = f"sqlite:///{tmp_path / 'civil-affairs.db'}" if kafka_settings.backend == "sqlite" else None
-    port = free_port()
-    args = ["consume", "dibao", "--group", unique_group("dibao"), "--session-timeout-ms", str(SESSION_TIMEOUT_MS),
-            "--metrics-port", str(port), "--metrics-host", "127.0.0.1", *(["--database-url", own] if own else [])]
-    consumer = povreg_process(kafka_settings, args, tmp_path / "dibao.log")
+    consumer, port = consumer_process(kafka_settings, "dibao", unique_group("dibao"), tmp_path / "dibao.log",
+                                      *(["--database-url", own] if own else []))
     try:
         relay = Relay(kafka_settings, RelayConfig(bootstrap=broker.bootstrap, topic=topic), registry=registry)
         relay.drain()

@@ -16,7 +16,7 @@ Meanwhile the relay's /health says it is unhealthy and how far behind it is.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -84,23 +84,18 @@ def test_broker_outages_lose_nothing(database_url: str, own_broker: TansuBroker)
         write_households(registry, clock, "A", 30)
         applied_everything("the first households")
 
-        # Hung: the broker answers nothing for a while; the registry keeps recording.
-        own_broker.freeze()
-        write_households(registry, clock, "B", 30)
-        head = registry.recorder.max_notification_id() or 0
-        outage_seen(head)
-        own_broker.thaw()
-        caught_up(head)
-        applied_everything("what was written while the broker hung")
-
-        # Stopped: the broker process dies and starts again (empty: in-memory storage).
-        own_broker.kill()
-        write_households(registry, clock, "C", 30)
-        head = registry.recorder.max_notification_id() or 0
-        outage_seen(head)
-        own_broker.start()
-        caught_up(head)
-        applied_everything("what was written while the broker was down")
+        # Hung: the broker answers nothing for a while; the registry keeps recording. Then stopped: the
+        # broker process dies and starts again (empty: in-memory storage).
+        outages: list[tuple[str, Callable[[], object], Callable[[], object], str]] = [
+            ("B", own_broker.freeze, own_broker.thaw, "hung"), ("C", own_broker.kill, own_broker.start, "was down")]
+        for prefix, down, back, what in outages:
+            down()
+            write_households(registry, clock, prefix, 30)
+            head = registry.recorder.max_notification_id() or 0
+            outage_seen(head)
+            back()
+            caught_up(head)
+            applied_everything(f"what was written while the broker {what}")
 
         last: dict[str, int] = {}
         for _, household_id, version, _ in collected(runner):

@@ -15,10 +15,9 @@ from projections.readmodel import SqlReadModel
 from service.registry import Registry
 from tests.kafka.conftest import (
     PARTITIONS,
-    SESSION_TIMEOUT_MS,
+    consumer_process,
     get_health,
     household_events,
-    povreg_process,
     projection_rows,
     terminate,
     unique_group,
@@ -26,7 +25,7 @@ from tests.kafka.conftest import (
     with_pii_topic,
 )
 from tests.kafka.workload import VILLAGES, write_households
-from tests.kafka_broker import TansuBroker, free_port
+from tests.kafka_broker import TansuBroker
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -64,11 +63,8 @@ def test_two_projection_consumers_split_partitions_and_equal_the_in_process_proj
     household_ids = sorted({e.household_id for _, e in feed})[::4]
 
     group = unique_group("projections")
-    ports = [free_port(), free_port()]
-    consumers = [povreg_process(kafka_settings, ["consume", "projections", "--group", group, "--session-timeout-ms",
-                                                 str(SESSION_TIMEOUT_MS), "--metrics-port", str(port),
-                                                 "--metrics-host", "127.0.0.1"], tmp_path / f"consumer-{i}.log")
-                 for i, port in enumerate(ports)]
+    consumers, ports = zip(*[consumer_process(kafka_settings, "projections", group, tmp_path / f"consumer-{i}.log")
+                             for i in range(2)], strict=True)
     try:
         def healths() -> list[dict[str, Any]]:
             return [get_health(port)[1] for port in ports]

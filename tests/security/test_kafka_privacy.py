@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,19 +20,20 @@ from consumers.producer import producer_settings
 from consumers.relay import Relay, RelayConfig
 from domain.masking import person_ref
 from service.registry import Command, Registry
-from tests.kafka.conftest import SESSION_TIMEOUT_MS, household_events, run_subscriber, unique_group, wait_for
+from tests.kafka import conftest as kafka_suite
+from tests.kafka.conftest import (
+    PARTITIONS,
+    SESSION_TIMEOUT_MS,
+    household_events,
+    run_subscriber,
+    unique_group,
+    wait_for,
+)
 from tests.kafka.workload import RECORDER, StepClock, person, person_base, setup_divisions, write_households
-from tests.kafka_broker import TansuBroker, start_broker
+from tests.kafka_broker import TansuBroker
 
 pytestmark = pytest.mark.kafka
-PARTITIONS = 4
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TansuBroker]:
-    b = start_broker(log_dir=tmp_path_factory.mktemp("tansu"))
-    yield b
-    b.stop()
+broker = kafka_suite.broker  # the Kafka suite's broker fixture
 
 
 def personal_data(registry: Registry) -> tuple[set[str], set[str]]:
