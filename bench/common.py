@@ -255,6 +255,14 @@ class Result:
             print(f"   note: {note}")
 
 
+def reported(results: list[Result], name: str, figures: dict[str, Any], note: str) -> Result:
+    """``Result(name, figures)`` with its baseline's ``note``: printed, and added to ``results``."""
+    result = Result(name, figures, [note])
+    result.print()
+    results.append(result)
+    return result
+
+
 def base_parser(description: str, households: int, quick_households: int) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--households", type=int, default=None,

@@ -29,10 +29,12 @@ from bench.common import (
     county,
     load_county,
     open_registry,
+    reported,
     scratch_store,
     write_json,
 )
-from bench.relay import broker, new_topic, relay_processes
+from bench.relay import relay_processes
+from bench.topics import broker, new_topic
 
 HOUSEHOLDS = 1_000
 QUICK_HOUSEHOLDS = 60
@@ -151,12 +153,10 @@ def main(argv: list[str] | None = None) -> list[Result]:
     args = parser.parse_args(argv)
     households = args.households or (QUICK_HOUSEHOLDS if args.quick else HOUSEHOLDS)
     counts = [int(n) for n in args.consumers.split(",")]
-    results = []
+    results: list[Result] = []
     for backend in backends(args.backend):
-        result = Result(f"scaleout/{backend}", run_scaleout(backend, households, args.seed, counts, args.partitions))
-        result.notes.append(f"baseline: {counts[0]} consumer(s); every process on this machine")
-        result.print()
-        results.append(result)
+        reported(results, f"scaleout/{backend}", run_scaleout(backend, households, args.seed, counts, args.partitions),
+                 f"baseline: {counts[0]} consumer(s); every process on this machine")
     write_json(args.json, results)
     return results
 
