@@ -6,6 +6,8 @@ import os
 import threading
 import uuid
 
+import pytest
+
 from service.ids import new_event_id
 
 
@@ -46,3 +48,12 @@ def test_a_forked_child_does_not_repeat_its_parents_next_ids() -> None:
     os.waitpid(pid, 0)
     parent = {new_event_id() for _ in range(100)}
     assert len(child) == 100 and not child & parent
+
+
+def test_the_text_is_what_uuid_prints_for_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from service import ids
+
+    for _ in range(2_000):
+        raw = os.urandom(16)
+        monkeypatch.setattr(ids._pool, "take16", lambda raw=raw: raw)
+        assert new_event_id() == str(uuid.UUID(bytes=raw, version=4))
