@@ -20,6 +20,7 @@ in-process (the baseline).
 from __future__ import annotations
 
 import time
+from contextlib import suppress
 from typing import Any
 
 from bench.common import (
@@ -76,6 +77,7 @@ def run_ingest(backend: str, households: int, batch: int, single_events: int, se
     }
     if report.refusals:
         figures["batched"]["refusals"] = dict(report.refusals)
+    figures["handover_us"] = handover_cost(c.recordings[:5000])
     # Single: the first events of the same stream, one command per transaction.
     sample = c.recordings[:single_events]
     single, seconds = _one_per_transaction(backend, c, sample)
@@ -89,6 +91,30 @@ def run_ingest(backend: str, households: int, batch: int, single_events: int, se
         figures["batched"]["events_per_s"] / max(1, figures["single"]["events_per_s"]), 1
     )
     return figures
+
+
+def handover_cost(sample: list[Any]) -> dict[str, float]:
+    """What handing work to another process would cost per event, in pickling alone: a command
+    there and back, and its checked event body (µs). Checking batches in several processes pays
+    both for every event, on the same cores as the checks."""
+    import pickle
+
+    from domain.errors import DomainError
+    from domain.events import parse_new_event
+
+    commands = [rec.command for rec in sample]
+    bodies = []
+    for command in commands:
+        with suppress(DomainError):
+            bodies.append(parse_new_event(command.payload))
+
+    def round_trip(items: list[Any]) -> float:
+        started = time.perf_counter()
+        pickle.loads(pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL))
+        return round(1e6 * (time.perf_counter() - started) / max(1, len(items)), 1)
+
+    return {"command": min(round_trip(commands) for _ in range(3)),
+            "checked_event_body": min(round_trip(bodies) for _ in range(3))}
 
 
 def _one_per_transaction(backend: str, c: Any, sample: list[Any]) -> tuple[Any, float]:
