@@ -19,7 +19,7 @@ from api.routes.common import (
 )
 from api.schemas import DivisionOut, DivisionRequest, Incidence
 from domain.divisions import REGISTERED_PATTERN, level
-from domain.household import Division
+from domain.reference import Division
 from projections import sheets
 from service.registry import Registry
 
