@@ -13,16 +13,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from domain.errors import InvalidInput, RuleViolation
-from domain.events import (
-    EventBody,
-    ExitConfirmed,
-    ExitProposed,
-    IdentificationApproved,
-    IdentificationProposed,
-    Member,
-)
+from domain.events import EventBody, ExitConfirmed, ExitProposed, IdentificationApproved, IdentificationProposed
 from domain.policy import PolicyBook, ResolvedPolicy, poverty_line_for
 from domain.state import HouseholdState
+from domain.values import Member
 from domain.vocab import EligibilityException, Labour, label_zh
 
 #: Events whose rules read the policy (every other event passes untouched).

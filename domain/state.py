@@ -19,7 +19,6 @@ from domain.events import (
     ExitConfirmed,
     ExitProposed,
     ExitWithdrawn,
-    Guarantees,
     GuaranteesAssessed,
     HelperAssigned,
     HouseholdClosed,
@@ -28,7 +27,6 @@ from domain.events import (
     IdentificationProposed,
     IdentificationRejected,
     IncomeAssessed,
-    Member,
     MembersChanged,
     MemberUpdated,
     RemovedAsIneligible,
@@ -37,6 +35,7 @@ from domain.events import (
 )
 from domain.history import EffectiveEvent
 from domain.idnumber import mask_id_number
+from domain.values import Guarantees, Member
 from domain.vocab import (
     ACTIVE,
     MAINTAINABLE,
