@@ -17,7 +17,7 @@ from api.routes.common import (
     spreadsheet,
     spreadsheet_responses,
 )
-from api.schemas import AdjustmentDifference, AdjustmentReport
+from api.schemas.reports import AdjustmentDifference, AdjustmentReport
 from domain.errors import InvalidInput
 from domain.moments import end_of_day
 from projections import labels, sheets

@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from api.auth import AUDITORS
 from api.deps import Read, ReadKnownAt, ReadNow
 from api.routes.common import HouseholdPath, problem_responses, query_errors
-from api.schemas import Audit, Card, StatusInterval
+from api.schemas.households import Audit, Card, StatusInterval
 from domain.errors import NotFound
 from projections import labels
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query
 from fastapi.responses import Response
 
-from api.schemas import Problem
+from api.schemas.common import Problem
 from domain.divisions import PREFIX_PATTERN
 from domain.errors import InvalidInput
 from projections import sheets

@@ -17,7 +17,8 @@ from api.routes.common import (
     spreadsheet,
     spreadsheet_responses,
 )
-from api.schemas import DivisionOut, DivisionRequest, Incidence
+from api.schemas.admin import DivisionOut, DivisionRequest
+from api.schemas.reports import Incidence
 from domain.divisions import REGISTERED_PATTERN, level
 from domain.reference import Division
 from projections import sheets

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from api.deps import Read
 from api.routes.common import HouseholdPath, problem_responses, query_errors
-from api.schemas import Why
+from api.schemas.households import Why
 from domain.errors import NotFound
 from domain.explain import explain
 

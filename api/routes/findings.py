@@ -16,7 +16,7 @@ from api.routes.common import (
     spreadsheet,
     spreadsheet_responses,
 )
-from api.schemas import Findings
+from api.schemas.reports import Findings
 from domain.access import Role
 from projections import sheets
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query
 
 from api.auth import ActorDep, RegistryDep, require_reader
 from api.routes.common import problem_responses
-from api.schemas import PolicyRecorded, ResolvedPolicyOut
+from api.schemas.admin import PolicyRecorded, ResolvedPolicyOut
 from domain.divisions import PREFIX_PATTERN
 from domain.errors import InvalidInput
 from domain.policy import PolicyVersion, resolved_json

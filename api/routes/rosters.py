@@ -15,7 +15,7 @@ from api.routes.common import (
     spreadsheet,
     spreadsheet_responses,
 )
-from api.schemas import Roster
+from api.schemas.reports import Roster
 from domain.vocab import Status
 from projections import labels, sheets
 
