@@ -74,6 +74,15 @@ class TokenList(Open):
     tokens: list[TokenInfo]
 
 
+
+class Me(Open):
+    """``GET /v1/me``: the token's actor, and whether its role sees personal data unmasked."""
+
+    name: str
+    role: Role
+    division: str = Field(description="the division-code prefix the token is scoped to ('' = everywhere)")
+    sees_personal_data: bool
+
 class PolicyRecorded(Open):
     jurisdiction: str
     effective_date: date

@@ -107,3 +107,38 @@ class Receipt(Open):
     effective_date: date
     recorded_at: Moment
     status: Status | None = Field(description="the household's status today, with this event")
+
+
+class LineResult(Open):
+    """One line's result in ``POST /v1/events:batch``."""
+
+    line: int = Field(description="the line's number in the request body (blank lines are counted, not answered)")
+    outcome: str
+    http_status: int = Field(description="the status the line would have had as a single command")
+
+
+class RecordedLine(Receipt, LineResult):
+    """A line recorded, or replayed (its `idempotency_key` was used before): the receipt."""
+
+    outcome: Literal["recorded", "replayed"]
+    http_status: Literal[201]
+
+
+class RefusedLine(LineResult):
+    """A line refused, recording nothing: the rule and detail a single command would get, with
+    the refusal's own fields and `detail_en`."""
+
+    outcome: Literal["refused"]
+    rule: str
+    detail: str
+
+
+class BatchAnswer(Open):
+    """``POST /v1/events:batch``: how many lines had a result, how many of each outcome, and the results."""
+
+    lines: int = Field(description="the non-blank lines")
+    recorded: int
+    replayed: int
+    refused: int
+    results: list[Annotated[RecordedLine | RefusedLine, Field(discriminator="outcome")]] = Field(
+        description="one per non-blank line, in order")

@@ -201,3 +201,22 @@ class FeedItem(Open):
     recorded_at: Moment
     recorded_by: ActorOut
     data: dict[str, Any] = Field(description="the event's fields as submitted (personal fields masked for most roles)")
+
+
+class HouseholdMatch(Open):
+    """A household found, where it is now; the head masked as on rosters."""
+
+    household_id: str
+    status: Status
+    division_code: str
+    persons: int
+    head_name: str | None
+    head_id_number: str | None
+    matched: Literal["household_id", "person"] = Field(description="by registry number, or by the head")
+
+
+class HouseholdSearch(Open):
+    """``GET /v1/households?q=``: the households found, in the token's scope."""
+
+    query: str
+    households: list[HouseholdMatch]
