@@ -3,7 +3,8 @@
 Aggregate IDs are text (``ORIGINATOR_ID_TYPE=text``): a household's registry number
 itself, and prefixed keys for the others. Each aggregate nests its event classes, as
 the library has them: an ``Event`` base on :class:`TextEvent` that applies itself, the
-first event also an :class:`Opening`, and one class for each later kind of change.
+first event also an :class:`Opening`, and one class for each later kind of change; where
+every event carries the same fields, :func:`opening_and_later` makes the first and the later.
 
 The aggregates are in :mod:`domain.household` (a household and what its commands must
 see of other households), :mod:`domain.reference` (divisions, their decisions, the
@@ -23,6 +24,7 @@ from eventsourcing.utils import get_topic, register_topic
 STORED_TOPIC_MODULE = "povreg.domain.household"
 
 _A = TypeVar("_A", bound=BaseAggregate[str])
+_E = TypeVar("_E", bound="TextEvent")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,16 @@ class Opening(CanInitAggregate[str]):
     ``Event``'s own, where the stored events have it."""
 
     originator_topic: str
+
+
+def opening_and_later(event: type[_E]) -> tuple[type[_E], type[_E]]:
+    """The event classes of an aggregate whose every event carries the fields of ``event`` (its
+    ``Event``, which applies them): the first, also an :class:`Opening`, and every later one. They are
+    named as the aggregate names them (``Opened, Listed = opening_and_later(Event)``: see
+    :func:`keep_stored_topics`)."""
+    first: type[_E] = dataclass(frozen=True)(type("Opened", (Opening, event), {"__module__": event.__module__}))
+    later: type[_E] = dataclass(frozen=True)(type("Later", (event,), {"__module__": event.__module__}))
+    return first, later
 
 
 def create(cls: type[_A], event_class: type[Any], key: str, at: datetime, **fields: Any) -> _A:
@@ -85,7 +97,13 @@ def keep_stored_topics(*aggregates: type[BaseAggregate[str]]) -> None:
     attribute (what ``get_topic`` writes), and register it, so that ``resolve_topic`` reads
     it back to the class wherever the class now lives."""
     for aggregate in aggregates:
-        events = [v for v in vars(aggregate).values() if isinstance(v, type) and issubclass(v, TextEvent)]
-        for cls in (aggregate, *events):
-            cls.TOPIC = f"{STORED_TOPIC_MODULE}:{cls.__qualname__}"  # type: ignore[attr-defined]
-            register_topic(cls.TOPIC, cls)  # type: ignore[attr-defined]
+        for name, value in vars(aggregate).items():
+            if isinstance(value, type) and issubclass(value, TextEvent):
+                value.__name__, value.__qualname__ = name, f"{aggregate.__qualname__}.{name}"
+                _keep_topic(value)
+        _keep_topic(aggregate)
+
+
+def _keep_topic(cls: type) -> None:
+    cls.TOPIC = f"{STORED_TOPIC_MODULE}:{cls.__qualname__}"  # type: ignore[attr-defined]
+    register_topic(cls.TOPIC, cls)  # type: ignore[attr-defined]

@@ -21,7 +21,7 @@ from typing import Any
 
 from eventsourcing.domain import BaseAggregate
 
-from domain.aggregate import Opening, TextEvent, create, keep_stored_topics, shell, topic_of
+from domain.aggregate import Opening, TextEvent, create, keep_stored_topics, opening_and_later, shell, topic_of
 from domain.events import EVENT_TYPES, EventBody, event_json
 from domain.history import Actor, RecordedEvent
 
@@ -119,13 +119,7 @@ class PersonIndex(BaseAggregate[str]):
             if self.household_id not in aggregate.households:
                 aggregate.households.append(self.household_id)
 
-    @dataclass(frozen=True)
-    class Opened(Opening, Event):
-        pass
-
-    @dataclass(frozen=True)
-    class Listed(Event):
-        pass
+    Opened, Listed = opening_and_later(Event)
 
     def __init__(self) -> None:
         self.households: list[str] = []
@@ -150,15 +144,10 @@ class QuotaLedger(BaseAggregate[str]):
     class Event(TextEvent):
         household_id: str
 
-    @dataclass(frozen=True)
-    class Opened(Opening, Event):
         def apply(self, aggregate: QuotaLedger) -> None:
             aggregate.households.add(self.household_id)
 
-    @dataclass(frozen=True)
-    class Counted(Event):
-        def apply(self, aggregate: QuotaLedger) -> None:
-            aggregate.households.add(self.household_id)
+    Opened, Counted = opening_and_later(Event)
 
     @dataclass(frozen=True)
     class Released(Event):

@@ -11,7 +11,7 @@ from typing import Any
 
 from eventsourcing.domain import BaseAggregate
 
-from domain.aggregate import Opening, TextEvent, create, keep_stored_topics
+from domain.aggregate import TextEvent, create, keep_stored_topics, opening_and_later
 from domain.history import Actor
 from domain.policy import PolicyVersion, RecordedPolicy
 
@@ -22,10 +22,6 @@ class DivisionVersion:
     rural_population: int
     effective_date: date
     recorded_at: datetime
-
-
-def division_key(code: str) -> str:
-    return f"division:{code}"
 
 
 class Division(BaseAggregate[str]):
@@ -44,13 +40,7 @@ class Division(BaseAggregate[str]):
                 )
             )
 
-    @dataclass(frozen=True)
-    class Registered(Opening, Event):
-        pass
-
-    @dataclass(frozen=True)
-    class Updated(Event):
-        pass
+    Registered, Updated = opening_and_later(Event)
 
     def __init__(self) -> None:
         self.versions: list[DivisionVersion] = []
@@ -66,6 +56,10 @@ class Division(BaseAggregate[str]):
 
     def update(self, name: str, rural_population: int, effective_date: date, at: datetime) -> None:
         self.trigger_event(self.Updated, timestamp=at, **_version_fields(name, rural_population, effective_date))
+
+
+def division_key(code: str) -> str:
+    return f"division:{code}"
 
 
 def _version_fields(name: str, rural_population: int, effective_date: date) -> dict[str, Any]:
@@ -84,10 +78,6 @@ class DivisionDecision:
     recorded_at: datetime
     poor_persons: int
     population: int
-
-
-def decisions_key(code: str) -> str:
-    return f"decisions:{code}"
 
 
 class DivisionDecisions(BaseAggregate[str]):
@@ -110,13 +100,7 @@ class DivisionDecisions(BaseAggregate[str]):
                 Actor.from_dict(self.recorded_by), self.timestamp, self.poor_persons, self.population,
             ))
 
-    @dataclass(frozen=True)
-    class Opened(Opening, Event):
-        pass
-
-    @dataclass(frozen=True)
-    class Decided(Event):
-        pass
+    Opened, Decided = opening_and_later(Event)
 
     def __init__(self) -> None:
         self.decisions: list[DivisionDecision] = []
@@ -127,6 +111,10 @@ class DivisionDecisions(BaseAggregate[str]):
 
     def record(self, decision: DivisionDecision) -> None:
         self.trigger_event(self.Decided, timestamp=decision.recorded_at, **_decision_fields(decision))
+
+
+def decisions_key(code: str) -> str:
+    return f"decisions:{code}"
 
 
 def _decision_fields(d: DivisionDecision) -> dict[str, Any]:
@@ -150,13 +138,7 @@ class PolicyRegister(BaseAggregate[str]):
                 RecordedPolicy(PolicyVersion.model_validate(self.version), self.timestamp)
             )
 
-    @dataclass(frozen=True)
-    class Opened(Opening, Event):
-        pass
-
-    @dataclass(frozen=True)
-    class VersionRecorded(Event):
-        pass
+    Opened, VersionRecorded = opening_and_later(Event)
 
     def __init__(self) -> None:
         self.recorded: list[RecordedPolicy] = []

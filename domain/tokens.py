@@ -9,7 +9,7 @@ from datetime import datetime
 
 from eventsourcing.domain import BaseAggregate
 
-from domain.aggregate import Opening, TextEvent, create, keep_stored_topics
+from domain.aggregate import Opening, TextEvent, create, keep_stored_topics, opening_and_later
 from domain.history import Actor
 
 
@@ -22,7 +22,7 @@ class AccessToken(BaseAggregate[str]):
 
     @dataclass(frozen=True)
     class Event(TextEvent):
-        pass
+        """A token is issued once, and may be revoked."""
 
     @dataclass(frozen=True)
     class Issued(Opening, Event):
@@ -83,13 +83,7 @@ class TokenRegister(BaseAggregate[str]):
         def apply(self, aggregate: TokenRegister) -> None:
             aggregate.tokens[self.token_id] = self.secret_hash
 
-    @dataclass(frozen=True)
-    class Opened(Opening, Event):
-        pass
-
-    @dataclass(frozen=True)
-    class Listed(Event):
-        pass
+    Opened, Listed = opening_and_later(Event)
 
     def __init__(self) -> None:
         self.tokens: dict[str, str] = {}
