@@ -59,13 +59,16 @@ class Income:
 
 @dataclass(frozen=True)
 class Measure:
+    """An assigned measure: what its AssistanceMeasureAssigned gave (None where it gave nothing),
+    and its completion once recorded."""
+
     measure_id: str
     category: MeasureCategory
     assigned_on: date
-    amount: float | None = None
-    funding_source: str | None = None
-    helper: str | None = None
-    description: str | None = None
+    amount: float | None
+    funding_source: str | None
+    helper: str | None
+    description: str | None
     completed_on: date | None = None
     outcome: str | None = None
 

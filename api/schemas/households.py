@@ -65,11 +65,11 @@ class MeasureOut(Open):
     measure_id: str = Field(description="the event_id of its AssistanceMeasureAssigned")
     category: str
     assigned_on: date
-    amount: Number | None = None
+    amount: Number | None = Field(None, description="yuan (元), where the measure has an amount")
     funding_source: str | None = None
     helper: str | None = None
     description: str | None = None
-    completed_on: date | None = None
+    completed_on: date | None = Field(None, description="null until its AssistanceMeasureCompleted")
     outcome: str | None = None
 
 
