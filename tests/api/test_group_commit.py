@@ -137,19 +137,7 @@ def test_a_group_is_one_transaction_and_each_command_gets_its_own_answer(county:
         except DomainError as exc:
             answers[n] = exc
 
-    threads = [threading.Thread(target=submit, args=(n,)) for n in range(6)]
-    try:
-        with county.gate.open():
-            threads[0].start()
-            _wait_for(lambda: committer._queue.qsize() == 0 and committer._thread is not None)
-            time.sleep(0.05)  # the committer has taken it and waits for the gate
-            for t in threads[1:]:
-                t.start()
-            _wait_for(lambda: committer._queue.qsize() == 5)
-        for t in threads:
-            t.join(timeout=30)
-    finally:
-        committer.close()
+    _submit_in_two_groups(county, committer, submit, 6)
     assert (committer.groups, committer.commands) == (2, 6)
     assert isinstance(answers[3], DomainError) and answers[3].rule == "illegal_transition"
     receipts = [answers[n] for n in (0, 1, 2, 4, 5)]
@@ -157,6 +145,24 @@ def test_a_group_is_one_transaction_and_each_command_gets_its_own_answer(county:
     assert sorted(r.version for r in receipts) == [3, 4, 5, 6, 7]  # type: ignore[union-attr]
     assert len(county.history("H-9")) == 1  # the refused command recorded nothing
     assert len(county.history("H-1")) == 7
+
+
+def _submit_in_two_groups(registry: Registry, committer: GroupCommitter, submit: Any, n: int) -> None:
+    """``submit(0)`` … ``submit(n - 1)`` from n threads, the first alone in a group: the gate is held
+    while the committer has taken it, until the others wait in its queue (then they form one group)."""
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(n)]
+    try:
+        with registry.gate.open():
+            threads[0].start()
+            _wait_for(lambda: committer._queue.qsize() == 0 and committer._thread is not None)
+            time.sleep(0.05)  # the committer has taken it and waits for the gate
+            for t in threads[1:]:
+                t.start()
+            _wait_for(lambda: committer._queue.qsize() == n - 1)
+        for t in threads:
+            t.join(timeout=30)
+    finally:
+        committer.close()
 
 
 def _wait_for(condition: Any, timeout: float = 10) -> None:
@@ -201,19 +207,7 @@ def test_a_failed_group_is_retried_command_by_command(county: Registry, clock: C
         except Exception as exc:
             answers[n] = exc
 
-    threads = [threading.Thread(target=submit, args=(n,)) for n in range(4)]
-    try:
-        with county.gate.open():  # hold the committer so that the four form groups
-            threads[0].start()
-            _wait_for(lambda: committer._queue.qsize() == 0 and committer._thread is not None)
-            time.sleep(0.05)
-            for t in threads[1:]:
-                t.start()
-            _wait_for(lambda: committer._queue.qsize() == 3)
-        for t in threads:
-            t.join(timeout=30)
-    finally:
-        committer.close()
+    _submit_in_two_groups(county, committer, submit, 4)
     assert isinstance(answers[2], ConnectionError)
     assert all(isinstance(answers[n], Receipt) for n in (0, 1, 3))
     assert [e.body.helper_name for e in county.history("H-1")[2:]] == [  # type: ignore[attr-defined]
