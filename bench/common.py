@@ -240,15 +240,6 @@ def timed_each(fn: Callable[..., Any], asked: Sequence[tuple[Any, ...]], warm: i
     return out
 
 
-def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return out
-
-
 @dataclass
 class Result:
     """One benchmark's figures: what was measured, the figures, the baseline ratio."""
