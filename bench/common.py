@@ -227,12 +227,16 @@ def percentiles(samples: Sequence[float]) -> dict[str, float]:
             "mean_ms": round(statistics.fmean(ordered) * 1000, 3), "n": len(ordered)}
 
 
-def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
+def timed_each(fn: Callable[..., Any], asked: Sequence[tuple[Any, ...]], warm: int) -> list[float]:
+    """Seconds ``fn(*question)`` took for each question ``asked``, after ``warm`` of them untimed
+    (the connection pool and the database's caches warm up)."""
+    for question in asked[:warm]:
+        fn(*question)
     out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
+    for question in asked:
+        started = time.perf_counter()
+        fn(*question)
+        out.append(time.perf_counter() - started)
     return out
 
 
@@ -332,15 +336,20 @@ def run_per_backend(args: argparse.Namespace, households: int, name: str,
                     measure: Callable[[str, str], dict[str, Any]], note: str) -> list[Result]:
     """For each backend asked for (or the store ``--url`` names): a county store, ``measure(backend,
     url)``, the figures printed with the baseline's ``note``; all written to ``--json``."""
-    results = []
+    results: list[Result] = []
     for backend in [backend_of(args.url)] if args.url else backends(args.backend):
         with county_store(backend, households, args.seed, args.url) as url:
-            result = Result(f"{name}/{backend}", measure(backend, url))
-        result.notes.append(note)
-        result.print()
-        results.append(result)
+            figures = measure(backend, url)
+        reported(results, f"{name}/{backend}", figures, note)
     write_json(args.json, results)
     return results
+
+
+def reported(results: list[Result], name: str, figures: dict[str, Any], note: str) -> None:
+    """``figures`` as the result ``name`` with its baseline's ``note``: printed, and added to ``results``."""
+    result = Result(name, figures, [note])
+    result.print()
+    results.append(result)
 
 
 def backend_of(url: str) -> str:

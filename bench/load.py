@@ -41,15 +41,12 @@ from urllib.parse import urlencode, urlparse
 from bench.common import (
     Result,
     ServerCpu,
-    backend_of,
-    backends,
     base_parser,
     bench_settings,
     county,
-    county_store,
     percentiles,
+    run_per_backend,
     serve_process,
-    write_json,
 )
 
 HOUSEHOLDS = 2_000
@@ -333,18 +330,12 @@ def main(argv: list[str] | None = None) -> list[Result]:
         mix = parse_mix(args.mix)
     except ValueError as exc:
         parser.error(str(exc))
-    results = []
-    for backend in [backend_of(args.url)] if args.url else backends(args.backend):
-        with county_store(backend, households, args.seed, args.url) as url:
-            figures = run_load(backend, url, households, args.seed, configs, clients, seconds, args.max_requests,
-                               mix)
-        result = Result(f"load/{backend}", figures)
-        result.notes.append(f"baseline: the '{configs[0].name}' server; clients are threads of this process "
-                            "on the same machine as the server and the database")
-        result.print()
-        results.append(result)
-    write_json(args.json, results)
-    return results
+    return run_per_backend(
+        args, households, "load",
+        lambda backend, url: run_load(backend, url, households, args.seed, configs, clients, seconds,
+                                      args.max_requests, mix),
+        f"baseline: the '{configs[0].name}' server; clients are threads of this process on the same machine as "
+        "the server and the database")
 
 
 if __name__ == "__main__":
