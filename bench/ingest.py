@@ -28,7 +28,6 @@ from bench.common import (
     PG_DB,
     County,
     Result,
-    ServerCpu,
     backends,
     base_parser,
     bench_settings,
@@ -36,9 +35,9 @@ from bench.common import (
     open_registry,
     reported,
     scratch_store,
-    serve_process,
     write_json,
 )
+from bench.processes import ServerCpu, serve_process
 from bootstrap.settings import Settings
 from simulation import load, put_divisions
 

@@ -40,14 +40,13 @@ from urllib.parse import urlencode, urlparse
 
 from bench.common import (
     Result,
-    ServerCpu,
     base_parser,
     bench_settings,
     county,
     percentiles,
     run_per_backend,
-    serve_process,
 )
+from bench.processes import ServerCpu, process_tree_cpu, serve_process
 
 HOUSEHOLDS = 2_000
 QUICK_HOUSEHOLDS = 60
@@ -126,24 +125,6 @@ def prepare(url: str, households: int, seed: int) -> Target:
     if not writable:
         raise RuntimeError("no household of the county accepts a HelperAssigned today")
     return Target(county_code, ids, writable, token)
-
-
-def process_tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of ``pid`` and its live descendants (uvicorn's workers), from /proc."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total, todo = 0.0, [pid]
-    while todo:
-        current = todo.pop()
-        try:
-            with open(f"/proc/{current}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
-            for task in os.listdir(f"/proc/{current}/task"):
-                with open(f"/proc/{current}/task/{task}/children") as f:
-                    todo += [int(child) for child in f.read().split()]
-        except OSError:  # gone meanwhile, or no /proc
-            continue
-    return total
 
 
 @contextmanager
