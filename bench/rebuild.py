@@ -26,7 +26,6 @@ from typing import Any
 
 from bench.common import (
     Result,
-    ServerCpu,
     add_arguments,
     backend_of,
     base_parser,
@@ -34,6 +33,7 @@ from bench.common import (
     events_per_second,
     run_per_backend,
 )
+from bench.processes import ServerCpu
 from projections.runner import ProjectionStore, default_workers
 from service.registry import Registry
 

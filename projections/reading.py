@@ -104,7 +104,7 @@ class Queries:
 
     @staticmethod
     def _division_versions(tx: Tx, where: str, params: list[Any]) -> dict[str, list[Any]]:
-        from domain.household import DivisionVersion
+        from domain.reference import DivisionVersion
 
         versions: dict[str, list[DivisionVersion]] = {}
         for code, name, population, effective, recorded_us in tx.query(

@@ -10,7 +10,8 @@ from eventsourcing.application import AggregateNotFoundError
 from domain import access, divisions, progress
 from domain.errors import InvalidInput, NotFound
 from domain.history import SYSTEM, Actor
-from domain.household import (
+from domain.policy import PolicyBook
+from domain.reference import (
     Division,
     DivisionDecision,
     DivisionDecisions,
@@ -18,7 +19,6 @@ from domain.household import (
     decisions_key,
     division_key,
 )
-from domain.policy import PolicyBook
 from persistence.writegate import WriteGate
 from service.store import AggregateStore
 from service.unit_of_work import UnitOfWork, unit_of_work
