@@ -33,7 +33,8 @@ from bench.common import (
     bench_settings,
     run_per_backend,
 )
-from projections.runner import ProjectionStore, default_workers
+from projections.lanes import default_workers
+from projections.runner import ProjectionStore
 from service.registry import Registry
 
 HOUSEHOLDS = 2_000

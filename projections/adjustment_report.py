@@ -13,7 +13,7 @@ from typing import Any
 from domain.moments import end_of_day
 from persistence.db import Tx
 from projections import adjustments as adj
-from projections import flows
+from projections import flow_reading
 from projections.encoding import OPEN_DATE, chunks, from_us, known_us
 from projections.reading import FLOW_PREFIX, Queries, check_prefix, prefix_range
 from projections.sealing import Sealer
@@ -99,7 +99,7 @@ class AdjustmentQueries(Queries):
         s, e = start.isoformat(), end.isoformat()
         if self._flows_for(division_prefix):
             with self.store.db.read() as tx:
-                at_start, at_end = flows.sums_at(tx, [start.toordinal(), end.toordinal()], k)
+                at_start, at_end = flow_reading.sums_at(tx, [start.toordinal(), end.toordinal()], k)
                 self.context.flow_classes.get(tx, set(at_start) | set(at_end))
             keys = self.context.flow_classes.stock_keys(division_prefix)
             return {
@@ -108,8 +108,8 @@ class AdjustmentQueries(Queries):
                 "end": end.isoformat(),
                 "known_at": known_at.isoformat(timespec="microseconds") if known_at else None,
                 **adj.report_from_flow_sums(
-                    flows.stocks(at_start, keys),
-                    flows.stocks(at_end, keys),
+                    flow_reading.stocks(at_start, keys),
+                    flow_reading.stocks(at_end, keys),
                     _flow_groups(at_start, at_end, self.context.flow_classes.group_keys(division_prefix)),
                 ),
             }

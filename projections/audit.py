@@ -24,8 +24,8 @@ from domain.events import META_EVENTS, EventCorrected, EventRetracted, event_jso
 from domain.fold import intervals, replay
 from domain.history import Actor, RecordedEvent, effective_events
 from persistence.db import Tx
-from projections.encoding import chunks, from_us, to_us
-from projections.households import dumps
+from projections.encoding import chunks, to_us
+from projections.households import dumps, recorded_event
 from projections.integrity import (
     GENESIS,
     link,
@@ -39,39 +39,34 @@ from projections.schema import AUDIT, CHAIN
 from projections.sealing import PLAIN, Sealer
 
 
-def division_record(e: Entry) -> dict[str, Any]:
-    d = e.division
-    assert d is not None
+def _reference_record(e: Entry, type_: str, effective_date: str, recorded_at: str, data: Any) -> dict[str, Any]:
+    """The audit record of a division or policy version (no household, no actor)."""
     return {
         "event_id": f"{e.originator_id}#{e.originator_version}",
         "household_id": None,
         "version": e.originator_version,
-        "type": "DivisionRegistered" if d.registered else "DivisionUpdated",
-        "effective_date": d.effective_date.isoformat(),
-        "recorded_at": moment_text(d.recorded_at),
+        "type": type_,
+        "effective_date": effective_date,
+        "recorded_at": recorded_at,
         "recorded_by": None,
-        "data": {
-            "code": d.code,
-            "name": d.name,
-            "rural_population": d.rural_population,
-            "effective_date": d.effective_date.isoformat(),
-        },
+        "data": data,
     }
+
+
+def division_record(e: Entry) -> dict[str, Any]:
+    d = e.division
+    assert d is not None
+    effective = d.effective_date.isoformat()
+    data = {"code": d.code, "name": d.name, "rural_population": d.rural_population, "effective_date": effective}
+    return _reference_record(e, "DivisionRegistered" if d.registered else "DivisionUpdated", effective,
+                             moment_text(d.recorded_at), data)
 
 
 def policy_record(e: Entry) -> dict[str, Any]:
     p = e.policy
     assert p is not None
-    return {
-        "event_id": f"{e.originator_id}#{e.originator_version}",
-        "household_id": None,
-        "version": e.originator_version,
-        "type": "PolicyVersionRecorded",
-        "effective_date": p.version.effective_date.isoformat(),
-        "recorded_at": moment_text(p.recorded_at),
-        "recorded_by": None,
-        "data": p.version.model_dump(mode="json"),
-    }
+    return _reference_record(e, "PolicyVersionRecorded", p.version.effective_date.isoformat(),
+                             moment_text(p.recorded_at), p.version.model_dump(mode="json"))
 
 
 def household_record(e: Entry) -> dict[str, Any]:
@@ -150,18 +145,9 @@ def describe_change(before: Sequence[RecordedEvent], meta: RecordedEvent) -> dic
 def audit_row_event(row: Sequence[Any], sealer: Sealer = PLAIN) -> RecordedEvent:
     """A RecordedEvent back from a ``proj_audit`` row (event_id, household_id, version, type,
     recorded_us, actor_label, actor_role, actor_division, data)."""
-    from domain.events import EVENT_TYPES
-
     event_id, household_id, version, type_, recorded_us, label, role, division, data = row
-    name, data = sealer.unseal(label), sealer.unseal(data)
-    return RecordedEvent(
-        event_id=event_id,
-        household_id=household_id,
-        version=version,
-        recorded_at=from_us(recorded_us),
-        recorded_by=Actor(name, role, division or ""),
-        body=EVENT_TYPES[type_].model_validate_json(data),
-    )
+    actor = Actor(sealer.unseal(label), role, division or "")
+    return recorded_event(household_id, version, event_id, type_, recorded_us, actor, sealer.unseal(data))
 
 
 class AuditProjection:
@@ -333,3 +319,19 @@ def _record_us(e: Entry) -> int:
 
 def parse_row_json(value: str | None) -> Any:
     return json.loads(value) if value else None
+
+
+def row_fields(
+    event_id: str, household_id: str | None, version: int, type_: str, effective_date: str, recorded_at: str,
+    name: str | None, role: str | None, division: str | None,
+) -> dict[str, Any]:
+    """An audit row's event as its record names it, up to the actor (none for reference data)."""
+    return {
+        "event_id": event_id,
+        "household_id": household_id,
+        "version": version,
+        "type": type_,
+        "effective_date": effective_date,
+        "recorded_at": recorded_at,
+        "recorded_by": {"name": name, "role": role, "division": division or ""} if name is not None else None,
+    }

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from projections import findings
-from projections.audit import parse_row_json
+from projections.audit import parse_row_json, row_fields
 from projections.encoding import OPEN_US
 from projections.integrity import GENESIS
 from projections.reading import Queries, check_prefix, prefix_range
@@ -20,13 +20,7 @@ def _audit_item(row: tuple[Any, ...], sealer: Sealer) -> dict[str, Any]:
     name, reason, evidence, data, changes = (sealer.unseal(v) for v in (name, reason, evidence, data, changes))
     item: dict[str, Any] = {
         "position": position,
-        "event_id": event_id,
-        "household_id": household_id,
-        "version": version,
-        "type": type_,
-        "effective_date": effective_date,
-        "recorded_at": recorded_at,
-        "recorded_by": {"name": name, "role": role, "division": division or ""} if name is not None else None,
+        **row_fields(event_id, household_id, version, type_, effective_date, recorded_at, name, role, division),
         "division_code": division_code,
         "reason": reason,
         "evidence": parse_row_json(evidence) or [],

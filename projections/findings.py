@@ -68,49 +68,6 @@ def of_households(
     return out
 
 
-def of_division(
-    tx: Tx,
-    division_prefix: str,
-    prefix_range: tuple[str, str],
-    policies: PolicyBook,
-    as_of: date,
-    known_at: datetime | None,
-    state: str = "all",
-    page: int = 1,
-    page_size: int = 50,
-) -> dict[str, Any]:
-    """The findings of the households in ``division_prefix`` as of ``as_of`` (the division
-    each belonged to then), known at ``known_at``: counts by state and one page."""
-    if state not in STATES:
-        raise ValueError(f"state is one of {', '.join(STATES)}")
-    k = known_us(known_at)
-    lo, hi = prefix_range
-    day = as_of.isoformat()
-    ids = [r[0] for r in tx.query(
-        "SELECT DISTINCT t.household_id FROM proj_timeline t JOIN proj_reviews r ON r.household_id = t.household_id "
-        "WHERE r.known_from <= ? AND t.division_code >= ? AND t.division_code < ? AND t.valid_from <= ? "
-        "AND t.valid_to > ? AND t.known_from <= ? AND t.known_to > ? ORDER BY t.household_id",
-        (k, lo, hi, day, day, k, k),
-    )]
-    rows: list[dict[str, Any]] = []
-    for hid, history in sorted(histories(tx, ids, k).items()):
-        rows += [{"household_id": hid, **f} for f in findings_view(history, policies, as_of, known_at)]
-    counts = {s: sum(1 for r in rows if r["state"] == s) for s in ("open", "resolved")}
-    chosen = rows if state == "all" else [r for r in rows if r["state"] == state]
-    start = (page - 1) * page_size
-    return {
-        "division_code": division_prefix,
-        "as_of": as_of.isoformat(),
-        "known_at": known_at.isoformat(timespec="microseconds") if known_at else None,
-        "state": state,
-        "counts": counts,
-        "total": len(chosen),
-        "page": page,
-        "page_size": page_size,
-        "findings": chosen[start : start + page_size],
-    }
-
-
 class FindingsQueries(Queries):
     """The findings of a division (open and resolved, counted, and a page of them)."""
 
@@ -123,10 +80,38 @@ class FindingsQueries(Queries):
         page: int = 1,
         page_size: int = 50,
     ) -> dict[str, Any]:
-        """Counts of open and resolved findings in a division and a page of them."""
+        """The findings of the households in ``division_prefix`` as of ``as_of`` (the division
+        each belonged to then), known at ``known_at``: counts by state and one page."""
         check_prefix(division_prefix)
+        if state not in STATES:
+            raise ValueError(f"state is one of {', '.join(STATES)}")
+        k = known_us(known_at)
+        lo, hi = prefix_range(division_prefix)
+        day = as_of.isoformat()
         with self.store.db.read() as tx:
             policies = self._policies(tx, None)
-            return of_division(
-                tx, division_prefix, prefix_range(division_prefix), policies, as_of, known_at, state, page, page_size
-            )
+            ids = [r[0] for r in tx.query(
+                "SELECT DISTINCT t.household_id FROM proj_timeline t JOIN proj_reviews r "
+                "ON r.household_id = t.household_id WHERE r.known_from <= ? AND t.division_code >= ? "
+                "AND t.division_code < ? AND t.valid_from <= ? AND t.valid_to > ? AND t.known_from <= ? "
+                "AND t.known_to > ? ORDER BY t.household_id",
+                (k, lo, hi, day, day, k, k),
+            )]
+            found = sorted(histories(tx, ids, k).items())
+        rows: list[dict[str, Any]] = []
+        for hid, history in found:
+            rows += [{"household_id": hid, **f} for f in findings_view(history, policies, as_of, known_at)]
+        counts = {s: sum(1 for r in rows if r["state"] == s) for s in ("open", "resolved")}
+        chosen = rows if state == "all" else [r for r in rows if r["state"] == state]
+        start = (page - 1) * page_size
+        return {
+            "division_code": division_prefix,
+            "as_of": as_of.isoformat(),
+            "known_at": known_at.isoformat(timespec="microseconds") if known_at else None,
+            "state": state,
+            "counts": counts,
+            "total": len(chosen),
+            "page": page,
+            "page_size": page_size,
+            "findings": chosen[start : start + page_size],
+        }

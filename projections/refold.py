@@ -135,14 +135,23 @@ def _compare(table: Table, want: Tx, have: Tx) -> list[RowDifference]:
                      | {r[0] for r in have.query(f"SELECT DISTINCT household_id FROM {table.name}")})
         groups = [(f" WHERE household_id IN ({', '.join('?' * len(c))})", list(c)) for c in chunks(ids)]
     for where, params in groups:
-        expected, actual = rows(want, where, params), rows(have, where, params)
-        for key in sorted(set(expected) | set(actual), key=repr):
-            if key not in actual:
-                out.append(RowDifference(table.name, key, "missing"))
-            elif key not in expected:
-                out.append(RowDifference(table.name, key, "added"))
-            elif expected[key] != actual[key]:
-                out.append(RowDifference(table.name, key, "altered"))
+        out += _differences(table.name, rows(want, where, params), rows(have, where, params), key=repr)
+    return out
+
+
+def _differences(
+    table: str, expected: dict[Any, tuple[Any, ...]], actual: dict[Any, tuple[Any, ...]],
+    key: Callable[[Any], Any] | None = None,
+) -> list[RowDifference]:
+    """Each row of ``table`` missing, added or altered, by key (in ``key`` order)."""
+    out = []
+    for k in sorted(set(expected) | set(actual), key=key):
+        if k not in actual:
+            out.append(RowDifference(table, k, "missing"))
+        elif k not in expected:
+            out.append(RowDifference(table, k, "added"))
+        elif expected[k] != actual[k]:
+            out.append(RowDifference(table, k, "altered"))
     return out
 
 
@@ -151,14 +160,5 @@ def _compare_flows(want: Tx, have: Tx) -> list[RowDifference]:
     cols = ", ".join(f"c.{name}" for name in FLOW_CLASSES.column_names if name != "flow_class")
     sql = (f"SELECT f.moment, f.position, f.n, f.day, f.households, f.persons, f.prev_persons, {cols} "
            f"FROM {FLOWS.name} f LEFT JOIN {FLOW_CLASSES.name} c ON c.flow_class = f.flow_class")
-    expected = {tuple(r[:3]): tuple(r) for r in want.query(sql)}
-    actual = {tuple(r[:3]): tuple(r) for r in have.query(sql)}
-    out = []
-    for key in sorted(set(expected) | set(actual)):
-        if key not in actual:
-            out.append(RowDifference(FLOWS.name, key, "missing"))
-        elif key not in expected:
-            out.append(RowDifference(FLOWS.name, key, "added"))
-        elif expected[key] != actual[key]:
-            out.append(RowDifference(FLOWS.name, key, "altered"))
-    return out
+    return _differences(FLOWS.name, {tuple(r[:3]): tuple(r) for r in want.query(sql)},
+                        {tuple(r[:3]): tuple(r) for r in have.query(sql)})

@@ -20,7 +20,7 @@ import hmac
 import os
 import threading
 from functools import lru_cache
-from typing import overload
+from typing import TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -29,6 +29,8 @@ from bootstrap.settings import Settings
 
 MARK = "~"
 _NONCE = 12
+#: A value to seal or open: text, or None (which stays None).
+Text = TypeVar("Text", str, None)
 
 
 class SealError(RuntimeError):
@@ -70,21 +72,13 @@ class Sealer:
     def of(cls, settings: Settings) -> Sealer:
         return _sealer(settings.cipher_key if settings.encrypted else None)
 
-    @overload
-    def seal(self, text: str) -> str: ...
-    @overload
-    def seal(self, text: None) -> None: ...
-    def seal(self, text: str | None) -> str | None:
+    def seal(self, text: Text) -> Text:
         if text is None or self._aead is None:
             return text
         nonce = _nonces.take()
         return MARK + base64.b64encode(nonce + self._aead.encrypt(nonce, text.encode(), None)).decode("ascii")
 
-    @overload
-    def unseal(self, text: str) -> str: ...
-    @overload
-    def unseal(self, text: None) -> None: ...
-    def unseal(self, text: str | None) -> str | None:
+    def unseal(self, text: Text) -> Text:
         if text is None or self._aead is None:
             return text
         if not text.startswith(MARK):

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from persistence.db import Tx
-from projections.audit import entry_record
+from projections.audit import entry_record, row_fields
 from projections.encoding import from_us
 from projections.integrity import GENESIS, link, moment_text, raw_hash, record_hash
 from projections.log import decode, head
@@ -103,13 +103,7 @@ def _audit_record(row: tuple[Any, ...], sealer: Sealer) -> dict[str, Any]:
         name = "?"  # the actor the trail is looked up by is not the one recorded
     return {
         "record": {
-            "event_id": event_id,
-            "household_id": household_id,
-            "version": version,
-            "type": type_,
-            "effective_date": effective_date,
-            "recorded_at": recorded_at,
-            "recorded_by": {"name": name, "role": role, "division": division or ""} if name is not None else None,
+            **row_fields(event_id, household_id, version, type_, effective_date, recorded_at, name, role, division),
             "data": json.loads(data),
         },
         "event_hash": event_hash,
