@@ -16,6 +16,7 @@ from projections import adjustments as adj
 from projections import flow_reading
 from projections.encoding import OPEN_DATE, chunks, from_us, known_us
 from projections.reading import FLOW_PREFIX, Queries, check_prefix, prefix_range
+from projections.schema import events_with_actors
 from projections.sealing import Sealer
 
 
@@ -179,9 +180,10 @@ class AdjustmentQueries(Queries):
         with self.store.db.read() as tx:
             for chunk in chunks(changed):
                 for row in tx.query(
-                    "SELECT household_id, event_id, version, type, effective_date, recorded_us, recorded_by, body "
-                    f"FROM proj_events WHERE household_id IN ({', '.join('?' * len(chunk))}) "
-                    "AND recorded_us > ? AND recorded_us <= ? ORDER BY household_id, version",
+                    "SELECT e.household_id, e.event_id, e.version, e.type, e.effective_date, e.recorded_us, "
+                    f"a.recorded_by, e.body FROM {events_with_actors()} "
+                    f"WHERE e.household_id IN ({', '.join('?' * len(chunk))}) "
+                    "AND e.recorded_us > ? AND e.recorded_us <= ? ORDER BY e.household_id, e.version",
                     [*chunk, lo_us, hi_us],
                 ):
                     recorded.setdefault(row[0], []).append(row[1:])

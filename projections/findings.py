@@ -21,6 +21,7 @@ from persistence.db import Tx
 from projections.encoding import chunks, known_us
 from projections.households import decode_event_row
 from projections.reading import Queries, check_prefix, prefix_range
+from projections.schema import EVENT_COLUMNS, events_with_actors
 
 STATES = ("open", "resolved", "all")
 
@@ -31,8 +32,8 @@ def histories(tx: Tx, household_ids: Sequence[str], k: int) -> dict[str, list[Re
     for chunk in chunks(list(household_ids)):
         marks = ", ".join("?" * len(chunk))
         for row in tx.query(
-            "SELECT household_id, version, event_id, type, recorded_us, recorded_by, body FROM proj_events "
-            f"WHERE household_id IN ({marks}) AND recorded_us <= ? ORDER BY household_id, version",
+            f"SELECT {EVENT_COLUMNS} FROM {events_with_actors()} "
+            f"WHERE e.household_id IN ({marks}) AND e.recorded_us <= ? ORDER BY e.household_id, e.version",
             [*chunk, k],
         ):
             found.setdefault(row[0], []).append(decode_event_row(row, tx.sealer))

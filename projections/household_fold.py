@@ -114,6 +114,8 @@ class Fold:
     encoder: CardEncoder = field(default_factory=lambda: CardEncoder(8))
     #: listed in proj_reviews (its findings must be derived)
     reviewed: bool = False
+    #: the ids of the card parts stored for it (proj_card_parts)
+    parts: set[int] = field(default_factory=set)
 
     @property
     def version(self) -> int:

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -50,7 +50,20 @@ from projections import flows
 from projections.encoding import OPEN_US, chunks, from_us, to_us
 from projections.household_fold import Fold, Span, spans_of
 from projections.jsontext import compact
-from projections.schema import CARDS, EVENTS, FLOW_CLASSES, FLOW_MARKS, FLOW_SUMS, FLOWS, REVIEWS, TIMELINE
+from projections.schema import (
+    ACTORS,
+    CARD_PARTS,
+    CARDS,
+    EVENT_COLUMNS,
+    EVENTS,
+    FLOW_CLASSES,
+    FLOW_MARKS,
+    FLOW_SUMS,
+    FLOWS,
+    REVIEWS,
+    TIMELINE,
+    events_with_actors,
+)
 from projections.sealing import PLAIN, Sealer
 
 
@@ -75,6 +88,10 @@ class _Batch:
     flows: flows.Pending = field(default_factory=flows.Pending)
     #: households newly listed in proj_reviews: (household_id, known_from)
     reviews: list[tuple[str, int]] = field(default_factory=list)
+    #: card parts not stored yet: (household_id, part id, text)
+    parts: list[tuple[str, int, str]] = field(default_factory=list)
+    #: the id of a card part (the store's :meth:`~projections.sealing.Sealer.digest`)
+    digest: Callable[[str], int] = PLAIN.digest
 
     def open(self, table: str, household_id: str, known_from: int, valid_from: str, row: list[Any]) -> None:
         self.inserts[(table, household_id, known_from, valid_from)] = row
@@ -102,7 +119,10 @@ class HouseholdProjection:
     (``proj_flows`` and its classes and checkpoints, :mod:`projections.flows`)."""
 
     name = "households"
-    tables = (EVENTS, CARDS, TIMELINE, FLOWS, FLOW_CLASSES, FLOW_MARKS, FLOW_SUMS, REVIEWS)
+    #: 2: a card row holds the card's own values, its members, measures and helpers are
+    #: parts; an event row names its actor (proj_actors).
+    layout = 2
+    tables = (EVENTS, ACTORS, CARDS, CARD_PARTS, TIMELINE, FLOWS, FLOW_CLASSES, FLOW_MARKS, FLOW_SUMS, REVIEWS)
 
     def __init__(self, cache_size: int | None = 0, single_writer: bool = False) -> None:
         """``cache_size``: folds kept between batches (0: none, None: unbounded). With
@@ -113,8 +133,8 @@ class HouseholdProjection:
         self.cache_size = cache_size
         self.single_writer = single_writer
         self._cache: OrderedDict[str, Fold] = OrderedDict()
-        #: recorded_by JSON -> its sealed text (a few actors record most events)
-        self._sealed_actors: dict[str, str] = {}
+        #: recorded_by JSON -> its id in proj_actors (a few actors record most events)
+        self._actor_ids: dict[str, int] = {}
         #: True while the cache holds every household of the tables (a rebuild from
         #: empty tables that evicts nothing): a household not in it has no rows yet.
         self.complete = False
@@ -152,7 +172,7 @@ class HouseholdProjection:
         self, tx: Tx, by_household: dict[str, list[tuple[int, RecordedEvent]]], suffix: str, bodies: dict[int, str]
     ) -> int:
         folds = self._folds(tx, list(by_household), suffix)
-        batch = _Batch()
+        batch = _Batch(digest=tx.sealer.digest)
         applied = 0
         for household_id, items in by_household.items():
             fold = folds.get(household_id)
@@ -197,20 +217,27 @@ class HouseholdProjection:
 
     def _write(self, tx: Tx, batch: _Batch, suffix: str) -> None:
         sealer = tx.sealer
-        events = batch.events
-        if sealer.encrypted:
+        ids = self._actor_ids
+        if len(ids) > 10_000:
+            ids.clear()
+        actors: dict[int, str] = {}
+        events = []
+        for row in batch.events:
+            text = row[7]
+            actor = ids.get(text)
+            if actor is None:
+                actor = ids[text] = sealer.digest(text)
+            actors[actor] = text
             # Personal data never reaches the tables in the clear (projections.sealing).
-            actors = self._sealed_actors
-            if len(actors) > 10_000:
-                actors.clear()
-            events = []
-            for row in batch.events:
-                actor = actors.get(row[7])
-                if actor is None:
-                    actor = actors[row[7]] = sealer.seal(row[7])  # type: ignore[assignment]
-                events.append((*row[:7], actor, sealer.seal(row[8])))
+            events.append((*row[:7], actor, sealer.seal(row[8])))
+        # The batch's few actors, each stored once by whichever writer has it first.
+        tx.executemany(
+            f"INSERT INTO {ACTORS.name}{suffix} (actor, recorded_by) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [(actor, sealer.seal(text)) for actor, text in sorted(actors.items())],
+        )
         EVENTS.insert(tx, events, suffix)
         REVIEWS.insert(tx, batch.reviews, suffix)
+        CARD_PARTS.insert(tx, [(hid, part, sealer.seal(text)) for hid, part, text in batch.parts], suffix)
         for table in (CARDS, TIMELINE):
             name = table.name
             tx.executemany(
@@ -265,9 +292,14 @@ class HouseholdProjection:
 
     @staticmethod
     def _open_card(fold: Fold, on: str, state: HouseholdState, moment: int, batch: _Batch) -> None:
+        hid = fold.household_id
         fold.cards[on] = (state, moment)
-        batch.open(CARDS.name, fold.household_id, moment, on,
-                   [fold.household_id, on, moment, OPEN_US, fold.encoder.encode(state)])
+        head, parts = fold.encoder.encode(state, batch.digest)
+        for text, part in parts:
+            if part not in fold.parts:  # stored once per household, whichever rows show it
+                fold.parts.add(part)
+                batch.parts.append((hid, part, text))
+        batch.open(CARDS.name, hid, moment, on, [hid, on, moment, OPEN_US, head, *(part for _, part in parts)])
 
     @staticmethod
     def _diff_timeline(fold: Fold, moment: int, batch: _Batch, position: int = 0) -> None:
@@ -331,8 +363,8 @@ class HouseholdProjection:
         marks = ", ".join("?" * len(household_ids))
         histories: dict[str, list[RecordedEvent]] = {}
         for row in tx.query(
-            f"SELECT household_id, version, event_id, type, recorded_us, recorded_by, body "
-            f"FROM {EVENTS.name}{suffix} WHERE household_id IN ({marks}) ORDER BY household_id, version",
+            f"SELECT {EVENT_COLUMNS} FROM {events_with_actors(suffix)} WHERE e.household_id IN ({marks}) "
+            "ORDER BY e.household_id, e.version",
             household_ids,
         ):
             histories.setdefault(row[0], []).append(decode_event_row(row, tx.sealer))
@@ -344,9 +376,15 @@ class HouseholdProjection:
                 [*household_ids, OPEN_US],
             ):
                 believed.setdefault(table.name, {}).setdefault(hid, {})[valid_from] = known_from
+        parts: dict[str, set[int]] = {}
+        for hid, part in tx.query(
+            f"SELECT household_id, part FROM {CARD_PARTS.name}{suffix} WHERE household_id IN ({marks})", household_ids
+        ):
+            parts.setdefault(hid, set()).add(int(part))
         folds = {}
         for hid, history in histories.items():
             fold = Fold(hid, history)
+            fold.parts = parts.get(hid, set())
             fold.refold()
             fold.reviewed = first_disturbance(history) is not None
             fold.moment = max(to_us(e.recorded_at) for e in history)
@@ -391,7 +429,7 @@ def recorded_event(
 
 
 def decode_event_row(row: Sequence[Any], sealer: Sealer = PLAIN) -> RecordedEvent:
-    """A ``proj_events`` row (household_id, version, event_id, type, recorded_us, recorded_by, body)."""
+    """A ``proj_events`` row with its actor (:data:`~projections.schema.EVENT_COLUMNS`)."""
     household_id, version, event_id, type_, recorded_us, recorded_by, body = row
     actor = Actor.from_dict(json.loads(sealer.unseal(recorded_by)))
     return recorded_event(household_id, version, event_id, type_, recorded_us, actor, sealer.unseal(body))

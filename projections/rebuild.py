@@ -230,7 +230,9 @@ class Rebuild:
                     "SELECT name, position FROM proj_tracking WHERE name = ? OR name LIKE ?",
                     (name + REBUILD, f"{name}#%{REBUILD}"),
                 ))
-                if resume and set(tracked) == set(keys) and all(tx.table_exists(t.name + NEW) for t in tables):
+                if resume and set(tracked) == set(keys) and all(
+                    tx.columns(t.name + NEW) == list(t.column_names) for t in tables  # made by this layout
+                ):
                     positions.update({key: int(position) for key, position in tracked.items()})
                     for table in tables:
                         table.create_indexes(tx, NEW)

@@ -26,12 +26,23 @@ from projections.encoding import chunks
 from projections.households import HouseholdProjection
 from projections.log import read_page
 from projections.reference import ReferenceProjection
-from projections.schema import CARDS, DIVISIONS, EVENTS, FLOW_CLASSES, FLOWS, POLICIES, TIMELINE, Table
+from projections.schema import (
+    ACTORS,
+    CARD_PARTS,
+    CARDS,
+    DIVISIONS,
+    EVENTS,
+    FLOW_CLASSES,
+    FLOWS,
+    POLICIES,
+    TIMELINE,
+    Table,
+)
 from projections.sealing import MARK, Sealer
 
 PAGE = 2000
 #: The tables compared row by row, with the columns that name a row.
-CHECKED: tuple[Table, ...] = (EVENTS, CARDS, TIMELINE, DIVISIONS, POLICIES)
+CHECKED: tuple[Table, ...] = (EVENTS, ACTORS, CARDS, CARD_PARTS, TIMELINE, DIVISIONS, POLICIES)
 
 
 @dataclass(frozen=True)
@@ -53,7 +64,7 @@ class RowDifference:
 def check_read_models(store: Any, upto: int, progress: Callable[[int, int], None] | None = None
                       ) -> list[RowDifference]:
     """Re-fold the log up to ``upto`` into scratch tables and compare them with the live ones."""
-    with _scratch() as scratch:
+    with _scratch(store.db.sealer) as scratch:
         households = HouseholdProjection(cache_size=50_000)
         reference = ReferenceProjection()
         position = 0
@@ -78,11 +89,12 @@ def check_read_models(store: Any, upto: int, progress: Callable[[int, int], None
 
 
 @contextmanager
-def _scratch() -> Iterator[Database]:
+def _scratch(sealer: Sealer) -> Iterator[Database]:
+    """A temporary plaintext SQLite database; its card parts are named as ``sealer`` names them."""
     fd, path = tempfile.mkstemp(prefix="povreg-verify-", suffix=".db")
     os.close(fd)
     settings = Settings(database_url=f"sqlite:///{path}", cipher_key=PLAINTEXT)
-    db = Database(settings, sealer=Sealer.of(settings))
+    db = Database(settings, sealer=sealer.plain())
     try:
         with db.write() as tx:
             for table in (*HouseholdProjection.tables, *ReferenceProjection.tables):

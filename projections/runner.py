@@ -34,6 +34,9 @@ REBUILD = "@rebuild"
 class Projection(Protocol):
     name: str
     tables: tuple[Table, ...]
+    #: What its tables hold, numbered: raised whenever that changes (even under the same
+    #: columns), so that tables an older version wrote are rebuilt, never misread.
+    layout: int
 
     def reset(self) -> None: ...
 
@@ -96,26 +99,31 @@ class ProjectionStore:
     def setup(self) -> None:
         """Create the live tables and tracking rows that are missing.
 
-        A projection whose tables are not as declared (an older version of this
-        code made them) is dropped and starts over from position 0: the next
-        catch-up rebuilds it from the log.
+        A projection whose tables are not as declared, or were written in another
+        layout (``proj_sealed`` holds ``<name>/<layout>`` of the tables as written:
+        an older version of this code made them), is dropped and starts over from
+        position 0: the next catch-up rebuilds it from the log.
         """
         with self.db.write() as tx:
             self.lock_ddl(tx)
             TRACKING.create(tx)
             SEALED.create(tx)
-            sealed = {name for (name,) in tx.query("SELECT name FROM proj_sealed")}
+            written = {name for (name,) in tx.query("SELECT name FROM proj_sealed")}
             for projection in self.projections.values():
-                # Tables written before personal data was sealed (projections.sealing) are
-                # rebuilt like tables of another shape.
-                if projection.name not in sealed or any(
+                # Tables written before personal data was sealed (projections.sealing), or
+                # holding other things under the same columns, are rebuilt like tables of
+                # another shape.
+                marker = f"{projection.name}/{projection.layout}"
+                if marker not in written or any(
                     tx.columns(t.name) != list(t.column_names) for t in projection.tables
                 ):
                     for table in projection.tables:
                         tx.execute(f"DROP TABLE IF EXISTS {table.name}")
                         table.create(tx)
                     tx.execute("DELETE FROM proj_tracking WHERE name = ?", (projection.name,))
-                    tx.execute("INSERT INTO proj_sealed (name) VALUES (?) ON CONFLICT DO NOTHING", (projection.name,))
+                    tx.execute("DELETE FROM proj_sealed WHERE name = ? OR name LIKE ?",
+                               (projection.name, projection.name + "/%"))
+                    tx.execute("INSERT INTO proj_sealed (name) VALUES (?)", (marker,))
                 tx.execute(
                     "INSERT INTO proj_tracking (name, position, updated_us) VALUES (?, 0, 0) ON CONFLICT DO NOTHING",
                     (projection.name,),
