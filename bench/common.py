@@ -75,26 +75,30 @@ class ServerCpu:
     with the connection pools, so a thread samples them twice a second and keeps each one's
     last reading; what a process spends after its last sample is missed (at most half a
     second of it). ``seconds`` is None when not ``enabled`` or where ``/proc`` shows no
-    PostgreSQL (a server on another host)."""
+    PostgreSQL (a server on another host). With ``database``, only the backends serving that
+    database count (on a machine shared with other work; the server's own background
+    writers are then left out)."""
 
-    def __init__(self, interval: float = 0.5, enabled: bool = True) -> None:
+    def __init__(self, interval: float = 0.5, enabled: bool = True, database: str | None = None) -> None:
         self.interval = interval
         self.enabled = enabled
+        self.prefix = b"postgres" if database is None else b"postgres: "
+        self.database = None if database is None else f" {database} ".encode()
         self.seconds: float | None = None
         self._before: dict[int, float] = {}
         self._seen: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
-    @staticmethod
-    def _sample() -> dict[int, float]:
+    def _sample(self) -> dict[int, float]:
         ticks = os.sysconf("SC_CLK_TCK")
         found: dict[int, float] = {}
         for pid in filter(str.isdigit, os.listdir("/proc")):
             try:
                 with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    if not f.read(8).startswith(b"postgres"):
-                        continue
+                    cmdline = f.read(200)
+                if not cmdline.startswith(self.prefix) or (self.database and self.database not in cmdline):
+                    continue
                 with open(f"/proc/{pid}/stat") as f:
                     fields = f.read().rsplit(")", 1)[1].split()
             except OSError:  # gone meanwhile

@@ -23,7 +23,9 @@ import time
 from typing import Any
 
 from bench.common import (
+    PG_DB,
     Result,
+    ServerCpu,
     backends,
     base_parser,
     bench_settings,
@@ -52,9 +54,10 @@ def run_ingest(backend: str, households: int, batch: int, single_events: int, se
         try:
             put_divisions(registry, clock, c.divisions)
             profiler = _start_profile(profile)
-            started = time.perf_counter()
-            report = load(registry, c.recordings, clock, batch_size=batch, window_days=3650)
-            seconds = time.perf_counter() - started
+            with ServerCpu(enabled=backend == "postgres", database=PG_DB) as server:
+                started, cpu = time.perf_counter(), time.process_time()
+                report = load(registry, c.recordings, clock, batch_size=batch, window_days=3650)
+                seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
             _stop_profile(profiler, profile)
             stored = registry.recorder.max_notification_id() or 0
         finally:
@@ -65,6 +68,11 @@ def run_ingest(backend: str, households: int, batch: int, single_events: int, se
         "seconds": round(seconds, 2),
         "events_per_s": round(report.recorded / seconds),
         "stored_events_per_s": round(stored / seconds),
+        # CPU per event, what bounds the rate on a given number of cores whatever the load:
+        # this process (all its threads) and the database's backends serving it.
+        "cpu_us_per_event": round(1e6 * cpu / max(1, report.recorded), 1),
+        "server_cpu_us_per_event": None if server.seconds is None
+        else round(1e6 * server.seconds / max(1, report.recorded), 1),
     }
     if report.refusals:
         figures["batched"]["refusals"] = dict(report.refusals)

@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlparse
 
 from bench.common import (
     Result,
@@ -54,8 +54,10 @@ from bench.common import (
 
 HOUSEHOLDS = 2_000
 QUICK_HOUSEHOLDS = 60
-KINDS = ("card", "roster", "write")
-MIX = {"card": 0.6, "roster": 0.1, "write": 0.3}
+KINDS = ("card", "roster", "write", "floor")
+#: ``floor`` (``GET /docs``, a static page: no token, no store) is the web stack's own cost
+#: per request, for measuring alone (``--mix floor=1``).
+MIX = {"card": 0.6, "roster": 0.1, "write": 0.3, "floor": 0.0}
 WRITE_STATUSES = frozenset({"poor", "returned", "exit_pending", "exited"})  # HelperAssigned's MAINTAINABLE
 FIRST_DAY, LAST_DAY = date(2014, 6, 1), date(2021, 12, 31)
 
@@ -155,33 +157,49 @@ def served(url: str, config: ServerConfig) -> Iterator[tuple[int, int]]:
         yield port, pid
 
 
+def parse_mix(text: str) -> dict[str, float]:
+    """``card=60,roster=10,write=30`` as shares of one (kinds left out: none of them)."""
+    weights: dict[str, float] = dict.fromkeys(KINDS, 0.0)
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        kind, _, weight = part.partition("=")
+        if kind not in weights or not weight.replace(".", "", 1).isdigit():
+            raise ValueError(f"not a mix: {text!r} (e.g. card=60,roster=10,write=30)")
+        weights[kind] = float(weight)
+    total = sum(weights.values())
+    if total <= 0:
+        raise ValueError(f"not a mix: {text!r} (every weight is 0)")
+    return {kind: weight / total for kind, weight in weights.items()}
+
+
 def _client(port: int, target: Target, seed: int, stop: threading.Event, budget: list[int],
-            budget_lock: threading.Lock, tally: Tally) -> None:
+            budget_lock: threading.Lock, tally: Tally, mix: dict[str, float]) -> None:
     rng = random.Random(seed)
     headers = {"Authorization": f"Bearer {target.token}", "Content-Type": "application/json"}
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     span = (LAST_DAY - FIRST_DAY).days
     today = datetime.now(UTC).astimezone(_tz()).date().isoformat()
+    weights = [mix[kind] for kind in KINDS]
     while not stop.is_set():
         with budget_lock:
             if budget[0] <= 0:
                 return
             budget[0] -= 1
-        draw = rng.random()
+        kind = rng.choices(KINDS, weights)[0]
         day = (FIRST_DAY + timedelta(days=rng.randrange(span + 1))).isoformat()
         body: bytes | None = None
-        if draw < MIX["card"]:
-            kind, method = "card", "GET"
+        method = "GET"
+        if kind == "card":
             path = f"/v1/households/{rng.choice(target.households)}?{urlencode({'as_of': day})}"
-        elif draw < MIX["card"] + MIX["roster"]:
-            kind, method = "roster", "GET"
+        elif kind == "roster":
             path = f"/v1/rosters/{target.county}?{urlencode({'as_of': day})}"
-        else:
-            kind, method = "write", "POST"
+        elif kind == "write":
+            method = "POST"
             path = f"/v1/households/{rng.choice(target.writable)}/events"
             body = json.dumps({"type": "HelperAssigned", "effective_date": today,
                                "helper_name": f"帮扶干部{rng.randrange(1000)}", "unit": "县农业农村局"},
                               ensure_ascii=False).encode()
+        else:
+            path = "/docs"
         started = time.perf_counter()
         try:
             conn.request(method, path, body=body, headers=headers)
@@ -214,12 +232,13 @@ def _tz() -> Any:
     return ZoneInfo(os.environ.get("POVREG_TIMEZONE") or "Asia/Shanghai")
 
 
-def drive(port: int, target: Target, clients: int, seconds: float, max_requests: int, seed: int) -> dict[str, Any]:
+def drive(port: int, target: Target, clients: int, seconds: float, max_requests: int, seed: int,
+          mix: dict[str, float] = MIX) -> dict[str, Any]:
     """``clients`` threads for ``seconds`` or ``max_requests`` in all; figures per kind."""
     stop = threading.Event()
     budget, lock = [max_requests], threading.Lock()
     tallies = [Tally() for _ in range(clients)]
-    threads = [threading.Thread(target=_client, args=(port, target, seed * 1000 + i, stop, budget, lock, t),
+    threads = [threading.Thread(target=_client, args=(port, target, seed * 1000 + i, stop, budget, lock, t, mix),
                                 daemon=True) for i, t in enumerate(tallies)]
     started = time.perf_counter()
     for t in threads:
@@ -247,18 +266,18 @@ def drive(port: int, target: Target, clients: int, seconds: float, max_requests:
 
 
 def run_load(backend: str, url: str, households: int, seed: int, configs: list[ServerConfig],
-             clients: list[int], seconds: float, max_requests: int) -> dict[str, Any]:
+             clients: list[int], seconds: float, max_requests: int, mix: dict[str, float] = MIX) -> dict[str, Any]:
     target = prepare(url, households, seed)
     figures: dict[str, Any] = {"backend": backend, "households": len(target.households),
-                               "writable": len(target.writable), "runs": {}}
+                               "writable": len(target.writable), "mix": mix, "runs": {}}
     for config in configs:
         runs: dict[str, Any] = {}
         with served(url, config) as (port, pid):
-            drive(port, target, 4, min(2.0, seconds), 200, seed)  # warm up: connections, caches
+            drive(port, target, 4, min(2.0, seconds), 200, seed, mix)  # warm up: connections, caches
             for n in clients:
                 server_cpu = process_tree_cpu(pid)
-                with ServerCpu(enabled=backend == "postgres") as database_cpu:
-                    runs[str(n)] = run = drive(port, target, n, seconds, max_requests, seed + n)
+                with ServerCpu(enabled=backend == "postgres", database=urlparse(url).path.lstrip("/")) as database_cpu:
+                    runs[str(n)] = run = drive(port, target, n, seconds, max_requests, seed + n, mix)
                 answered = sum(run[k]["n"] for k in KINDS) or 1
                 # What a request costs: the server's processes, and PostgreSQL's (same machine).
                 run["server_cpu_ms_per_request"] = round(
@@ -286,7 +305,8 @@ def _ratio(a: float, b: float) -> float | None:
 
 def _line(run: dict[str, Any]) -> str:
     line = "; ".join(f"{k} {run[k]['per_s']}/s p50 {run[k]['p50_ms']} p99 {run[k]['p99_ms']} ms"
-                     + (f" ERR {run[k]['errors']}" if run[k]["errors"] else "") for k in KINDS)
+                     + (f" ERR {run[k]['errors']}" if run[k]["errors"] else "")
+                     for k in KINDS if run[k]["n"] or run[k]["errors"])
     if "server_cpu_ms_per_request" in run:
         line += f"; CPU per request: server {run['server_cpu_ms_per_request']} ms"
         if "postgres_cpu_ms_per_request" in run:
@@ -300,6 +320,8 @@ def main(argv: list[str] | None = None) -> list[Result]:
     parser.add_argument("--clients", default=None, help="client counts, comma-separated (default 8,16,32)")
     parser.add_argument("--seconds", type=float, default=None, help="per client count (default 30; --quick 3)")
     parser.add_argument("--max-requests", type=int, default=1_000_000, help="per client count, in all")
+    parser.add_argument("--mix", default="card=60,roster=10,write=30",
+                        help="the requests' kinds and weights (e.g. write=1 for writes alone)")
     parser.add_argument("--configs", default="single,group,group-w2",
                         help="server configurations; the first is the baseline (single, group, group-wN)")
     args = parser.parse_args(argv)
@@ -307,10 +329,15 @@ def main(argv: list[str] | None = None) -> list[Result]:
     clients = [int(n) for n in (args.clients or ("4" if args.quick else "8,16,32")).split(",")]
     seconds = args.seconds or (3.0 if args.quick else 30.0)
     configs = [ServerConfig.parse(name.strip()) for name in args.configs.split(",") if name.strip()]
+    try:
+        mix = parse_mix(args.mix)
+    except ValueError as exc:
+        parser.error(str(exc))
     results = []
     for backend in [backend_of(args.url)] if args.url else backends(args.backend):
         with county_store(backend, households, args.seed, args.url) as url:
-            figures = run_load(backend, url, households, args.seed, configs, clients, seconds, args.max_requests)
+            figures = run_load(backend, url, households, args.seed, configs, clients, seconds, args.max_requests,
+                               mix)
         result = Result(f"load/{backend}", figures)
         result.notes.append(f"baseline: the '{configs[0].name}' server; clients are threads of this process "
                             "on the same machine as the server and the database")

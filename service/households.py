@@ -10,7 +10,6 @@ one transaction. A refused command changes nothing.
 from __future__ import annotations
 
 import secrets
-import uuid
 from collections.abc import Sequence
 from datetime import date, tzinfo
 
@@ -38,6 +37,7 @@ from domain.state import transition
 from persistence.writegate import WriteGate
 from service import idempotency
 from service.divisions import require_village
+from service.ids import new_event_id
 from service.indexes import check_people, count_quota, same_active_ids
 from service.policies import PolicyCommands
 from service.store import AggregateStore
@@ -196,7 +196,7 @@ class HouseholdCommands:
 
         recorded_at = uow.stamp()
         candidate = RecordedEvent(
-            event_id=str(uuid.uuid4()),
+            event_id=new_event_id(),
             household_id=household_id,
             version=version + 1,
             recorded_at=recorded_at,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 
@@ -379,15 +380,15 @@ def test_bulk_writer_failed_save_records_nothing_of_it(county: Registry, clock: 
     """A save that fails in flight is raised; neither it nor the batch checked after it is
     recorded, and the registry goes on from what was saved."""
     clock.set("2014-06-01T10:00:00+00:00")
-    real, saves = county._record, []
+    real, saves = county.events.put, []
 
-    def second_save_fails(processing_event: object) -> object:
-        saves.append(processing_event)
+    def second_save_fails(events: Any, **kwargs: Any) -> Any:
+        saves.append(events)
         if len(saves) == 2:
             raise RuntimeError("the disk is full")
-        return real(processing_event)  # type: ignore[arg-type]
+        return real(events, **kwargs)
 
-    monkeypatch.setattr(county, "_record", second_save_fails)
+    monkeypatch.setattr(county.events, "put", second_save_fails)
     helper = {"type": "HelperAssigned", "effective_date": "2014-05-25", "helper_name": "干部"}
     with pytest.raises(RuntimeError, match="disk is full"), county.bulk_writer() as writer:
         writer.record_many([Command(proposal(), RECORDER, household_id="H-1")])
