@@ -1,11 +1,14 @@
-"""The household card (户有卡): a JSON snapshot of a folded state, plus query-time flags.
+"""The household card (户有卡): a folded state as the card shows it, plus query-time flags.
 
-:func:`card_of` turns a :class:`~domain.state.HouseholdState` (from the
-domain fold) into the JSON the timeline projection stores with each interval.
-What depends on the question rather than on the household — the version known
-at ``known_at`` and the post-exit policy flags, which follow the policy in
-force on the exit's date as known at ``known_at`` — is added by :func:`finish_card`
-when the card is read, so a policy change never requires re-folding households.
+A card row (``proj_cards``) keeps the card's own values (:func:`_head`: a JSON array in a
+fixed order) and names its members, measures and helpers, the bulk of a card that most
+events leave as they were, each stored once per household in ``proj_card_parts``
+(:class:`CardEncoder`); :func:`stored_card` puts a card back together from a row, and
+:func:`card_of` is the same card straight from a state. What depends on the question rather
+than on the household — the version known at ``known_at`` and the post-exit policy flags,
+which follow the policy in force on the exit's date as known at ``known_at`` — is added by
+:func:`finish_card` when the card is read, so a policy change never requires re-folding
+households.
 """
 
 from __future__ import annotations

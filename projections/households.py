@@ -9,7 +9,8 @@ and their successors inserted (``known_from`` = that moment). Two tables, two
 grains:
 
 * ``proj_cards`` — one row per *day on which an event took effect*: the state
-  at the end of that day, as the card's JSON, believed over
+  at the end of that day (the card's own values, and its members, measures and
+  helpers by id in ``proj_card_parts``: :mod:`projections.cards`), believed over
   ``[known_from, known_to)``. A card row has no ``valid_to``: the card "as of D,
   known at K" is the row known at K with the latest ``valid_from <= D`` (its
   ``valid_to`` is the next such row's ``valid_from``). So an event appended
