@@ -84,15 +84,17 @@ def moment(value: str | None, registry: Registry, name: str = "known_at") -> dat
         ) from None
 
 
+def unknown_household(household_id: str) -> NotFound:
+    return NotFound(f"贫困户 {household_id} 未登记", detail_en=f"household {household_id} is not registered",
+                    rule="unknown_household")
+
+
 def known_household_id(household_id: str) -> None:
     """A path that cannot be a registry number names no household (404, never another aggregate)."""
     try:
         check_household_id(household_id)
     except InvalidInput:
-        raise NotFound(
-            f"贫困户 {household_id} 未登记", detail_en=f"household {household_id} is not registered",
-            rule="unknown_household",
-        ) from None
+        raise unknown_household(household_id) from None
 
 
 # ------------------------------------------------------------------ reading
@@ -120,10 +122,7 @@ class Reading:
         known_household_id(household_id)
         divisions = self.read_model.household_divisions(household_id)
         if divisions is None:
-            raise NotFound(
-                f"贫困户 {household_id} 未登记", detail_en=f"household {household_id} is not registered",
-                rule="unknown_household",
-            )
+            raise unknown_household(household_id)
         return divisions
 
     def require_household(self, household_id: str, *roles: Role) -> None:
@@ -140,6 +139,16 @@ class Reading:
 
     def masked(self, data: Any) -> Any:
         return masked_for(self.actor, data)
+
+    def not_on_register(self, household_id: str) -> NotFound:
+        """The 404 of a household that is not on the register as of / known at this question's times."""
+        known = self.known_at.isoformat() if self.known_at else None
+        return NotFound(
+            f"贫困户 {household_id} 于 {self.as_of} 不在册" + (f"(截至 {known} 所知)" if known else ""),
+            detail_en=f"household {household_id} is not on the register as of {self.as_of}"
+            + (f" as known at {known}" if known else ""),
+            rule="not_on_register",
+        )
 
 
 def _reading(request: Request, actor: Actor, as_of: date | None, known_at: str | None) -> Reading:

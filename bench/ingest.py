@@ -20,21 +20,25 @@ in-process (the baseline).
 from __future__ import annotations
 
 import time
+from contextlib import suppress
+from datetime import date
 from typing import Any
 
 from bench.common import (
     PG_DB,
+    County,
     Result,
-    ServerCpu,
     backends,
     base_parser,
     bench_settings,
     county,
     open_registry,
+    reported,
     scratch_store,
-    serve_process,
     write_json,
 )
+from bench.processes import ServerCpu, serve_process
+from bootstrap.settings import Settings
 from simulation import load, put_divisions
 
 HOUSEHOLDS = 20_000
@@ -76,6 +80,7 @@ def run_ingest(backend: str, households: int, batch: int, single_events: int, se
     }
     if report.refusals:
         figures["batched"]["refusals"] = dict(report.refusals)
+    figures["handover_us"] = handover_cost(c.recordings[:5000])
     # Single: the first events of the same stream, one command per transaction.
     sample = c.recordings[:single_events]
     single, seconds = _one_per_transaction(backend, c, sample)
@@ -89,6 +94,30 @@ def run_ingest(backend: str, households: int, batch: int, single_events: int, se
         figures["batched"]["events_per_s"] / max(1, figures["single"]["events_per_s"]), 1
     )
     return figures
+
+
+def handover_cost(sample: list[Any]) -> dict[str, float]:
+    """What handing work to another process would cost per event, in pickling alone: a command
+    there and back, and its checked event body (µs). Checking batches in several processes pays
+    both for every event, on the same cores as the checks."""
+    import pickle
+
+    from domain.errors import DomainError
+    from domain.events import parse_new_event
+
+    commands = [rec.command for rec in sample]
+    bodies = []
+    for command in commands:
+        with suppress(DomainError):
+            bodies.append(parse_new_event(command.payload))
+
+    def round_trip(items: list[Any]) -> float:
+        started = time.perf_counter()
+        pickle.loads(pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL))
+        return round(1e6 * (time.perf_counter() - started) / max(1, len(items)), 1)
+
+    return {"command": min(round_trip(commands) for _ in range(3)),
+            "checked_event_body": min(round_trip(bodies) for _ in range(3))}
 
 
 def _one_per_transaction(backend: str, c: Any, sample: list[Any]) -> tuple[Any, float]:
@@ -105,29 +134,34 @@ def _one_per_transaction(backend: str, c: Any, sample: list[Any]) -> tuple[Any, 
             registry.close()
 
 
+def _divisions_and_token(settings: Settings, c: County) -> str:
+    """A store for the HTTP figures: the county's divisions, and an approver's token for the county."""
+    from service.registry import Registry
+
+    setup = Registry(settings)
+    try:
+        for spec in c.divisions:
+            setup.put_division(spec.code, spec.name, spec.rural_population, date(2014, 1, 1))
+        return setup.create_token("approver", c.divisions[0].code)
+    finally:
+        setup.close()
+
+
 def run_http(backend: str, households: int, events: int, seed: int = 1) -> dict[str, Any]:
     """Commands/s through the HTTP API versus in-process, for the first ``events`` commands."""
     import threading
-    from datetime import date
 
     import httpx2
     import uvicorn
 
     from api import create_app
-    from service.registry import Registry
 
     c = county(households, seed)
     sample = c.recordings[:events]
     figures: dict[str, Any] = {"backend": backend, "commands": len(sample)}
     with scratch_store(backend) as url:
         settings = bench_settings(url)
-        setup = Registry(settings)
-        try:
-            for spec in c.divisions:
-                setup.put_division(spec.code, spec.name, spec.rural_population, date(2014, 1, 1))
-            token = setup.create_token("approver", c.divisions[0].code)
-        finally:
-            setup.close()
+        token = _divisions_and_token(settings, c)
         server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
@@ -177,12 +211,10 @@ def run_http_batch(backend: str, households: int, batch: int, seed: int = 1, eve
     never early: the server runs without inline projections
     (the scaled mode: read models from Kafka), as the in-process figure has none, unless ``inline``.
     References to events of the same request go as ``refs`` (field → line number)."""
-    from datetime import date
 
     import httpx2
     import orjson
 
-    from service.registry import Registry
 
     c = county(households, seed)
     sample = c.recordings[:events] if events else c.recordings
@@ -202,13 +234,7 @@ def run_http_batch(backend: str, households: int, batch: int, seed: int = 1, eve
                                      "seconds": round(seconds, 2), "events_per_s": round(report.recorded / seconds)}
 
     with scratch_store(backend) as url:
-        setup = Registry(bench_settings(url))
-        try:
-            for spec in c.divisions:
-                setup.put_division(spec.code, spec.name, spec.rural_population, date(2014, 1, 1))
-            token = setup.create_token("approver", c.divisions[0].code)
-        finally:
-            setup.close()
+        token = _divisions_and_token(bench_settings(url), c)
         env = {"POVREG_INLINE_PROJECTIONS": "true" if inline else "false",
                "POVREG_MAX_BODY_BYTES": str(64 * 1024 * 1024)}
         recorded = refused = requests = 0
@@ -283,28 +309,21 @@ def main(argv: list[str] | None = None) -> list[Result]:
     args = parser.parse_args(argv)
     households = args.households or (QUICK_HOUSEHOLDS if args.quick else HOUSEHOLDS)
     single = QUICK_SINGLE_EVENTS if args.quick else SINGLE_EVENTS
-    results = []
+    results: list[Result] = []
     c = county(households, args.seed)
     print(f"simulated {households} households: {c.events} events in {c.seconds:.1f} s "
           f"({c.events / c.seconds:,.0f} events/s generated)")
     for backend in backends(args.backend):
-        result = Result(f"ingest/{backend}", run_ingest(backend, households, args.batch, single, args.seed,
-                                                        args.profile))
-        result.notes.append("baseline: one command per transaction (Registry.record); "
-                            "batched: Registry.bulk_writer().record_many")
-        result.print()
-        results.append(result)
+        reported(results, f"ingest/{backend}",
+                 run_ingest(backend, households, args.batch, single, args.seed, args.profile),
+                 "baseline: one command per transaction (Registry.record); batched: Registry.bulk_writer().record_many")
         if not args.no_http:
-            http = Result(f"ingest-http/{backend}",
-                          run_http(backend, households, 150 if args.quick else args.http_events, args.seed))
-            http.notes.append("baseline: the same commands through Registry.record in-process (no read model)")
-            http.print()
-            results.append(http)
-            batched = Result(f"ingest-http-batch/{backend}",
-                             run_http_batch(backend, households, args.batch, args.seed, args.batch_events))
-            batched.notes.append("baseline: the same commands through Registry.bulk_writer in-process, same run")
-            batched.print()
-            results.append(batched)
+            reported(results, f"ingest-http/{backend}",
+                     run_http(backend, households, 150 if args.quick else args.http_events, args.seed),
+                     "baseline: the same commands through Registry.record in-process (no read model)")
+            reported(results, f"ingest-http-batch/{backend}",
+                     run_http_batch(backend, households, args.batch, args.seed, args.batch_events),
+                     "baseline: the same commands through Registry.bulk_writer in-process, same run")
     write_json(args.json, results)
     return results
 

@@ -40,17 +40,13 @@ from urllib.parse import urlencode, urlparse
 
 from bench.common import (
     Result,
-    ServerCpu,
-    backend_of,
-    backends,
     base_parser,
     bench_settings,
     county,
-    county_store,
     percentiles,
-    serve_process,
-    write_json,
+    run_per_backend,
 )
+from bench.processes import ServerCpu, process_tree_cpu, serve_process
 
 HOUSEHOLDS = 2_000
 QUICK_HOUSEHOLDS = 60
@@ -129,24 +125,6 @@ def prepare(url: str, households: int, seed: int) -> Target:
     if not writable:
         raise RuntimeError("no household of the county accepts a HelperAssigned today")
     return Target(county_code, ids, writable, token)
-
-
-def process_tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of ``pid`` and its live descendants (uvicorn's workers), from /proc."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total, todo = 0.0, [pid]
-    while todo:
-        current = todo.pop()
-        try:
-            with open(f"/proc/{current}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
-            for task in os.listdir(f"/proc/{current}/task"):
-                with open(f"/proc/{current}/task/{task}/children") as f:
-                    todo += [int(child) for child in f.read().split()]
-        except OSError:  # gone meanwhile, or no /proc
-            continue
-    return total
 
 
 @contextmanager
@@ -333,18 +311,12 @@ def main(argv: list[str] | None = None) -> list[Result]:
         mix = parse_mix(args.mix)
     except ValueError as exc:
         parser.error(str(exc))
-    results = []
-    for backend in [backend_of(args.url)] if args.url else backends(args.backend):
-        with county_store(backend, households, args.seed, args.url) as url:
-            figures = run_load(backend, url, households, args.seed, configs, clients, seconds, args.max_requests,
-                               mix)
-        result = Result(f"load/{backend}", figures)
-        result.notes.append(f"baseline: the '{configs[0].name}' server; clients are threads of this process "
-                            "on the same machine as the server and the database")
-        result.print()
-        results.append(result)
-    write_json(args.json, results)
-    return results
+    return run_per_backend(
+        args, households, "load",
+        lambda backend, url: run_load(backend, url, households, args.seed, configs, clients, seconds,
+                                      args.max_requests, mix),
+        f"baseline: the '{configs[0].name}' server; clients are threads of this process on the same machine as "
+        "the server and the database")
 
 
 if __name__ == "__main__":

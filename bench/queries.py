@@ -36,6 +36,7 @@ from bench.common import (
     percentiles,
     questions,
     run_per_backend,
+    timed_each,
 )
 from projections import SqlReadModel, open_read_model
 from service.registry import Registry
@@ -48,14 +49,7 @@ CYCLES = ((date(2014, 1, 1), date(2016, 12, 31)), (date(2017, 1, 1), date(2019, 
 
 
 def timed(fn: Callable[[date, datetime | None], Any], asked: list[tuple[date, datetime | None]]) -> dict[str, float]:
-    for as_of, known_at in asked[:5]:  # warm the connection pool and the database's caches
-        fn(as_of, known_at)
-    samples = []
-    for as_of, known_at in asked:
-        started = time.perf_counter()
-        fn(as_of, known_at)
-        samples.append(time.perf_counter() - started)
-    return percentiles(samples)
+    return percentiles(timed_each(fn, asked, warm=5))
 
 
 def timed_pair(model: SqlReadModel, fn: Callable[[date, datetime | None], Any],

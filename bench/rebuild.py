@@ -26,13 +26,13 @@ from typing import Any
 
 from bench.common import (
     Result,
-    ServerCpu,
     add_arguments,
     backend_of,
     base_parser,
     bench_settings,
     run_per_backend,
 )
+from bench.processes import ServerCpu
 from projections.lanes import default_workers
 from projections.runner import ProjectionStore
 from service.registry import Registry

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import random
 import secrets
-import time
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from bench.common import (
@@ -29,6 +29,7 @@ from bench.common import (
     percentiles,
     questions,
     run_per_backend,
+    timed_each,
 )
 from domain.commands import Command
 from domain.history import Actor
@@ -117,8 +118,8 @@ def measure(url: str, samples: int, seed: int) -> dict[str, Any]:
 def compare(model: Any, registry: Registry, asked: list[tuple[str, date, datetime | None]]) -> dict[str, Any]:
     """Card latency from the projection and by replay (the baseline) for the same questions."""
     answered = sum(1 for hid, as_of, known in asked if model.card(hid, as_of, known) is not None)
-    projection = percentiles(_timed(lambda hid, as_of, known: model.card(hid, as_of, known), asked))
-    baseline = percentiles(_timed(lambda hid, as_of, known: _replayed(registry, hid, as_of, known), asked))
+    projection = percentiles(timed_each(model.card, asked, warm=20))
+    baseline = percentiles(timed_each(partial(_replayed, registry), asked, warm=20))
     return {
         "answered_on_register": answered,
         "projection": projection,
@@ -133,17 +134,6 @@ def _replayed(registry: Registry, hid: str, as_of: date, known_at: datetime | No
         return registry.state_as_of(hid, as_of, known_at)
     except Exception:  # not on the register then: the projection answers None
         return None
-
-
-def _timed(fn: Any, asked: list[tuple[str, date, datetime | None]]) -> list[float]:
-    for hid, as_of, known in asked[:20]:  # warm the caches and the connection pool
-        fn(hid, as_of, known)
-    out = []
-    for hid, as_of, known in asked:
-        started = time.perf_counter()
-        fn(hid, as_of, known)
-        out.append(time.perf_counter() - started)
-    return out
 
 
 def main(argv: list[str] | None = None) -> list[Result]:

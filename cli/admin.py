@@ -10,7 +10,6 @@ import typer
 from pydantic import ValidationError
 
 from cli.common import console, err_console, open_registry, parse_date, print_json
-from domain.errors import InvalidInput
 from domain.policy import PolicyVersion, resolved_json
 from domain.policy_data import LOCAL_POLICIES
 
@@ -119,12 +118,7 @@ def policy_show(
     """The rules in force for a division on a date, and where each comes from."""
     with open_registry() as registry:
         day = parse_date(on) or registry.today()
-        try:
-            out = resolved_json(registry.policy_book(), division, day)
-        except LookupError as exc:
-            raise InvalidInput(
-                f"{day} 时 {division} 没有生效的政策", rule="no_policy", detail_en=str(exc)
-            ) from None
+        out = resolved_json(registry.policy_book(), division, day)
         print_json({"division": division, "on": day.isoformat(), **out})
 
 

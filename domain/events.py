@@ -12,76 +12,23 @@ import math
 from datetime import date
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    model_validator,
-)
+from pydantic import Field, ValidationError, model_validator
 
 from domain.divisions import VillageCode
 from domain.errors import InvalidInput, field_summary_zh
-from domain.idnumber import birth_date, id_number_problem
-from domain.vocab import (
-    GUARANTEE_KEYS,
-    Attribute,
-    Cause,
-    EligibilityException,
-    Finding,
-    Health,
-    Labour,
-    MeasureCategory,
-    Pathway,
-    Relation,
+from domain.values import (
+    Guarantees,
+    IdNumber,
+    Member,
+    Model,
+    Money,
+    Phone,
+    Text,
+    Year,
+    check_household_members,
+    with_labour,
 )
-
-
-def _valid_id_number(value: str) -> str:
-    value = value.strip().upper()
-    problem = id_number_problem(value)
-    if problem:
-        raise ValueError(problem)
-    return value
-
-
-IdNumber = Annotated[str, AfterValidator(_valid_id_number)]
-Text = Annotated[str, Field(min_length=1, max_length=2000)]
-Money = Annotated[float, Field(ge=0, le=100_000_000)]
-Year = Annotated[int, Field(ge=1978, le=2100)]
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Member(Model):
-    """A household member. Name, ID number and phone are personal information."""
-
-    name: Annotated[str, Field(min_length=1, max_length=50)]
-    id_number: IdNumber
-    relation: Relation
-    labour: Labour | None = Field(
-        None, description="default from age on the event's date: under 16 none, 60 and over weak, else full"
-    )
-    health: Health = Health.HEALTHY
-    in_school: bool = False
-    phone: Annotated[str, Field(pattern=r"^[0-9+\- ]{5,20}$")] | None = None
-
-
-class Guarantees(Model):
-    """两不愁三保障 and safe drinking water: each secured (true) or not."""
-
-    food: bool
-    clothing: bool
-    education: bool
-    medical: bool
-    housing: bool
-    water: bool
-
-    def missing(self) -> list[str]:
-        return [key for key in GUARANTEE_KEYS if not getattr(self, key)]
+from domain.vocab import Attribute, Cause, EligibilityException, Finding, Health, Labour, MeasureCategory, Pathway
 
 
 class EventBody(Model):
@@ -100,36 +47,21 @@ class EventBody(Model):
     #: the store (every other number has bounds that refuse them).
     free_numbers: ClassVar[tuple[str, ...]] = ()
 
+    def check(self) -> None:
+        """What an event of this type must hold beyond each field's own type: raise ValueError
+        (pydantic reports it as the model's error). Runs once the fields are valid."""
 
-def default_labour(id_number: str, on: date) -> Labour:
-    """Labour capacity by age on ``on``, when none is given: under 16 none (a child), 60 and
-    over weak (an elder), otherwise full."""
-    born = birth_date(id_number)
-    age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-    if age < 16:
-        return Labour.NONE
-    if age >= 60:
-        return Labour.WEAK
-    return Labour.FULL
+    @model_validator(mode="after")
+    def _checked(self) -> EventBody:
+        self.check()
+        return self
 
 
-def _with_labour(members: list[Member], on: date) -> list[Member]:
-    """``members`` with each unknown labour capacity derived from age on ``on``."""
-    if all(m.labour is not None for m in members):
-        return members
-    return [
-        m if m.labour is not None else m.model_copy(update={"labour": default_labour(m.id_number, on)})
-        for m in members
-    ]
-
-
-def _check_household_members(members: list[Member]) -> None:
-    heads = sum(1 for m in members if m.relation == Relation.HEAD)
-    if heads != 1:
-        raise ValueError(f"a household has exactly one head (found {heads})")
-    ids = [m.id_number for m in members]
-    if len(set(ids)) != len(ids):
-        raise ValueError("the same ID number appears twice among the members")
+def _require_any(event: EventBody, *names: str) -> None:
+    """Refuse an event that gives none of ``names`` (an empty list gives nothing)."""
+    if all(getattr(event, name) in (None, []) for name in names):
+        listed = ", ".join(f"'{name}'" for name in names[:-1]) + f" and '{names[-1]}'"
+        raise ValueError(f"{event.type} needs at least one of {listed}")
 
 
 class IdentificationProposed(EventBody):
@@ -149,11 +81,9 @@ class IdentificationProposed(EventBody):
         "(one of the policy's eligibility_exceptions)",
     )
 
-    @model_validator(mode="after")
-    def _members_form_a_household(self) -> IdentificationProposed:
-        _check_household_members(self.members)
-        object.__setattr__(self, "members", _with_labour(self.members, self.effective_date))
-        return self
+    def check(self) -> None:
+        check_household_members(self.members)
+        object.__setattr__(self, "members", with_labour(self.members, self.effective_date))
 
 
 class IdentificationApproved(EventBody):
@@ -185,7 +115,7 @@ class HelperAssigned(EventBody):
     type: Literal["HelperAssigned"] = "HelperAssigned"
     helper_name: Annotated[str, Field(min_length=1, max_length=100)]
     unit: Annotated[str, Field(max_length=200)] | None = None
-    phone: Annotated[str, Field(pattern=r"^[0-9+\- ]{5,20}$")] | None = None
+    phone: Phone | None = None
 
 
 class IncomeAssessed(EventBody):
@@ -205,17 +135,14 @@ class MembersChanged(EventBody):
         None, description="the member (staying or joining) who becomes head, when the head leaves"
     )
 
-    @model_validator(mode="after")
-    def _changes_something(self) -> MembersChanged:
-        if not self.joined and not self.left and self.new_head is None:
-            raise ValueError("MembersChanged needs at least one of 'joined', 'left' and 'new_head'")
+    def check(self) -> None:
+        _require_any(self, "joined", "left", "new_head")
         both = {m.id_number for m in self.joined} & set(self.left)
         if both:
             raise ValueError("a member cannot both join and leave in one event")
         if self.new_head is not None and self.new_head in self.left:
             raise ValueError("the new head cannot be a member who leaves")
-        object.__setattr__(self, "joined", _with_labour(self.joined, self.effective_date))
-        return self
+        object.__setattr__(self, "joined", with_labour(self.joined, self.effective_date))
 
 
 class MemberUpdated(EventBody):
@@ -227,11 +154,8 @@ class MemberUpdated(EventBody):
     health: Health | None = None
     in_school: bool | None = None
 
-    @model_validator(mode="after")
-    def _changes_something(self) -> MemberUpdated:
-        if self.labour is None and self.health is None and self.in_school is None:
-            raise ValueError("MemberUpdated needs at least one of 'labour', 'health' and 'in_school'")
-        return self
+    def check(self) -> None:
+        _require_any(self, "labour", "health", "in_school")
 
 
 class GuaranteesAssessed(EventBody):
@@ -260,11 +184,9 @@ class ExitConfirmed(EventBody):
         description="the household signed the exit (农户签字确认, 泰发〔2016〕5号 三(八)): must be true"
     )
 
-    @model_validator(mode="after")
-    def _acknowledged(self) -> ExitConfirmed:
+    def check(self) -> None:
         if not self.household_acknowledged:
             raise ValueError("household_acknowledged must be true: an exit needs the household's signature")
-        return self
 
 
 class ExitWithdrawn(EventBody):
@@ -308,11 +230,9 @@ class EventCorrected(EventBody):
 
     free_numbers: ClassVar[tuple[str, ...]] = ("changes",)
 
-    @model_validator(mode="after")
-    def _changes_are_fields(self) -> EventCorrected:
+    def check(self) -> None:
         if "type" in self.changes:
             raise ValueError("a correction cannot change an event's type")
-        return self
 
 
 class EventRetracted(EventBody):

@@ -26,7 +26,7 @@ from domain.events import (
     IdentificationProposed,
     IncomeAssessed,
 )
-from domain.fold import Step, replay
+from domain.fold import Step, decision_moments, replay
 from domain.history import EffectiveEvent, RecordedEvent, effective_events
 from domain.policy import PolicyBook, ResolvedPolicy, poverty_line_for
 from domain.rules import has_labour_capacity
@@ -69,15 +69,6 @@ def _effective(ev: EffectiveEvent) -> dict[str, Any]:
     out.update(effective_date=ev.body.effective_date.isoformat(), reason=ev.body.reason,
                evidence=list(ev.body.evidence), corrected_by=list(ev.corrected_by))
     return out
-
-
-def _decision_moments(history: Sequence[RecordedEvent]) -> dict[str, datetime]:
-    """When each event took its current form: its recording, or its latest correction."""
-    moments = {e.event_id: e.recorded_at for e in history}
-    for e in history:
-        if isinstance(e.body, EventCorrected) and e.body.target_event_id in moments:
-            moments[e.body.target_event_id] = max(moments[e.body.target_event_id], e.recorded_at)
-    return moments
 
 
 def _source(policy: ResolvedPolicy, setting: str) -> dict[str, Any] | None:
@@ -197,7 +188,7 @@ def explain(
     chain_at = [changes[-1]]
     if steps[chain_at[0]].event.body.type in _NEEDS_ANTECEDENT and len(changes) > 1:
         chain_at.append(changes[-2])
-    decided_at = _decision_moments(known)
+    decided_at = decision_moments(known)
 
     chain: list[dict[str, Any]] = []
     checks: list[dict[str, Any]] = []

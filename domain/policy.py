@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.divisions import Scope
+from domain.errors import InvalidInput
 from domain.vocab import EligibilityException
 
 JurisdictionCode = Scope
@@ -339,8 +340,11 @@ def _source_json(source: tuple[str, date, str | None]) -> dict[str, Any]:
 def resolved_json(book: PolicyBook, division_code: str, on: date) -> dict[str, Any]:
     """The rules in force for a division on a date as plain JSON, each with where it comes
     from, and the continuation an exit on that date is entitled to (``povreg policy show``,
-    ``GET /v1/policies``). Raises LookupError where no policy is in force."""
-    policy = book.resolve(division_code, on)
+    ``GET /v1/policies``). Refused (``no_policy``) where no policy is in force."""
+    try:
+        policy = book.resolve(division_code, on)
+    except LookupError as exc:
+        raise InvalidInput(f"{on} 时 {division_code} 没有生效的政策", rule="no_policy", detail_en=str(exc)) from None
     out: dict[str, Any] = {}
     for name, value in policy.__dict__.items():
         if name == "provenance":

@@ -13,16 +13,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from domain.errors import InvalidInput, RuleViolation
-from domain.events import (
-    EventBody,
-    ExitConfirmed,
-    ExitProposed,
-    IdentificationApproved,
-    IdentificationProposed,
-    Member,
-)
+from domain.events import EventBody, ExitConfirmed, ExitProposed, IdentificationApproved, IdentificationProposed
 from domain.policy import PolicyBook, ResolvedPolicy, poverty_line_for
 from domain.state import HouseholdState
+from domain.values import Member
 from domain.vocab import EligibilityException, Labour, label_zh
 
 #: Events whose rules read the policy (every other event passes untouched).
@@ -73,17 +67,8 @@ def check_rules(before: HouseholdState | None, body: EventBody, policies: Policy
         case IdentificationApproved():
             assert before is not None
             policy = resolve(policies, before.division_code, on)
-            ends = before.proposed_on + timedelta(days=policy.identification_notice_days)
-            if on < ends:
-                raise RuleViolation(
-                    f"识别审定日期 {on} 早于公示期满: 自 {before.proposed_on} 起公示 "
-                    f"{policy.identification_notice_days} 天,最早 {ends}",
-                    rule="identification_notice_period",
-                    detail_en=f"identification approval on {on} comes before the public notice of "
-                    f"{policy.identification_notice_days} days from {before.proposed_on} "
-                    f"has elapsed (earliest {ends})",
-                    earliest=ends.isoformat(),
-                )
+            _check_notice(on, before.proposed_on, policy.identification_notice_days, "identification_notice_period",
+                          "识别审定日期", "identification approval")
         case ExitProposed():
             assert before is not None
             _check_exit_income(before, body, policies)
@@ -101,17 +86,8 @@ def check_rules(before: HouseholdState | None, body: EventBody, policies: Policy
             # household_acknowledged is checked as input (ExitConfirmed's validator).
             assert before is not None and before.exit_proposed_on is not None
             policy = resolve(policies, before.division_code, on)
-            ends = before.exit_proposed_on + timedelta(days=policy.exit_notice_days)
-            if on < ends:
-                raise RuleViolation(
-                    f"退出确认日期 {on} 早于公示期满: 自 {before.exit_proposed_on} 起公示 "
-                    f"{policy.exit_notice_days} 天,最早 {ends}",
-                    rule="exit_notice_period",
-                    detail_en=f"exit confirmation on {on} comes before the public notice of "
-                    f"{policy.exit_notice_days} days from {before.exit_proposed_on} has "
-                    f"elapsed (earliest {ends})",
-                    earliest=ends.isoformat(),
-                )
+            _check_notice(on, before.exit_proposed_on, policy.exit_notice_days, "exit_notice_period",
+                          "退出确认日期", "exit confirmation")
             if policy.no_exit_in_year_of_entry:
                 entries = [d for d in (before.approved_on, before.returned_on) if d]
                 if entries and max(entries).year == on.year:
@@ -121,6 +97,19 @@ def check_rules(before: HouseholdState | None, body: EventBody, policies: Policy
                         detail_en=f"a household identified or returned to poverty in {on.year} does not "
                         f"exit in the same year (当年新识别或返贫原则上不能退出)",
                     )
+
+
+def _check_notice(on: date, since: date, days: int, rule: str, decision_zh: str, decision_en: str) -> None:
+    """A decision on ``on`` comes after the public notice of ``days`` days from ``since`` (公示期)."""
+    ends = since + timedelta(days=days)
+    if on < ends:
+        raise RuleViolation(
+            f"{decision_zh} {on} 早于公示期满: 自 {since} 起公示 {days} 天,最早 {ends}",
+            rule=rule,
+            detail_en=f"{decision_en} on {on} comes before the public notice of {days} days from {since} "
+            f"has elapsed (earliest {ends})",
+            earliest=ends.isoformat(),
+        )
 
 
 def _check_eligibility(body: IdentificationProposed, policies: PolicyBook) -> None:

@@ -19,7 +19,6 @@ from domain.events import (
     ExitConfirmed,
     ExitProposed,
     ExitWithdrawn,
-    Guarantees,
     GuaranteesAssessed,
     HelperAssigned,
     HouseholdClosed,
@@ -28,7 +27,6 @@ from domain.events import (
     IdentificationProposed,
     IdentificationRejected,
     IncomeAssessed,
-    Member,
     MembersChanged,
     MemberUpdated,
     RemovedAsIneligible,
@@ -37,6 +35,7 @@ from domain.events import (
 )
 from domain.history import EffectiveEvent
 from domain.idnumber import mask_id_number
+from domain.values import Guarantees, Member
 from domain.vocab import (
     ACTIVE,
     MAINTAINABLE,
@@ -60,13 +59,16 @@ class Income:
 
 @dataclass(frozen=True)
 class Measure:
+    """An assigned measure: what its AssistanceMeasureAssigned gave (None where it gave nothing),
+    and its completion once recorded."""
+
     measure_id: str
     category: MeasureCategory
     assigned_on: date
-    amount: float | None = None
-    funding_source: str | None = None
-    helper: str | None = None
-    description: str | None = None
+    amount: float | None
+    funding_source: str | None
+    helper: str | None
+    description: str | None
     completed_on: date | None = None
     outcome: str | None = None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from domain.household import version_in_force
+from domain.reference import version_in_force
 from domain.vocab import COUNTED_POOR
 from projections.encoding import known_us
 from projections.reading import Queries, check_prefix, prefix_range

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar, overload
 
+from domain.aggregate import STORED_TOPIC_MODULE
 from domain.events import EVENT_TYPES
 from domain.history import Actor, RecordedEvent
-from domain.household import STORED_TOPIC_MODULE
 from domain.policy import PolicyVersion
 from projections import jsontext
 from projections.integrity import as_bytes

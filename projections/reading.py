@@ -4,7 +4,7 @@ book, the flow log's classes, and the helpers that read divisions' names and cou
 Each read model's queries live beside it and derive from :class:`Queries`;
 :class:`projections.readmodel.SqlReadModel` derives from them all. They need nothing of the
 command side: the context holds the projections' store and the registry's time zone, and
-a division's version in force is the domain's rule (:func:`domain.household.version_in_force`),
+a division's version in force is the domain's rule (:func:`domain.reference.version_in_force`),
 as the registry's. Every answer is a lookup
 in the projections, never a replay: "as of D, known at K" is ``valid_from <= D <
 valid_to AND known_from <= K < known_to``. Counts for a county or a wider prefix are
@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from domain.divisions import is_prefix
-from domain.household import DivisionVersion, version_in_force
 from domain.policy import PolicyBook, PolicyVersion, RecordedPolicy
 from domain.policy_data import STATUTORY
+from domain.reference import DivisionVersion, version_in_force
 from domain.vocab import Status
 from persistence.db import Tx
 from projections import flow_reading

@@ -10,7 +10,8 @@ from eventsourcing.application import AggregateNotFoundError
 from domain import access, divisions, progress
 from domain.errors import InvalidInput, NotFound
 from domain.history import SYSTEM, Actor
-from domain.household import (
+from domain.policy import PolicyBook
+from domain.reference import (
     Division,
     DivisionDecision,
     DivisionDecisions,
@@ -19,7 +20,6 @@ from domain.household import (
     division_key,
     version_in_force,
 )
-from domain.policy import PolicyBook
 from persistence.writegate import WriteGate
 from service.store import AggregateStore
 from service.unit_of_work import UnitOfWork, unit_of_work

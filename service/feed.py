@@ -6,8 +6,9 @@ from typing import Any
 
 from eventsourcing.application import Application
 
+from domain.aggregate import STORED_TOPIC_MODULE
 from domain.history import RecordedEvent
-from domain.household import STORED_TOPIC_MODULE, Household
+from domain.household import Household
 
 #: The stored topics of household events start with this (the log also holds the indexes').
 HOUSEHOLD_TOPIC_PREFIX = f"{STORED_TOPIC_MODULE}:Household."

@@ -30,8 +30,9 @@ from domain.events import (
 )
 from domain.fold import Step, decide, replay
 from domain.history import Actor, EffectiveEvent, RecordedEvent, effective_events
-from domain.household import POLICY_KEY, Household, division_key, person_key
+from domain.household import Household, person_key
 from domain.policy import PolicyBook
+from domain.reference import POLICY_KEY, division_key
 from domain.rules import check_rules
 from domain.state import transition
 from persistence.writegate import WriteGate

@@ -9,9 +9,9 @@ from eventsourcing.application import AggregateNotFoundError
 
 from domain import access
 from domain.history import SYSTEM, Actor
-from domain.household import POLICY_KEY, PolicyRegister
 from domain.policy import PolicyBook, PolicyVersion, RecordedPolicy, ResolvedPolicy
 from domain.policy_data import STATUTORY
+from domain.reference import POLICY_KEY, PolicyRegister
 from persistence.writegate import WriteGate
 from service.store import AggregateStore
 from service.unit_of_work import unit_of_work

@@ -34,8 +34,9 @@ from domain.commands import Command, Receipt
 from domain.errors import DomainError
 from domain.fold import Interval
 from domain.history import SYSTEM, Actor, RecordedEvent
-from domain.household import Division, DivisionDecision, DivisionVersion, Household
+from domain.household import Household
 from domain.policy import PolicyBook, PolicyVersion, RecordedPolicy
+from domain.reference import Division, DivisionDecision, DivisionVersion
 from domain.state import HouseholdState
 from persistence.db import connect
 from persistence.ddl import schema_lock

@@ -1,7 +1,7 @@
 """API tokens: issue, authenticate, list, revoke.
 
 A token's secret is shown once; the store keeps the SHA-256 of it (the
-:class:`~domain.household.AccessToken` aggregate's key, so that authenticating
+:class:`~domain.tokens.AccessToken` aggregate's key, so that authenticating
 is one lookup) and a public id (``tok_…``) in the :class:`TokenRegister`, by
 which admins list and revoke tokens. Every token expires: 90 days after issue
 unless asked otherwise, at most 365. A token's life is counted in wall-clock time
@@ -21,7 +21,7 @@ from eventsourcing.application import AggregateNotFoundError
 from domain import access, divisions
 from domain.errors import InvalidInput, NotFound, Unauthenticated
 from domain.history import SYSTEM, Actor
-from domain.household import TOKENS_KEY, AccessToken, TokenRegister
+from domain.tokens import TOKENS_KEY, AccessToken, TokenRegister
 from service.unit_of_work import unit_of_work
 
 if TYPE_CHECKING:

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from bootstrap.settings import Settings
-from domain.history import Actor
 from service.registry import Registry
-from tests.support import Clock, postgres_schema
+from tests.support import APPROVER, RECORDER, Clock, postgres_schema
+
+__all__ = ["APPROVER", "RECORDER"]  # the county's staff, imported by the tests from here
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -54,6 +55,3 @@ def county(registry: Registry, clock: Clock) -> Registry:
     registry.put_division("620422101203", "新堡村", 1_500, date(2014, 1, 1))
     return registry
 
-
-RECORDER = Actor("village-clerk", "recorder", "620422")
-APPROVER = Actor("county-office", "approver", "620422")

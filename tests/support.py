@@ -12,7 +12,10 @@ from typing import Any
 
 import pytest
 
+from domain.commands import Command
+from domain.history import Actor
 from domain.idnumber import with_check_digit
+from service.registry import Registry
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_HOST = os.environ.get("POVREG_TEST_PG_HOST", "127.0.0.1")
@@ -20,6 +23,9 @@ PG_PORT = int(os.environ.get("POVREG_TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("POVREG_TEST_PG_USER", "postgres")
 PG_DB = os.environ.get("POVREG_TEST_PG_DB", "povreg_test")
 
+#: The county's staff (620422): a village clerk who records, the county office that approves.
+RECORDER = Actor("village-clerk", "recorder", "620422")
+APPROVER = Actor("county-office", "approver", "620422")
 GUARANTEED = {k: True for k in ("food", "clothing", "education", "medical", "housing", "water")}
 
 
@@ -111,3 +117,18 @@ def proposal(village: str = "620422100201", effective_date: str = "2014-05-02", 
         "evidence": ["notice-2014-017"],
         **extra,
     }
+
+
+def record(registry: Registry, hid: str | None, payload: dict[str, Any], actor: Actor | None = None,
+           **kw: Any) -> object:
+    """``registry.record`` of one command (by the county's recorder unless ``actor``)."""
+    return registry.record(Command(payload, actor or RECORDER, household_id=hid, **kw))
+
+
+def registered(registry: Registry, clock: Clock, hid: str = "H-1", seq: int = 1,
+               village: str = "620422100201") -> None:
+    """A household proposed on 2014-05-02 and approved on 2014-05-20, each recorded the next day."""
+    clock.set("2014-05-02T10:00:00+00:00")
+    record(registry, hid, proposal(village=village, seq=seq))
+    clock.set("2014-05-21T10:00:00+00:00")
+    record(registry, hid, {"type": "IdentificationApproved", "effective_date": "2014-05-20"}, APPROVER)

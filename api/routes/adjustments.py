@@ -9,15 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from api.deps import KnownAtQuery, ReadKnownAt, moment
-from api.routes.common import (
-    DivisionPrefixPath,
-    Format,
-    problem_responses,
-    query_errors,
-    spreadsheet,
-    spreadsheet_responses,
-)
-from api.schemas import AdjustmentDifference, AdjustmentReport
+from api.routes.common import DivisionPrefixPath, Format, query_errors, report, spreadsheet
+from api.schemas.reports import AdjustmentDifference, AdjustmentReport
 from domain.errors import InvalidInput
 from domain.moments import end_of_day
 from projections import labels, sheets
@@ -46,12 +39,7 @@ def _cycle_start(registry: Registry, division_code: str, on: date) -> date:
     return date(max(1, anchor + (on.year - anchor) // years * years), 1, 1)
 
 
-@router.get(
-    "/{division_code}",
-    response_model=AdjustmentReport,
-    responses={**spreadsheet_responses(), **problem_responses(401, 403, 422)},
-    summary="The dynamic-adjustment cycle report (三年动态调整) of a division",
-)
+@report(router, AdjustmentReport, "The dynamic-adjustment cycle report (三年动态调整) of a division")
 def adjustments(
     division_code: DivisionPrefixPath,
     ask: ReadKnownAt,
@@ -73,12 +61,8 @@ def adjustments(
     return AdjustmentReport.model_validate(labels.report(found))
 
 
-@router.get(
-    "/{division_code}/difference",
-    response_model=AdjustmentDifference,
-    responses={**spreadsheet_responses(), **problem_responses(401, 403, 422)},
-    summary="The cycle report as filed at its close versus as known now, and why they differ",
-)
+@report(router, AdjustmentDifference, "The cycle report as filed at its close versus as known now, and why they differ",
+        path="/{division_code}/difference")
 def adjustments_difference(
     division_code: DivisionPrefixPath,
     ask: ReadKnownAt,

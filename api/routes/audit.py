@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from api.auth import AUDITORS
 from api.deps import ReadNow
 from api.routes.common import problem_responses, query_errors
-from api.schemas import AuditTrail
+from api.schemas.reports import AuditTrail
 from domain.access import Forbidden, require_role, require_scope
 from domain.divisions import PREFIX_PATTERN
 from domain.errors import InvalidInput

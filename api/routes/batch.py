@@ -23,16 +23,17 @@ from dataclasses import replace
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
 
 from api.auth import WRITERS, ActorDep, RegistryDep
 from api.problems import status_of
 from api.routes.common import problem_responses
+from api.schemas.commands import BatchAnswer
 from domain.access import require_role
 from domain.errors import DomainError, InvalidInput
 from domain.history import Actor
+from service.importing import iter_jsonl
 from service.registry import Command, Registry
 
 router = APIRouter(prefix="/v1/events", tags=["commands"])
@@ -43,23 +44,6 @@ CHUNK = 1000
 MIN_CHUNK = 100
 MAX_LINES = 100_000
 MEDIA_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines", "text/plain")
-
-
-def _parse_lines(lines: list[str]) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
-    """(line number, object or None, error or None) for each non-blank line (orjson: 3–4× json's speed,
-    and it refuses NaN and Infinity, which are not JSON)."""
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            yield number, None, f"not JSON: {exc}"
-            continue
-        if not isinstance(obj, dict):
-            yield number, None, "each line must be a JSON object"
-            continue
-        yield number, obj, None
 
 
 def _refs(obj: dict[str, Any], number: int) -> dict[str, int]:
@@ -133,16 +117,23 @@ def _resolve(number: int, command: Command, refs: dict[str, int],
     return replace(command, payload=payload)
 
 
-def record_lines(registry: Registry, actor: Actor, lines: list[str]) -> dict[str, Any]:
-    """One result per non-blank line, in order."""
+def record_lines(registry: Registry, actor: Actor, lines: list[str]) -> bytes:
+    """The answer, as JSON: one result per non-blank line, in order.
+
+    It is validated against :class:`~api.schemas.commands.BatchAnswer` here, in the request's worker
+    thread, and written with orjson, the same bytes FastAPI would write from the model: its own
+    serialisation runs in the event loop, and validating and serialising the model cost 5–7 % of
+    recording the lines (an answer has up to 100,000), the validation alone 2–4 %, orjson 0.2 %."""
     with _rare_collections():
-        return _record_lines(registry, actor, lines)
+        answer = _record_lines(registry, actor, lines)
+        BatchAnswer.model_validate(answer)
+        return orjson.dumps(answer)
 
 
 def _record_lines(registry: Registry, actor: Actor, lines: list[str]) -> dict[str, Any]:
     results: dict[int, dict[str, Any]] = {}
     pending: list[tuple[int, Command, dict[str, int]]] = []
-    for number, obj, error in _parse_lines(lines):
+    for number, obj, error in iter_jsonl(lines, orjson.loads):  # orjson: 3–4× json's speed
         if error is not None or obj is None:
             results[number] = _refusal(number, InvalidInput(f"第 {number} 行不是 JSON 对象：{error}",
                                                             detail_en=f"line {number}: {error}", rule="invalid_json"))
@@ -184,10 +175,10 @@ def _record_lines(registry: Registry, actor: Actor, lines: list[str]) -> dict[st
 
 @router.post(
     ":batch",
+    response_model=BatchAnswer,
     responses={
         200: {"description": "one result per line: `outcome` `recorded` or `replayed` with the receipt, or "
-              "`refused` with the `http_status`, `rule` and `detail` a single command would get",
-              "content": {"application/json": {}}},
+              "`refused` with the `http_status`, `rule` and `detail` a single command would get"},
         **problem_responses(401, 403, 413, 422),
     },
     openapi_extra={"requestBody": {"required": True, "content": {
@@ -213,4 +204,4 @@ async def batch(request: Request, actor: ActorDep, registry: RegistryDep) -> Res
         raise InvalidInput(f"一次最多 {MAX_LINES} 行", detail_en=f"at most {MAX_LINES} lines per request",
                            rule="batch_too_large")
     answer = await run_in_threadpool(record_lines, registry, actor, lines)
-    return Response(orjson.dumps(answer), media_type="application/json")
+    return Response(answer, media_type="application/json")  # a BatchAnswer, validated (record_lines)

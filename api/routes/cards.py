@@ -9,9 +9,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.auth import AUDITORS
-from api.deps import Read, ReadKnownAt, ReadNow
+from api.deps import Read, ReadKnownAt, ReadNow, unknown_household
 from api.routes.common import HouseholdPath, problem_responses, query_errors
-from api.schemas import Audit, Card, StatusInterval
+from api.schemas.households import Audit, Card, StatusInterval
 from domain.errors import NotFound
 from projections import labels
 
@@ -30,13 +30,7 @@ def card(household_id: HouseholdPath, ask: Read) -> Card:
     with query_errors():
         found = ask.read_model.card(household_id, ask.as_of, ask.known_at)
     if found is None:
-        raise NotFound(
-            f"贫困户 {household_id} 于 {ask.as_of} 不在册"
-            + (f"(截至 {ask.known_at.isoformat()} 所知)" if ask.known_at else ""),
-            detail_en=f"household {household_id} is not on the register as of {ask.as_of}"
-            + (f" as known at {ask.known_at.isoformat()}" if ask.known_at else ""),
-            rule="not_on_register",
-        )
+        raise ask.not_on_register(household_id)
     return Card.model_validate(ask.masked(found))
 
 
@@ -76,8 +70,5 @@ def audit(household_id: HouseholdPath, ask: ReadNow) -> Audit:
     with query_errors():
         found = ask.read_model.audit(household_id)
     if found is None:
-        raise NotFound(
-            f"贫困户 {household_id} 未登记", detail_en=f"household {household_id} is not registered",
-            rule="unknown_household",
-        )
+        raise unknown_household(household_id)
     return Audit.model_validate(ask.masked(found))

@@ -3,17 +3,20 @@ errors, and the spreadsheet answers of the reports."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
-from fastapi import Path, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
+from pydantic import BaseModel
 
-from api.schemas import Problem
+from api.schemas.common import Problem
 from domain.divisions import PREFIX_PATTERN
 from domain.errors import InvalidInput
 from projections import sheets
+
+Endpoint = Callable[..., Any]
 
 HouseholdPath = Annotated[
     str,
@@ -60,10 +63,15 @@ Format = Annotated[
 ]
 
 
-def spreadsheet_responses() -> dict[int | str, dict[str, Any]]:
-    """The 200 answer's other media types, for the OpenAPI document."""
-    return {200: {"content": {sheets.XLSX: {"schema": {"type": "string", "format": "binary"}},
-                              "text/csv": {"schema": {"type": "string"}}}}}
+def report(router: APIRouter, model: type[BaseModel], summary: str, *statuses: int,
+           path: str = "/{division_code}") -> Callable[[Endpoint], Endpoint]:
+    """``@router.get(path)`` of a report: ``model`` as JSON or, with ``format`` (:data:`Format`), an
+    xlsx or CSV spreadsheet (:func:`spreadsheet`); refused with ``statuses`` (default 401, 403, 422)."""
+    media = {sheets.XLSX: {"schema": {"type": "string", "format": "binary"}},
+             "text/csv": {"schema": {"type": "string"}}}
+    responses: dict[int | str, dict[str, Any]] = {200: {"content": media}}
+    responses.update(problem_responses(*(statuses or (401, 403, 422))))
+    return router.get(path, response_model=model, summary=summary, responses=responses)
 
 
 def spreadsheet(fmt: str, tables: list[sheets.Sheet], query: dict[str, Any], title: str, name: str,

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -15,6 +15,8 @@ from starlette.types import Scope
 from api.auth import READERS, ActorDep
 from api.deps import ReadNow
 from api.routes.common import problem_responses, spreadsheet
+from api.schemas.admin import Me
+from api.schemas.households import HouseholdSearch
 from domain.access import require_role, sees_pii
 from projections import sheets
 from projections.search import search
@@ -49,16 +51,18 @@ class WorkbookIn(BaseModel):
 
 @router.get(
     "/me",
+    response_model=Me,
     responses=problem_responses(401),
     summary="The token's actor: name, role and division scope",
 )
-def whoami(actor: ActorDep) -> JSONResponse:
+def whoami(actor: ActorDep) -> Me:
     """What the console shows beside the language switch, and how it knows which panels the role may read."""
-    return JSONResponse({**actor.as_dict(), "sees_personal_data": sees_pii(actor)})
+    return Me.model_validate({**actor.as_dict(), "sees_personal_data": sees_pii(actor)})
 
 
 @router.get(
     "/households",
+    response_model=HouseholdSearch,
     responses=problem_responses(401, 403, 422),
     summary="Find households by registry number or (investigators, admins) by the head's name or ID number",
 )
@@ -67,14 +71,14 @@ def find_households(
     q: Annotated[str, Query(min_length=1, max_length=50, description="a registry number (or part of one), "
                             "a name (or part of one) or an ID number")],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> JSONResponse:
+) -> HouseholdSearch:
     """Each household where it is now, in the token's scope: `household_id`, `status`, `division_code`,
     `persons`, the head's `head_name` and `head_id_number` (masked as on rosters) and what `matched`.
     Names and ID numbers are searched only for roles that may see them."""
     actor = ask.actor
     require_role(actor, *READERS)
     found = search(ask.read_model, q, prefix=actor.division, people=sees_pii(actor), limit=limit)
-    return JSONResponse(ask.masked({"query": q, "households": found}))
+    return HouseholdSearch.model_validate(ask.masked({"query": q, "households": found}))
 
 
 @router.post(

@@ -9,17 +9,11 @@ from fastapi import APIRouter, Body, Path, Response
 
 from api.auth import ActorDep, RegistryDep, require_reader
 from api.deps import Read
-from api.routes.common import (
-    DivisionPrefixPath,
-    Format,
-    problem_responses,
-    query_errors,
-    spreadsheet,
-    spreadsheet_responses,
-)
-from api.schemas import DivisionOut, DivisionRequest, Incidence
+from api.routes.common import DivisionPrefixPath, Format, problem_responses, query_errors, report, spreadsheet
+from api.schemas.admin import DivisionOut, DivisionRequest
+from api.schemas.reports import Incidence
 from domain.divisions import REGISTERED_PATTERN, level
-from domain.household import Division
+from domain.reference import Division
 from projections import sheets
 from service.registry import Registry
 
@@ -91,12 +85,8 @@ def get_division(code: DivisionCode, actor: ActorDep, registry: RegistryDep) -> 
     return DivisionOut.model_validate(division_json(registry, registry.division(code)))
 
 
-@router.get(
-    "/{division_code}/incidence",
-    response_model=Incidence,
-    responses={**spreadsheet_responses(), **problem_responses(401, 403, 404, 422)},
-    summary="Poverty incidence (贫困发生率) of a division",
-)
+@report(router, Incidence, "Poverty incidence (贫困发生率) of a division", 401, 403, 404, 422,
+        path="/{division_code}/incidence")
 def incidence(division_code: DivisionPrefixPath, ask: Read, fmt: Format = "json") -> Incidence | Response:
     """Persons in poor and returned households ÷ the division's rural registered population."""
     ask.require_division(division_code)

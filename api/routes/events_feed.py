@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from api.auth import FEED_READERS
 from api.deps import ReadNow
 from api.routes.common import problem_responses
-from api.schemas import FeedItem
+from api.schemas.households import FeedItem
 from domain.access import in_scope, require_role
 from domain.feed import feed_item
 

@@ -6,8 +6,7 @@ from fastapi import APIRouter
 
 from api.deps import Read
 from api.routes.common import HouseholdPath, problem_responses, query_errors
-from api.schemas import Why
-from domain.errors import NotFound
+from api.schemas.households import Why
 from domain.explain import explain
 
 router = APIRouter(prefix="/v1/households", tags=["queries"])
@@ -30,13 +29,7 @@ def why(household_id: HouseholdPath, ask: Read) -> Why:
     # checks they passed); the read model has the card's findings.
     found = explain(registry.history(household_id), ask.as_of, ask.known_at, registry.policy_book())
     if found is None:
-        raise NotFound(
-            f"贫困户 {household_id} 于 {ask.as_of} 不在册"
-            + (f"(截至 {ask.known_at.isoformat()} 所知)" if ask.known_at else ""),
-            detail_en=f"household {household_id} is not on the register as of {ask.as_of}"
-            + (f" as known at {ask.known_at.isoformat()}" if ask.known_at else ""),
-            rule="not_on_register",
-        )
+        raise ask.not_on_register(household_id)
     with query_errors():
         card = ask.read_model.card(household_id, ask.as_of, ask.known_at) or {}
     found["findings"] = [f for f in card.get("findings", []) if f.get("state", "open") == "open"]

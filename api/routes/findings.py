@@ -8,27 +8,16 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from api.deps import Read
-from api.routes.common import (
-    DivisionPrefixPath,
-    Format,
-    problem_responses,
-    query_errors,
-    spreadsheet,
-    spreadsheet_responses,
-)
-from api.schemas import Findings
+from api.routes.common import DivisionPrefixPath, Format, query_errors, report, spreadsheet
+from api.schemas.reports import Findings
 from domain.access import Role
 from projections import sheets
 
 router = APIRouter(prefix="/v1/findings", tags=["queries"])
 
 
-@router.get(
-    "/{division_code}",
-    response_model=Findings,
-    responses={**spreadsheet_responses(), **problem_responses(401, 403, 422)},
-    summary="Decisions the facts show wrong (findings) in a division, as of a date, as known at a moment",
-)
+@report(router, Findings,
+        "Decisions the facts show wrong (findings) in a division, as of a date, as known at a moment")
 def findings(
     division_code: DivisionPrefixPath,
     ask: Read,

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, Response
 
 from api.auth import registry_of
 from api.deps import open_read_model_of
-from api.schemas import Health, ProjectionsHealth
+from api.schemas.admin import Health, ProjectionsHealth
 
 log = logging.getLogger("povreg.api")
 

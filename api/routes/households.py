@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Header, Response
 from api.auth import WRITERS, ActorDep, RegistryDep
 from api.deps import known_household_id
 from api.routes.common import HouseholdPath, problem_responses
-from api.schemas import EventRequest, ProposalRequest, Receipt, command_fields
+from api.schemas.commands import EventRequest, ProposalRequest, Receipt, command_fields
 from domain.access import require_role
 from domain.history import Actor
 from service.registry import Command, Registry

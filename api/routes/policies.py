@@ -9,9 +9,8 @@ from fastapi import APIRouter, Body, Query
 
 from api.auth import ActorDep, RegistryDep, require_reader
 from api.routes.common import problem_responses
-from api.schemas import PolicyRecorded, ResolvedPolicyOut
+from api.schemas.admin import PolicyRecorded, ResolvedPolicyOut
 from domain.divisions import PREFIX_PATTERN
-from domain.errors import InvalidInput
 from domain.policy import PolicyVersion, resolved_json
 
 router = APIRouter(prefix="/v1/policies", tags=["admin"])
@@ -49,10 +48,5 @@ def resolved_policy(
     """Each rule with the jurisdiction, effective date and source it comes from."""
     require_reader(actor, division)
     day = on or registry.today()
-    try:
-        out = resolved_json(registry.policy_book(), division, day)
-    except LookupError as exc:
-        raise InvalidInput(
-            f"{day} 时 {division} 没有生效的政策", rule="no_policy", detail_en=str(exc)
-        ) from None
+    out = resolved_json(registry.policy_book(), division, day)
     return ResolvedPolicyOut.model_validate({"division": division, "on": day.isoformat(), **out})

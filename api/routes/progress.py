@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import Read
 from api.routes.common import DivisionPrefixPath, problem_responses, query_errors
 from domain import progress as progress_rules
-from domain.household import DivisionDecision
+from domain.reference import DivisionDecision
 from projections import lists
 
 router = APIRouter(prefix="/v1/divisions", tags=["divisions"])

@@ -7,27 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from api.deps import Read
-from api.routes.common import (
-    DivisionPrefixPath,
-    Format,
-    problem_responses,
-    query_errors,
-    spreadsheet,
-    spreadsheet_responses,
-)
-from api.schemas import Roster
+from api.routes.common import DivisionPrefixPath, Format, query_errors, report, spreadsheet
+from api.schemas.reports import Roster
 from domain.vocab import Status
 from projections import labels, sheets
 
 router = APIRouter(prefix="/v1/rosters", tags=["queries"])
 
 
-@router.get(
-    "/{division_code}",
-    response_model=Roster,
-    responses={**spreadsheet_responses(), **problem_responses(401, 403, 422)},
-    summary="Counts per status and a page of households of a division",
-)
+@report(router, Roster, "Counts per status and a page of households of a division")
 def roster(
     division_code: DivisionPrefixPath,
     ask: Read,

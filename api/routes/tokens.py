@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Path, Response
 
 from api.auth import ActorDep, RegistryDep
 from api.routes.common import problem_responses
-from api.schemas import TokenList, TokenOut, TokenRequest
+from api.schemas.admin import TokenList, TokenOut, TokenRequest
 from domain.access import Role, require_role, require_scope
 
 router = APIRouter(prefix="/v1/tokens", tags=["admin"])

@@ -73,3 +73,9 @@ def assert_problem(response: httpx2.Response, status: int, rule: str) -> dict[st
     assert body["type"] == f"urn:povreg:problem:{rule}"
     assert body["title"] and rule in body["detail"]
     return body
+
+
+def answer_schema(api: Api, method: str, path: str) -> str:
+    """The name of the schema the OpenAPI document gives the JSON of a path's 200 answer."""
+    content = api.client.get("/openapi.json").json()["paths"][path][method]["responses"]["200"]["content"]
+    return str(content["application/json"]["schema"]["$ref"]).removeprefix("#/components/schemas/")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.api.conftest import Api, assert_problem
+from tests.api.conftest import Api, answer_schema, assert_problem
 from tests.support import GUARANTEED, proposal
 
 
@@ -103,3 +103,14 @@ def test_a_line_refers_to_an_earlier_line_of_the_same_request(api: Api) -> None:
     assert [r.get("rule") for r in results[4:]] == ["invalid_fields", "ref_refused", "invalid_refs"]
     measure = api.get("/v1/households/H-1", params={"as_of": "2014-07-31"}).json()["measures"][0]
     assert measure["measure_id"] == results[2]["event_id"] and measure["completed_on"] == "2014-07-01"
+
+
+def test_the_answer_is_the_documented_batch_answer(api: Api) -> None:
+    assert answer_schema(api, "post", "/v1/events:batch") == "BatchAnswer"
+
+
+def test_a_line_that_is_not_json_is_refused_with_its_column(api: Api) -> None:
+    """NaN is not JSON: the batch refuses it as such (a single command refuses it by name)."""
+    results = post(api, jsonl('{"household_id": "H-1", "income_per_capita": NaN}', "{x")).json()["results"]
+    assert [(r["line"], r["rule"]) for r in results] == [(1, "invalid_json"), (2, "invalid_json")]
+    assert results[0]["detail_en"].endswith("at column 46") and results[1]["detail_en"].endswith("at column 2")

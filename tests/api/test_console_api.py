@@ -8,7 +8,7 @@ import io
 from openpyxl import load_workbook
 
 from tests.api import test_queries
-from tests.api.conftest import Api, assert_problem
+from tests.api.conftest import Api, answer_schema, assert_problem
 from tests.api.test_queries import ok
 from tests.support import member
 
@@ -29,6 +29,7 @@ def test_me(api: Api) -> None:
     assert ok(api.get("/v1/me", as_="recorder", division="620422100")) == {
         "name": "recorder-620422100", "role": "recorder", "division": "620422100", "sees_personal_data": False}
     assert_problem(api.get("/v1/me", as_=None), 401, "missing_token")
+    assert answer_schema(api, "get", "/v1/me") == "Me"
 
 
 def test_find_households_by_number_name_and_id_number(worked: Api) -> None:
@@ -49,6 +50,7 @@ def test_find_households_by_number_name_and_id_number(worked: Api) -> None:
                          params={"q": "H-"}))["households"][0]["household_id"] == "H-2"
     assert_problem(worked.get("/v1/households", as_="subscriber", params={"q": "H"}), 403, "wrong_role")
     assert_problem(worked.get("/v1/households", params={"q": ""}), 422, "invalid_parameters")
+    assert answer_schema(worked, "get", "/v1/households") == "HouseholdSearch"
 
 
 def test_any_table_as_a_workbook(api: Api) -> None:

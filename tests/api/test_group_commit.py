@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
-import uvicorn
 
 from api import create_app
 from bootstrap.settings import Settings
@@ -25,7 +20,7 @@ from domain.errors import DomainError
 from domain.history import Actor
 from service.groupcommit import GroupCommitter
 from service.registry import Registry
-from tests.api.test_live_server import free_port
+from tests.servers import povreg_serve, serving
 from tests.support import Clock, proposal
 
 CLIENTS = 12
@@ -106,19 +101,10 @@ def _assert_recorded_in_order(base: str, tokens: dict[str, str], accepted: list[
 def live(database_url: str) -> Iterator[tuple[str, dict[str, str], Registry]]:
     tokens = _prepare(database_url)
     registry = Registry(Settings(database_url=database_url, group_commit=True, group_commit_wait_ms=2))
-    server = uvicorn.Server(uvicorn.Config(create_app(registry), host="127.0.0.1", port=free_port(),
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}", tokens, registry
+        with serving(create_app(registry)) as base:
+            yield base, tokens, registry
     finally:
-        server.should_exit = True
-        thread.join(timeout=20)
         registry.close()
 
 
@@ -151,19 +137,7 @@ def test_a_group_is_one_transaction_and_each_command_gets_its_own_answer(county:
         except DomainError as exc:
             answers[n] = exc
 
-    threads = [threading.Thread(target=submit, args=(n,)) for n in range(6)]
-    try:
-        with county.gate.open():
-            threads[0].start()
-            _wait_for(lambda: committer._queue.qsize() == 0 and committer._thread is not None)
-            time.sleep(0.05)  # the committer has taken it and waits for the gate
-            for t in threads[1:]:
-                t.start()
-            _wait_for(lambda: committer._queue.qsize() == 5)
-        for t in threads:
-            t.join(timeout=30)
-    finally:
-        committer.close()
+    _submit_in_two_groups(county, committer, submit, 6)
     assert (committer.groups, committer.commands) == (2, 6)
     assert isinstance(answers[3], DomainError) and answers[3].rule == "illegal_transition"
     receipts = [answers[n] for n in (0, 1, 2, 4, 5)]
@@ -171,6 +145,24 @@ def test_a_group_is_one_transaction_and_each_command_gets_its_own_answer(county:
     assert sorted(r.version for r in receipts) == [3, 4, 5, 6, 7]  # type: ignore[union-attr]
     assert len(county.history("H-9")) == 1  # the refused command recorded nothing
     assert len(county.history("H-1")) == 7
+
+
+def _submit_in_two_groups(registry: Registry, committer: GroupCommitter, submit: Any, n: int) -> None:
+    """``submit(0)`` … ``submit(n - 1)`` from n threads, the first alone in a group: the gate is held
+    while the committer has taken it, until the others wait in its queue (then they form one group)."""
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(n)]
+    try:
+        with registry.gate.open():
+            threads[0].start()
+            _wait_for(lambda: committer._queue.qsize() == 0 and committer._thread is not None)
+            time.sleep(0.05)  # the committer has taken it and waits for the gate
+            for t in threads[1:]:
+                t.start()
+            _wait_for(lambda: committer._queue.qsize() == n - 1)
+        for t in threads:
+            t.join(timeout=30)
+    finally:
+        committer.close()
 
 
 def _wait_for(condition: Any, timeout: float = 10) -> None:
@@ -183,29 +175,10 @@ def _wait_for(condition: Any, timeout: float = 10) -> None:
 def test_serve_with_two_workers_keeps_recording_order(database_url: str) -> None:
     """``povreg serve --workers 2``: two processes, one store; the write gate orders their writes."""
     tokens = _prepare(database_url)
-    port = free_port()
-    env = {**os.environ, "POVREG_DATABASE_URL": database_url}
-    povreg = str(Path(sys.executable).with_name("povreg"))
-    server = subprocess.Popen([povreg, "serve", "--port", str(port), "--workers", "2", "--log-level", "warning"],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx2.get(base + "/docs", timeout=2).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            assert server.poll() is None, server.stdout.read() if server.stdout else ""
-            assert time.monotonic() < deadline, "povreg serve --workers 2 did not start"
-            time.sleep(0.1)
+    with povreg_serve(database_url, "--workers", "2", timeout=60) as base:
         time.sleep(1)  # the second worker
         accepted, _ = _hammer(base, tokens)
         _assert_recorded_in_order(base, tokens, accepted)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_a_failed_group_is_retried_command_by_command(county: Registry, clock: Clock,
@@ -234,19 +207,7 @@ def test_a_failed_group_is_retried_command_by_command(county: Registry, clock: C
         except Exception as exc:
             answers[n] = exc
 
-    threads = [threading.Thread(target=submit, args=(n,)) for n in range(4)]
-    try:
-        with county.gate.open():  # hold the committer so that the four form groups
-            threads[0].start()
-            _wait_for(lambda: committer._queue.qsize() == 0 and committer._thread is not None)
-            time.sleep(0.05)
-            for t in threads[1:]:
-                t.start()
-            _wait_for(lambda: committer._queue.qsize() == 3)
-        for t in threads:
-            t.join(timeout=30)
-    finally:
-        committer.close()
+    _submit_in_two_groups(county, committer, submit, 4)
     assert isinstance(answers[2], ConnectionError)
     assert all(isinstance(answers[n], Receipt) for n in (0, 1, 3))
     assert [e.body.helper_name for e in county.history("H-1")[2:]] == [  # type: ignore[attr-defined]

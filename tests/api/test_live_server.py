@@ -3,36 +3,26 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
-import uvicorn
 
 from api import create_app
 from bootstrap.settings import Settings
 from domain.commands import Command
 from domain.history import Actor
 from service.registry import Registry
+from tests.servers import POVREG, povreg_serve, serving
 from tests.support import proposal
 
 WRITERS = 8
 ROUNDS = 4
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -45,21 +35,8 @@ def live(database_url: str) -> Iterator[tuple[str, dict[str, str]]]:
     tokens = {role: setup.create_token(role) for role in ("recorder", "approver", "subscriber")}
     setup.record(Command(proposal(), Actor("clerk", "recorder"), household_id="H-1"))
     setup.close()
-
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=free_port(),
-                                           log_level="warning", workers=1))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}", tokens
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
+    with serving(create_app(settings)) as base:
+        yield base, tokens
 
 
 def test_concurrent_writers_on_one_household_lose_nothing_and_duplicate_nothing(
@@ -143,31 +120,17 @@ def test_concurrent_retries_with_one_idempotency_key_record_once(live: tuple[str
 def test_povreg_demo_load_and_serve_entry_points(database_url: str, tmp_path) -> None:
     """The README's run command, as a user runs it: `povreg demo load --if-empty`, then `povreg serve`."""
     env = {**os.environ, "POVREG_DATABASE_URL": database_url}
-    povreg = str(Path(sys.executable).with_name("povreg"))
-    loaded = subprocess.run([povreg, "demo", "load", "--if-empty"], env=env, capture_output=True, text=True,
+    loaded = subprocess.run([POVREG, "demo", "load", "--if-empty"], env=env, capture_output=True, text=True,
                             timeout=300)
     assert loaded.returncode == 0, loaded.stderr
     tokens = dict(line.split("=", 1) for line in loaded.stdout.splitlines() if "_TOKEN=pvr_" in line)
     assert set(tokens) == {f"{role.upper()}_TOKEN" for role in ("admin", "investigator", "approver", "recorder",
                                                                  "subscriber")}
-    again = subprocess.run([povreg, "demo", "load", "--if-empty"], env=env, capture_output=True, text=True,
+    again = subprocess.run([POVREG, "demo", "load", "--if-empty"], env=env, capture_output=True, text=True,
                            timeout=120)
     assert again.returncode == 0 and "not loaded" in again.stdout
 
-    port = free_port()
-    server = subprocess.Popen([povreg, "serve", "--port", str(port), "--log-level", "warning"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx2.get(base + "/openapi.json", timeout=2)
-                break
-            except httpx2.TransportError:
-                assert server.poll() is None, server.stdout.read() if server.stdout else ""
-                assert time.monotonic() < deadline, "povreg serve did not start"
-                time.sleep(0.1)
+    with povreg_serve(database_url, ready="/openapi.json") as base:
         assert httpx2.get(base + "/docs").status_code == 200
         feed = httpx2.get(base + "/v1/events", params={"limit": 500},
                          headers={"Authorization": f"Bearer {tokens['SUBSCRIBER_TOKEN']}"})
@@ -177,6 +140,3 @@ def test_povreg_demo_load_and_serve_entry_points(database_url: str, tmp_path) ->
                 "ReturnedToPoverty", "HouseholdTransferred"} <= types
         assert all("*" in item["data"]["members"][0]["id_number"] for item in feed.json()
                    if item["type"] == "IdentificationProposed")
-    finally:
-        server.terminate()
-        server.wait(timeout=20)

@@ -12,8 +12,6 @@ from __future__ import annotations
 import io
 import os
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -23,7 +21,7 @@ import httpx2
 import pytest
 from openpyxl import load_workbook
 
-from tests.api.test_live_server import free_port
+from tests.servers import POVREG, povreg_serve
 from tests.support import service_unavailable
 
 CHROMIUM = "/usr/bin/chromium"
@@ -37,29 +35,12 @@ pytestmark = pytest.mark.slow
 def served(database_url: str) -> Iterator[tuple[str, dict[str, str]]]:
     """``povreg demo load`` then ``povreg serve`` on a free loopback port: (base URL, tokens by role)."""
     env = {**os.environ, "POVREG_DATABASE_URL": database_url}
-    povreg = str(Path(sys.executable).with_name("povreg"))
-    loaded = subprocess.run([povreg, "demo", "load"], env=env, capture_output=True, text=True, timeout=300)
+    loaded = subprocess.run([POVREG, "demo", "load"], env=env, capture_output=True, text=True, timeout=300)
     assert loaded.returncode == 0, loaded.stderr
     tokens = {k.removesuffix("_TOKEN").lower(): v for k, v in
               (line.split("=", 1) for line in loaded.stdout.splitlines() if "_TOKEN=pvr_" in line)}
-    port = free_port()
-    server = subprocess.Popen([povreg, "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx2.get(base + "/console/", timeout=2)
-                break
-            except httpx2.TransportError:
-                assert server.poll() is None, server.stdout.read() if server.stdout else ""
-                assert time.monotonic() < deadline, "povreg serve did not start"
-                time.sleep(0.1)
+    with povreg_serve(database_url, ready="/console/") as base:
         yield base, tokens
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from domain.events import (
     ExitConfirmed,
     ExitProposed,
     ExitWithdrawn,
-    Guarantees,
     HelperAssigned,
     HouseholdClosed,
     HouseholdTransferred,
@@ -29,7 +28,6 @@ from domain.events import (
     IdentificationProposed,
     IdentificationRejected,
     IncomeAssessed,
-    Member,
     MembersChanged,
     RemovedAsIneligible,
     ReturnedToPoverty,
@@ -40,6 +38,7 @@ from domain.history import Actor, EffectiveEvent, RecordedEvent
 from domain.idnumber import with_check_digit
 from domain.policy import PolicyBook, PolicyVersion, RecordedPolicy
 from domain.policy_data import statutory_book
+from domain.values import Guarantees, Member
 
 Day = str | date
 

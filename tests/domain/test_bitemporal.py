@@ -1,5 +1,8 @@
 """Valid time and transaction time (docs/domain.md "Two time axes"): the worked example, late
-events, future dates, ties, corrections, retractions and timelines."""
+events, future dates, ties, corrections, retractions and timelines.
+
+One concept, the two axes, case by case (~570 lines): each case builds on the same small
+histories above, so the cases stay together where they can be read against each other."""
 
 from __future__ import annotations
 

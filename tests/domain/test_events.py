@@ -14,12 +14,12 @@ from domain.events import (
     META_EVENTS,
     EventCorrected,
     IdentificationProposed,
-    Member,
     MembersChanged,
     event_json,
     parse_event,
     parse_new_event,
 )
+from domain.values import Member
 
 from .builders import person_id
 

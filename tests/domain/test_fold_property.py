@@ -12,6 +12,10 @@ The reference below works on plain dicts and imports nothing of the package's fo
 history or state logic: it filters by ``recorded_at <= known_at``, applies retractions
 and corrections in recording order, sorts by ``(effective_date, version)`` and walks a
 small transition table.
+
+The module is long (~670 lines) because the reference is written out in full here, beside the
+property that trusts it, and shares nothing with the code under test; split across modules, a
+reader would have to reassemble it to check it against docs/domain.md.
 """
 
 from __future__ import annotations

@@ -7,12 +7,14 @@ from datetime import date, datetime
 import pytest
 from pydantic import ValidationError
 
+from domain.errors import InvalidInput
 from domain.policy import (
     PolicyBook,
     PolicySettings,
     PolicyVersion,
     PostExitContinuation,
     RecordedPolicy,
+    resolved_json,
 )
 from domain.policy_data import LOCAL_POLICIES, NATIONAL_POVERTY_LINES, statutory_book
 
@@ -188,6 +190,9 @@ def test_identification_quota_is_set_per_county() -> None:
 def test_an_empty_book_cannot_resolve() -> None:
     with pytest.raises(LookupError):
         PolicyBook([]).resolve(VILLAGE, date(2016, 1, 1))
+    with pytest.raises(InvalidInput, match="没有生效的政策") as refused:  # what `policy show` and the API answer
+        resolved_json(PolicyBook([]), VILLAGE, date(2016, 1, 1))
+    assert refused.value.rule == "no_policy"
 
 
 # --- post-exit continuation (脱贫不脱政策) ---------------------------------------------------------

@@ -15,9 +15,10 @@ import pytest
 from pydantic import ValidationError
 
 from domain.errors import RuleViolation
-from domain.events import IdentificationProposed, Member, MembersChanged, default_labour
+from domain.events import IdentificationProposed, MembersChanged
 from domain.policy import exit_continuation, poverty_line_for, resolved_json
 from domain.policy_data import EXIT_MECHANISM_DATE, HUGUANG_TOWN, LOCAL_POLICIES, STATUTORY, statutory_book
+from domain.values import Member, default_labour
 from domain.vocab import Labour, Status
 
 from .builders import (

@@ -101,7 +101,7 @@ def state_in(status: Status) -> HouseholdState:
     state = replace(
         base_state(),
         status=status,
-        measures=(Measure("m-1", "industry", date(2015, 1, 1)),),  # type: ignore[arg-type]
+        measures=(Measure("m-1", "industry", date(2015, 1, 1), None, None, None, None),),  # type: ignore[arg-type]
     )
     if status != S.PROPOSED:
         state = replace(state, approved_on=date(2014, 5, 20))

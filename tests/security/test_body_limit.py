@@ -4,18 +4,15 @@ without a token, whether the length is declared or the body comes in chunks."""
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from api import create_app
 from bootstrap.settings import ConfigError, Settings
 from tests.api.conftest import Api, assert_problem
-from tests.api.test_live_server import free_port
+from tests.servers import serving
 
 LIMIT = 1 << 20
 
@@ -56,16 +53,8 @@ def test_the_limit_is_configurable_and_checked() -> None:
 def test_live_server_answers_before_reading_the_body(tmp_path: Path) -> None:
     """A client that declares 300 MB and sends nothing more gets its 413 at once."""
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'povreg.db'}")
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=free_port(),
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
+    with serving(create_app(settings)) as base:
+        port = int(base.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
             conn.sendall(b"POST /v1/households HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                          b"Content-Length: 300000000\r\n\r\n{")
@@ -77,6 +66,3 @@ def test_live_server_answers_before_reading_the_body(tmp_path: Path) -> None:
                 answer += chunk
         assert answer.startswith("HTTP/1.1 413"), answer
         assert "application/problem+json" in answer and "payload_too_large" in answer
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
