@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from domain.errors import DomainError
 from domain.events import EventCorrected, EventRetracted, Revisited
-from domain.fold import Step, decision_moments, replay
+from domain.fold import Step, appends, decision_moments, extend, replay
 from domain.history import RecordedEvent, effective_events
 from domain.kinds import Kind, is_decision, kind_of
 from domain.policy import PolicyBook
@@ -110,6 +110,8 @@ class Finding:
 
 
 Ledger = dict[str, Finding]
+#: A decision that breaks a rule: its step's index, the rule, the refusal it would get.
+Breach = tuple[int, str, DomainError]
 
 
 def first_disturbance(history: Sequence[RecordedEvent]) -> int | None:
@@ -130,28 +132,45 @@ def first_disturbance(history: Sequence[RecordedEvent]) -> int | None:
 
 
 def ledger(history: Sequence[RecordedEvent], policies: PolicyBook, known_at: datetime | None = None) -> Ledger:
-    """Every finding of the household as known at ``known_at`` (None: everything recorded)."""
+    """Every finding of the household as known at ``known_at`` (None: everything recorded).
+
+    The ledger is advanced version by version from the first disturbance. Where a version only
+    appends to the fold (the common case), the fold is extended by one step and only the new
+    step's decision is judged: the steps before it, their decision moments and so their
+    judgments are those of the version before. Anything else is replayed and judged again.
+    """
     known = [e for e in history if known_at is None or e.recorded_at <= known_at]
     start = first_disturbance(known)
     found: Ledger = {}
     if start is None:
         return found
+    household_id = known[0].household_id
+    steps = replay(effective_events(known[:start]), household_id)
+    judged: list[Breach] = []
     for end in range(start + 1, len(known) + 1):
-        found = advance(found, known[:end], policies)
+        prefix = known[:end]
+        decided_at = decision_moments(prefix)
+        if end > start + 1 and appends(steps, prefix[-1]):
+            steps = extend(steps, prefix)
+            judged = [*judged, *breaches(steps, decided_at, policies, first=len(steps) - 1)]
+        else:
+            steps = replay(effective_events(prefix), household_id)
+            judged = list(breaches(steps, decided_at, policies))
+        found = advance(found, prefix, policies, steps, judged)
     return found
 
 
 def advance(before: Mapping[str, Finding], prefix: Sequence[RecordedEvent], policies: PolicyBook,
-            steps: Sequence[Step] | None = None) -> Ledger:
+            steps: Sequence[Step] | None = None, judged: Sequence[Breach] | None = None) -> Ledger:
     """The ledger once ``prefix[-1]`` is recorded, from the ledger ``before`` it (``steps``: the replay
-    of ``prefix``, where the caller has it)."""
+    of ``prefix``, and ``judged``: its :func:`breaches`, where the caller has them)."""
     latest = prefix[-1]
     household_id = latest.household_id
     if steps is None:
         steps = replay(effective_events(prefix), household_id)
     decided_at = decision_moments(prefix)
     now: Ledger = {}
-    for i, rule, error in breaches(steps, decided_at, policies):
+    for i, rule, error in breaches(steps, decided_at, policies) if judged is None else judged:
         decision = steps[i].event
         fid = finding_id(decision.event_id, rule)
         old = before.get(fid)
@@ -186,11 +205,11 @@ def advance(before: Mapping[str, Finding], prefix: Sequence[RecordedEvent], poli
 
 
 def breaches(
-    steps: Sequence[Step], decided_at: Mapping[str, datetime], policies: PolicyBook
-) -> Iterable[tuple[int, str, DomainError]]:
-    """(step index, rule, error) of each decision that breaks a rule of its date, judged
-    with the policy as known when the decision took its current form."""
-    for i in range(len(steps)):
+    steps: Sequence[Step], decided_at: Mapping[str, datetime], policies: PolicyBook, first: int = 0
+) -> Iterable[Breach]:
+    """(step index, rule, error) of each decision (from step ``first`` on) that breaks a rule of
+    its date, judged with the policy as known when the decision took its current form."""
+    for i in range(first, len(steps)):
         event = steps[i].event
         if not is_decision(event.body.type):
             continue

@@ -41,6 +41,11 @@ def replay(
     return steps
 
 
+def appends(steps: Sequence[Step], event: RecordedEvent) -> bool:
+    """Whether ``event`` folds in after every step of ``steps``, leaving them as they are."""
+    return event.type not in META_EVENTS and (not steps or event.body.effective_date >= steps[-1].event.effective_date)
+
+
 def extend(steps: Sequence[Step], history: Sequence[RecordedEvent]) -> list[Step]:
     """The fold of ``history`` given ``steps``, the fold of all but its last event.
 
@@ -49,7 +54,7 @@ def extend(steps: Sequence[Step], history: Sequence[RecordedEvent]) -> list[Step
     transition, exactly what :func:`replay` would compute. Otherwise, replay.
     """
     event = history[-1]
-    if event.type not in META_EVENTS and (not steps or event.body.effective_date >= steps[-1].event.effective_date):
+    if appends(steps, event):
         ev = EffectiveEvent(event, event.body)
         return [*steps, Step(ev, transition(steps[-1].state if steps else None, ev, event.household_id))]
     return replay(effective_events(history), event.household_id)
