@@ -34,7 +34,8 @@ from bench.common import (
     run_per_backend,
 )
 from bench.processes import ServerCpu
-from projections.runner import ProjectionStore, default_workers
+from projections.lanes import default_workers
+from projections.runner import ProjectionStore
 from service.registry import Registry
 
 HOUSEHOLDS = 2_000

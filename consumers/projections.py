@@ -44,7 +44,7 @@ class ProjectionSubscriber(Subscriber):
         self.topic = topic
 
     def begin(self, tx: Tx) -> None:
-        # The lock the log's catch-up takes on the same tables (ProjectionStore._lock_positions).
+        # The lock the log's catch-up takes on the same tables (ProjectionStore.lock_positions).
         if tx.backend == "postgres":
             tx.execute("SELECT position FROM proj_tracking WHERE name = ? FOR UPDATE", (self.store.households.name,))
 

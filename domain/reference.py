@@ -24,6 +24,14 @@ class DivisionVersion:
     recorded_at: datetime
 
 
+def version_in_force(
+    versions: list[DivisionVersion], on: date, known_at: datetime | None = None
+) -> DivisionVersion | None:
+    """The division's version in force on ``on`` as known at ``known_at``."""
+    candidates = [v for v in versions if v.effective_date <= on and (known_at is None or v.recorded_at <= known_at)]
+    return max(candidates, key=lambda v: (v.effective_date, v.recorded_at), default=None)
+
+
 class Division(BaseAggregate[str]):
     """A county, township or village, with its rural population over time."""
 

@@ -13,9 +13,10 @@ from typing import Any
 from domain.moments import end_of_day
 from persistence.db import Tx
 from projections import adjustments as adj
-from projections import flows
+from projections import flow_reading
 from projections.encoding import OPEN_DATE, chunks, from_us, known_us
 from projections.reading import FLOW_PREFIX, Queries, check_prefix, prefix_range
+from projections.schema import events_with_actors
 from projections.sealing import Sealer
 
 
@@ -99,7 +100,7 @@ class AdjustmentQueries(Queries):
         s, e = start.isoformat(), end.isoformat()
         if self._flows_for(division_prefix):
             with self.store.db.read() as tx:
-                at_start, at_end = flows.sums_at(tx, [start.toordinal(), end.toordinal()], k)
+                at_start, at_end = flow_reading.sums_at(tx, [start.toordinal(), end.toordinal()], k)
                 self.context.flow_classes.get(tx, set(at_start) | set(at_end))
             keys = self.context.flow_classes.stock_keys(division_prefix)
             return {
@@ -108,8 +109,8 @@ class AdjustmentQueries(Queries):
                 "end": end.isoformat(),
                 "known_at": known_at.isoformat(timespec="microseconds") if known_at else None,
                 **adj.report_from_flow_sums(
-                    flows.stocks(at_start, keys),
-                    flows.stocks(at_end, keys),
+                    flow_reading.stocks(at_start, keys),
+                    flow_reading.stocks(at_end, keys),
                     _flow_groups(at_start, at_end, self.context.flow_classes.group_keys(division_prefix)),
                 ),
             }
@@ -179,9 +180,10 @@ class AdjustmentQueries(Queries):
         with self.store.db.read() as tx:
             for chunk in chunks(changed):
                 for row in tx.query(
-                    "SELECT household_id, event_id, version, type, effective_date, recorded_us, recorded_by, body "
-                    f"FROM proj_events WHERE household_id IN ({', '.join('?' * len(chunk))}) "
-                    "AND recorded_us > ? AND recorded_us <= ? ORDER BY household_id, version",
+                    "SELECT e.household_id, e.event_id, e.version, e.type, e.effective_date, e.recorded_us, "
+                    f"a.recorded_by, e.body FROM {events_with_actors()} "
+                    f"WHERE e.household_id IN ({', '.join('?' * len(chunk))}) "
+                    "AND e.recorded_us > ? AND e.recorded_us <= ? ORDER BY e.household_id, e.version",
                     [*chunk, lo_us, hi_us],
                 ):
                     recorded.setdefault(row[0], []).append(row[1:])

@@ -24,54 +24,51 @@ from domain.events import META_EVENTS, EventCorrected, EventRetracted, event_jso
 from domain.fold import intervals, replay
 from domain.history import Actor, RecordedEvent, effective_events
 from persistence.db import Tx
-from projections.encoding import chunks, from_us, to_us
-from projections.households import dumps
+from projections.encoding import chunks, to_us
+from projections.households import dumps, recorded_event
 from projections.integrity import (
     GENESIS,
     link,
     moment_text,
     raw_hash,
     record_hash,
+    to_bytes,
+    to_hex,
 )
 from projections.jsontext import compact
 from projections.log import Entry
-from projections.schema import AUDIT, CHAIN
+from projections.schema import ACTOR_COLUMNS, AUDIT, AUDIT_ACTORS, CHAIN, audit_with_actors
 from projections.sealing import PLAIN, Sealer
+
+
+def _reference_record(e: Entry, type_: str, effective_date: str, recorded_at: str, data: Any) -> dict[str, Any]:
+    """The audit record of a division or policy version (no household, no actor)."""
+    return {
+        "event_id": f"{e.originator_id}#{e.originator_version}",
+        "household_id": None,
+        "version": e.originator_version,
+        "type": type_,
+        "effective_date": effective_date,
+        "recorded_at": recorded_at,
+        "recorded_by": None,
+        "data": data,
+    }
 
 
 def division_record(e: Entry) -> dict[str, Any]:
     d = e.division
     assert d is not None
-    return {
-        "event_id": f"{e.originator_id}#{e.originator_version}",
-        "household_id": None,
-        "version": e.originator_version,
-        "type": "DivisionRegistered" if d.registered else "DivisionUpdated",
-        "effective_date": d.effective_date.isoformat(),
-        "recorded_at": moment_text(d.recorded_at),
-        "recorded_by": None,
-        "data": {
-            "code": d.code,
-            "name": d.name,
-            "rural_population": d.rural_population,
-            "effective_date": d.effective_date.isoformat(),
-        },
-    }
+    effective = d.effective_date.isoformat()
+    data = {"code": d.code, "name": d.name, "rural_population": d.rural_population, "effective_date": effective}
+    return _reference_record(e, "DivisionRegistered" if d.registered else "DivisionUpdated", effective,
+                             moment_text(d.recorded_at), data)
 
 
 def policy_record(e: Entry) -> dict[str, Any]:
     p = e.policy
     assert p is not None
-    return {
-        "event_id": f"{e.originator_id}#{e.originator_version}",
-        "household_id": None,
-        "version": e.originator_version,
-        "type": "PolicyVersionRecorded",
-        "effective_date": p.version.effective_date.isoformat(),
-        "recorded_at": moment_text(p.recorded_at),
-        "recorded_by": None,
-        "data": p.version.model_dump(mode="json"),
-    }
+    return _reference_record(e, "PolicyVersionRecorded", p.version.effective_date.isoformat(),
+                             moment_text(p.recorded_at), p.version.model_dump(mode="json"))
 
 
 def household_record(e: Entry) -> dict[str, Any]:
@@ -149,26 +146,20 @@ def describe_change(before: Sequence[RecordedEvent], meta: RecordedEvent) -> dic
 
 def audit_row_event(row: Sequence[Any], sealer: Sealer = PLAIN) -> RecordedEvent:
     """A RecordedEvent back from a ``proj_audit`` row (event_id, household_id, version, type,
-    recorded_us, actor_label, actor_role, actor_division, data)."""
-    from domain.events import EVENT_TYPES
-
+    recorded_us, the actor's label, role and division, data)."""
     event_id, household_id, version, type_, recorded_us, label, role, division, data = row
-    name, data = sealer.unseal(label), sealer.unseal(data)
-    return RecordedEvent(
-        event_id=event_id,
-        household_id=household_id,
-        version=version,
-        recorded_at=from_us(recorded_us),
-        recorded_by=Actor(name, role, division or ""),
-        body=EVENT_TYPES[type_].model_validate_json(data),
-    )
+    actor = Actor(sealer.unseal(label), role, division or "")
+    return recorded_event(household_id, version, event_id, type_, recorded_us, actor, sealer.unseal(data))
 
 
 class AuditProjection:
     """Maintains ``proj_audit`` and ``proj_chain``."""
 
     name = "audit"
-    tables = (CHAIN, AUDIT)
+    #: 2: no recorded_at text, event hash or topic stored twice; no evidence is NULL;
+    #: digests as bytes; actors in proj_audit_actors.
+    layout = 2
+    tables = (CHAIN, AUDIT, AUDIT_ACTORS)
 
     def __init__(self, cache_size: int = 0) -> None:
         self.cache_size = cache_size
@@ -177,7 +168,8 @@ class AuditProjection:
         #: empty tables that evicts nothing): a household not in it has no rows yet.
         self.complete = False
         self._chain_head: tuple[int, str] | None = None
-        self._labels: dict[str, str] = {}
+        #: (name, role, division) -> its id in proj_audit_actors (a few actors record most events)
+        self._actor_ids: dict[tuple[str, str, str], int] = {}
 
     def reset(self) -> None:
         self.complete = False
@@ -193,25 +185,30 @@ class AuditProjection:
             self.reset()
             raise
 
-    def _label(self, sealer: Sealer, name: str | None) -> str | None:
-        """An actor's name, sealed (once per actor: a few actors record most events)."""
-        if name is None or not sealer.encrypted:
-            return name
-        label = self._labels.get(name)
-        if label is None:
-            if len(self._labels) > 10_000:
-                self._labels.clear()
-            label = self._labels[name] = sealer.seal(name)  # type: ignore[assignment]
-        return label
+    def _actor(self, sealer: Sealer, actor: dict[str, str] | None, batch: dict[int, tuple[Any, ...]]) -> int | None:
+        """The id of the actor of an audit row (None: reference data), added to ``batch``'s actors."""
+        if not actor:
+            return None
+        key = (actor["name"], actor["role"], actor.get("division", ""))
+        ids = self._actor_ids
+        found = ids.get(key)
+        if found is None:
+            if len(ids) > 10_000:
+                ids.clear()
+            found = ids[key] = sealer.digest(dumps(key))
+        if found not in batch:
+            batch[found] = (found, sealer.ref(key[0]), sealer.seal(key[0]), key[1], key[2])
+        return found
 
     def _apply(self, tx: Tx, entries: Sequence[Entry], suffix: str) -> int:
         sealer = tx.sealer
         chain_rows: list[tuple[Any, ...]] = []
         audit_rows: list[tuple[Any, ...]] = []
+        actors: dict[int, tuple[Any, ...]] = {}
         head = self._chain_head if self.cache_size else None
         if head is None:
             row = tx.one(f"SELECT position, chain FROM {CHAIN.name}{suffix} ORDER BY position DESC LIMIT 1")
-            head = (row[0], row[1]) if row else (0, GENESIS)
+            head = (row[0], to_hex(row[1])) if row else (0, GENESIS)
         heads = self._household_heads(tx, {e.originator_id for e in entries if e.is_household}, suffix)
         # For describing corrections: the events committed before this batch of each
         # household corrected in it (one query for all), and those earlier in this batch.
@@ -229,13 +226,13 @@ class AuditProjection:
             event_hash = record_hash(record, finite=e.finite) if record is not None else None
             r_hash = raw_hash(e.originator_id, e.originator_version, e.topic, e.state)
             chain = link(chain, r_hash, event_hash)
-            chain_rows.append((e.position, e.originator_id, e.originator_version, e.topic, r_hash, event_hash, chain))
+            chain_rows.append((e.position, e.originator_id, e.originator_version, to_bytes(r_hash),
+                               to_bytes(event_hash), to_bytes(chain)))
             if record is None:
                 continue
             assert event_hash is not None
             household_chain = None
             changes = None
-            actor: dict[str, str] = record["recorded_by"] or {}
             household = e.is_household
             division_code = record["data"].get("division_code") if household else None
             if household:
@@ -253,7 +250,6 @@ class AuditProjection:
             elif e.policy is not None:
                 division_code = e.policy.version.jurisdiction
             data = record["data"]
-            name = actor.get("name")
             audit_rows.append(
                 (
                     e.position,
@@ -262,22 +258,25 @@ class AuditProjection:
                     record["event_id"],
                     record["type"],
                     record["effective_date"],
-                    record["recorded_at"],
                     to_us(e.recorded_at) if household else _record_us(e),
-                    sealer.ref(name),
-                    actor.get("role"),
-                    actor.get("division"),
+                    self._actor(sealer, record["recorded_by"], actors),
                     division_code,
                     sealer.seal(data.get("reason")) if household else None,
-                    sealer.seal(compact(data.get("evidence", []), finite=e.finite) if household else "[]"),
+                    # No evidence is no value (the trail shows []), not a sealed "[]" on most rows.
+                    sealer.seal(compact(evidence, finite=e.finite) if (evidence := data.get("evidence")) and household
+                                else None),
                     sealer.seal(e.body_json if household else dumps(data)),
                     sealer.seal(changes),
-                    event_hash,
-                    household_chain,
-                    self._label(sealer, name),
+                    to_bytes(household_chain),
                 )
             )
         CHAIN.insert(tx, chain_rows, suffix)
+        # The batch's few actors, each stored once by whichever writer has it first.
+        tx.executemany(
+            f"INSERT INTO {AUDIT_ACTORS.name}{suffix} ({', '.join(AUDIT_ACTORS.column_names)}) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [actors[actor] for actor in sorted(actors)],
+        )
         AUDIT.insert(tx, audit_rows, suffix)
         if chain_rows:
             head = (chain_rows[-1][0], chain)
@@ -306,7 +305,7 @@ class AuditProjection:
                 f"WHERE household_id IN ({marks}) ORDER BY household_id, version",
                 chunk,
             ):
-                heads[hid] = (version, chain)
+                heads[hid] = (version, to_hex(chain))
         return heads
 
     @staticmethod
@@ -315,9 +314,9 @@ class AuditProjection:
         histories: dict[str, list[RecordedEvent]] = {}
         for chunk in chunks(sorted(household_ids)):
             for row in tx.query(
-                "SELECT event_id, household_id, version, type, recorded_us, actor_label, actor_role, "
-                f"actor_division, data FROM {AUDIT.name}{suffix} WHERE household_id IN ({', '.join('?' * len(chunk))}) "
-                "ORDER BY household_id, version",
+                f"SELECT a.event_id, a.household_id, a.version, a.type, a.recorded_us, {ACTOR_COLUMNS}, a.data "
+                f"FROM {audit_with_actors(suffix)} WHERE a.household_id IN ({', '.join('?' * len(chunk))}) "
+                "ORDER BY a.household_id, a.version",
                 chunk,
             ):
                 histories.setdefault(row[1], []).append(audit_row_event(row, tx.sealer))
@@ -333,3 +332,19 @@ def _record_us(e: Entry) -> int:
 
 def parse_row_json(value: str | None) -> Any:
     return json.loads(value) if value else None
+
+
+def row_fields(
+    event_id: str, household_id: str | None, version: int, type_: str, effective_date: str, recorded_at: str,
+    name: str | None, role: str | None, division: str | None,
+) -> dict[str, Any]:
+    """An audit row's event as its record names it, up to the actor (none for reference data)."""
+    return {
+        "event_id": event_id,
+        "household_id": household_id,
+        "version": version,
+        "type": type_,
+        "effective_date": effective_date,
+        "recorded_at": recorded_at,
+        "recorded_by": {"name": name, "role": role, "division": division or ""} if name is not None else None,
+    }

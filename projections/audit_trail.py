@@ -7,33 +7,29 @@ from __future__ import annotations
 from typing import Any
 
 from projections import findings
-from projections.audit import parse_row_json
-from projections.encoding import OPEN_US
-from projections.integrity import GENESIS
+from projections.audit import parse_row_json, row_fields
+from projections.encoding import OPEN_US, from_us
+from projections.integrity import GENESIS, moment_text, to_hex
 from projections.reading import Queries, check_prefix, prefix_range
+from projections.schema import ACTOR_COLUMNS, audit_with_actors
 from projections.sealing import Sealer
 
 
 def _audit_item(row: tuple[Any, ...], sealer: Sealer) -> dict[str, Any]:
-    (position, household_id, version, event_id, type_, effective_date, recorded_at, _us, name, role, division,
+    (position, household_id, version, event_id, type_, effective_date, recorded_us, name, role, division,
      division_code, reason, evidence, data, changes, event_hash, household_chain, chain) = row
+    recorded_at = moment_text(from_us(recorded_us))
     name, reason, evidence, data, changes = (sealer.unseal(v) for v in (name, reason, evidence, data, changes))
     item: dict[str, Any] = {
         "position": position,
-        "event_id": event_id,
-        "household_id": household_id,
-        "version": version,
-        "type": type_,
-        "effective_date": effective_date,
-        "recorded_at": recorded_at,
-        "recorded_by": {"name": name, "role": role, "division": division or ""} if name is not None else None,
+        **row_fields(event_id, household_id, version, type_, effective_date, recorded_at, name, role, division),
         "division_code": division_code,
         "reason": reason,
         "evidence": parse_row_json(evidence) or [],
         "data": parse_row_json(data),
-        "event_hash": event_hash,
-        "household_chain": household_chain,
-        "chain": chain,
+        "event_hash": to_hex(event_hash),
+        "household_chain": to_hex(household_chain),
+        "chain": to_hex(chain),
     }
     if changes:
         item["changes"] = parse_row_json(changes)
@@ -41,17 +37,18 @@ def _audit_item(row: tuple[Any, ...], sealer: Sealer) -> dict[str, Any]:
 
 
 _AUDIT_COLUMNS = (
-    "a.position, a.household_id, a.version, a.event_id, a.type, a.effective_date, a.recorded_at, a.recorded_us, "
-    "a.actor_label, a.actor_role, a.actor_division, a.division_code, a.reason, a.evidence, a.data, a.changes, "
-    "a.event_hash, a.household_chain, c.chain"
+    "a.position, a.household_id, a.version, a.event_id, a.type, a.effective_date, a.recorded_us, "
+    f"{ACTOR_COLUMNS}, a.division_code, a.reason, a.evidence, a.data, a.changes, "
+    "c.event_hash, a.household_chain, c.chain"
 )
+_AUDIT_FROM = f"{audit_with_actors()} JOIN proj_chain c ON c.position = a.position"
 
 
 class AuditQueries(Queries):
     def audit(self, household_id: str) -> dict[str, Any] | None:
         with self.store.db.read() as tx:
             rows = tx.query(
-                f"SELECT {_AUDIT_COLUMNS} FROM proj_audit a JOIN proj_chain c ON c.position = a.position "
+                f"SELECT {_AUDIT_COLUMNS} FROM {_AUDIT_FROM} "
                 "WHERE a.household_id = ? ORDER BY a.version",
                 (household_id,),
             )
@@ -81,7 +78,7 @@ class AuditQueries(Queries):
                 "household_chain": "h_v = sha256(h_(v-1) + '|' + event_hash_v), h_0 = '0' * 64",
                 "genesis": GENESIS,
                 "household_head": events[-1]["household_chain"],
-                "log_head": {"position": head[0], "chain": head[1]} if head else None,
+                "log_head": {"position": head[0], "chain": to_hex(head[1])} if head else None,
             },
         }
 
@@ -105,7 +102,7 @@ class AuditQueries(Queries):
         if household_id is not None:
             where, params = "a.household_id = ?", [household_id]
         elif actor is not None:
-            where, params = "a.actor_name = ?", [self.store.db.sealer.ref(actor)]
+            where, params = "u.name_ref = ?", [self.store.db.sealer.ref(actor)]
         else:
             assert division_prefix is not None
             check_prefix(division_prefix)
@@ -119,7 +116,7 @@ class AuditQueries(Queries):
             params = [lo, hi, OPEN_US, lo, hi, division_prefix]
         with self.store.db.read() as tx:
             rows = tx.query(
-                f"SELECT {_AUDIT_COLUMNS} FROM proj_audit a JOIN proj_chain c ON c.position = a.position "
+                f"SELECT {_AUDIT_COLUMNS} FROM {_AUDIT_FROM} "
                 f"WHERE {where} AND a.position > ? ORDER BY a.position LIMIT ?",
                 [*params, after, limit],
             )

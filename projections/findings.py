@@ -21,6 +21,7 @@ from persistence.db import Tx
 from projections.encoding import chunks, known_us
 from projections.households import decode_event_row
 from projections.reading import Queries, check_prefix, prefix_range
+from projections.schema import EVENT_COLUMNS, events_with_actors
 
 STATES = ("open", "resolved", "all")
 
@@ -31,8 +32,8 @@ def histories(tx: Tx, household_ids: Sequence[str], k: int) -> dict[str, list[Re
     for chunk in chunks(list(household_ids)):
         marks = ", ".join("?" * len(chunk))
         for row in tx.query(
-            "SELECT household_id, version, event_id, type, recorded_us, recorded_by, body FROM proj_events "
-            f"WHERE household_id IN ({marks}) AND recorded_us <= ? ORDER BY household_id, version",
+            f"SELECT {EVENT_COLUMNS} FROM {events_with_actors()} "
+            f"WHERE e.household_id IN ({marks}) AND e.recorded_us <= ? ORDER BY e.household_id, e.version",
             [*chunk, k],
         ):
             found.setdefault(row[0], []).append(decode_event_row(row, tx.sealer))
@@ -68,49 +69,6 @@ def of_households(
     return out
 
 
-def of_division(
-    tx: Tx,
-    division_prefix: str,
-    prefix_range: tuple[str, str],
-    policies: PolicyBook,
-    as_of: date,
-    known_at: datetime | None,
-    state: str = "all",
-    page: int = 1,
-    page_size: int = 50,
-) -> dict[str, Any]:
-    """The findings of the households in ``division_prefix`` as of ``as_of`` (the division
-    each belonged to then), known at ``known_at``: counts by state and one page."""
-    if state not in STATES:
-        raise ValueError(f"state is one of {', '.join(STATES)}")
-    k = known_us(known_at)
-    lo, hi = prefix_range
-    day = as_of.isoformat()
-    ids = [r[0] for r in tx.query(
-        "SELECT DISTINCT t.household_id FROM proj_timeline t JOIN proj_reviews r ON r.household_id = t.household_id "
-        "WHERE r.known_from <= ? AND t.division_code >= ? AND t.division_code < ? AND t.valid_from <= ? "
-        "AND t.valid_to > ? AND t.known_from <= ? AND t.known_to > ? ORDER BY t.household_id",
-        (k, lo, hi, day, day, k, k),
-    )]
-    rows: list[dict[str, Any]] = []
-    for hid, history in sorted(histories(tx, ids, k).items()):
-        rows += [{"household_id": hid, **f} for f in findings_view(history, policies, as_of, known_at)]
-    counts = {s: sum(1 for r in rows if r["state"] == s) for s in ("open", "resolved")}
-    chosen = rows if state == "all" else [r for r in rows if r["state"] == state]
-    start = (page - 1) * page_size
-    return {
-        "division_code": division_prefix,
-        "as_of": as_of.isoformat(),
-        "known_at": known_at.isoformat(timespec="microseconds") if known_at else None,
-        "state": state,
-        "counts": counts,
-        "total": len(chosen),
-        "page": page,
-        "page_size": page_size,
-        "findings": chosen[start : start + page_size],
-    }
-
-
 class FindingsQueries(Queries):
     """The findings of a division (open and resolved, counted, and a page of them)."""
 
@@ -123,10 +81,38 @@ class FindingsQueries(Queries):
         page: int = 1,
         page_size: int = 50,
     ) -> dict[str, Any]:
-        """Counts of open and resolved findings in a division and a page of them."""
+        """The findings of the households in ``division_prefix`` as of ``as_of`` (the division
+        each belonged to then), known at ``known_at``: counts by state and one page."""
         check_prefix(division_prefix)
+        if state not in STATES:
+            raise ValueError(f"state is one of {', '.join(STATES)}")
+        k = known_us(known_at)
+        lo, hi = prefix_range(division_prefix)
+        day = as_of.isoformat()
         with self.store.db.read() as tx:
             policies = self._policies(tx, None)
-            return of_division(
-                tx, division_prefix, prefix_range(division_prefix), policies, as_of, known_at, state, page, page_size
-            )
+            ids = [r[0] for r in tx.query(
+                "SELECT DISTINCT t.household_id FROM proj_timeline t JOIN proj_reviews r "
+                "ON r.household_id = t.household_id WHERE r.known_from <= ? AND t.division_code >= ? "
+                "AND t.division_code < ? AND t.valid_from <= ? AND t.valid_to > ? AND t.known_from <= ? "
+                "AND t.known_to > ? ORDER BY t.household_id",
+                (k, lo, hi, day, day, k, k),
+            )]
+            found = sorted(histories(tx, ids, k).items())
+        rows: list[dict[str, Any]] = []
+        for hid, history in found:
+            rows += [{"household_id": hid, **f} for f in findings_view(history, policies, as_of, known_at)]
+        counts = {s: sum(1 for r in rows if r["state"] == s) for s in ("open", "resolved")}
+        chosen = rows if state == "all" else [r for r in rows if r["state"] == state]
+        start = (page - 1) * page_size
+        return {
+            "division_code": division_prefix,
+            "as_of": as_of.isoformat(),
+            "known_at": known_at.isoformat(timespec="microseconds") if known_at else None,
+            "state": state,
+            "counts": counts,
+            "total": len(chosen),
+            "page": page,
+            "page_size": page_size,
+            "findings": chosen[start : start + page_size],
+        }

@@ -50,13 +50,16 @@ household shard at its own pace) take none, and the rebuild takes them all at it
 end in one pass (:func:`checkpoint_all`). Writers serialise on a transaction-scoped
 lock (PostgreSQL advisory lock; SQLite writers are serialised anyway), so a
 checkpoint never misses an entry of a concurrent transaction.
+
+This module writes the log and its checkpoints; :mod:`projections.flow_reading` reads
+them, and :mod:`projections.flow_migration` derives the log from an older store's timeline.
 """
 
 from __future__ import annotations
 
 import hashlib
 import struct
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -82,7 +85,6 @@ FlowClass = tuple[str, str | None, str, str | None, str, str | None, str, str | 
 #: households, persons, prev persons
 Sums = list[int]
 
-_CELL = struct.Struct("<3i")
 _INT32 = 2**31
 
 
@@ -349,235 +351,3 @@ def _bounds(rows: Iterable[tuple[Any, ...]]) -> list[int]:
     if per_day and (not bounds or bounds[-1] != max(per_day)):
         bounds.append(max(per_day))
     return bounds
-
-
-# ------------------------------------------------------------------ reading
-
-
-def sums_at(tx: Tx, days: Sequence[int], k: int) -> list[dict[int, Sums]]:
-    """For each day D of ``days``: the flow log's sums by class over day <= D, moment <= k."""
-    log, marks, sums = FLOWS.name, FLOW_MARKS.name, FLOW_SUMS.name
-    out: list[dict[int, Sums]] = [{} for _ in days]
-    if tx.dialect == "postgres":
-        # A few thousand rows: starting parallel workers would cost more than they save.
-        tx.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-    mark = tx.one(f"SELECT mark, moment, bounds FROM {marks} WHERE moment <= ? ORDER BY moment DESC LIMIT 1", (k,))
-    parts: list[str] = []
-    params: list[Any] = []
-    if mark is not None:
-        mark_id, mark_moment = int(mark[0]), int(mark[1])
-        raw = bytes(mark[2])
-        bounds = struct.unpack(f"<{len(raw) // 4}i", raw)
-        cells = [bisect_right(bounds, d) - 1 for d in days]
-        used = [(i, divmod(c, CHUNK_CELLS)) for i, c in enumerate(cells) if c >= 0]
-        if used:
-            chunks = sorted({chunk for _, (chunk, _) in used})
-            columns = ", ".join("substr(sums, ?, 12)" for _ in used)
-            rows = tx.query(
-                f"SELECT chunk, flow_class, {columns} FROM {sums} WHERE mark = ? "
-                f"AND chunk IN ({', '.join('?' * len(chunks))})",
-                [*(12 * at + 1 for _, (_, at) in used), mark_id, *chunks],
-            )
-            for row in rows:
-                chunk, cid = int(row[0]), int(row[1])
-                for (i, (wanted, _)), blob in zip(used, row[2:], strict=True):
-                    if chunk != wanted:
-                        continue
-                    h, p, pp = _CELL.unpack(bytes(blob))
-                    if h or p or pp:
-                        _add(out[i], cid, h, p, pp)
-        # The checkpoint's own entries in the cell of each day, after its bound. None is
-        # after the last bound (the latest day it counted): an entry at or before the
-        # checkpoint's moment written later would have dropped the checkpoint.
-        for i, (d, c) in enumerate(zip(days, cells, strict=True)):
-            if c == len(bounds) - 1:
-                continue
-            lo = bounds[c] if c >= 0 else None
-            where = "day > ? AND " if lo is not None else ""
-            parts.append(
-                f"SELECT {i}, flow_class, sum(households), sum(persons), sum(prev_persons) FROM {log} "
-                f"WHERE {where}day <= ? AND moment <= ? GROUP BY flow_class"
-            )
-            params += [*([lo] if lo is not None else []), d, mark_moment]
-    else:
-        mark_moment = -1
-    # The tail: entries after the checkpoint, up to k.
-    if k > mark_moment:
-        for i, d in enumerate(days):
-            parts.append(
-                f"SELECT {i}, flow_class, sum(households), sum(persons), sum(prev_persons) FROM {log} "
-                "WHERE moment > ? AND moment <= ? AND day <= ? GROUP BY flow_class"
-            )
-            params += [mark_moment, k, d]
-    if parts:
-        for i, cid, h, p, pp in tx.query(" UNION ALL ".join(parts), params):
-            _add(out[int(i)], int(cid), int(h), int(p), int(pp))
-    return out
-
-
-def _add(target: dict[int, Sums], cid: int, h: int, p: int, pp: int) -> None:
-    cell = target.get(cid)
-    if cell is None:
-        target[cid] = [h, p, pp]
-    else:
-        cell[0] += h
-        cell[1] += p
-        cell[2] += pp
-
-
-#: What a class adds to a stock in a prefix: its own (status, attribute, main cause) when
-#: its county is in the prefix, and takes back its prev's when the prev county is.
-StockKeys = tuple[tuple[str, str, str] | None, tuple[str, str, str] | None]
-
-
-class Classes:
-    """The class dictionary, cached; re-read when an unknown class turns up."""
-
-    def __init__(self) -> None:
-        self._by_id: dict[int, FlowClass] = {}
-        self._keys: dict[str, dict[int, Any]] = {}
-
-    def get(self, tx: Tx, ids: Iterable[int]) -> dict[int, FlowClass]:
-        ids = list(ids)
-        if any(i not in self._by_id for i in ids):
-            self._by_id = {
-                int(r[0]): tuple(r[1:])  # type: ignore[misc]
-                for r in tx.query(f"SELECT {', '.join(FLOW_CLASSES.column_names)} FROM {FLOW_CLASSES.name}")
-            }
-            self._keys = {}
-        return self._by_id
-
-    def stock_keys(self, prefix: str) -> dict[int, StockKeys]:
-        keys = self._keys.get(prefix)
-        if keys is None:
-            keys = self._keys[prefix] = {cid: stock_keys(cls, prefix) for cid, cls in self._by_id.items()}
-        return keys
-
-    def group_keys(self, prefix: str) -> dict[int, tuple[Any, ...]]:
-        """A class as the adjustment report groups it for ``prefix``: status, attribute,
-        main cause, exit pathway, in prefix, prev status, attribute, main cause, prev in
-        prefix, persons sign (:class:`~projections.adjustments.Group`'s fields)."""
-        key = "groups:" + prefix
-        keys = self._keys.get(key)
-        if keys is None:
-            keys = self._keys[key] = {
-                cid: (status, attribute, cause, pathway, int(in_prefix(county, prefix)), p_status, p_attribute,
-                      p_cause, int(in_prefix(p_county, prefix)), sign)
-                for cid, (county, p_county, status, p_status, attribute, p_attribute, cause, p_cause, pathway, sign)
-                in self._by_id.items()
-            }
-        return keys  # type: ignore[return-value]
-
-
-def in_prefix(code: str | None, prefix: str) -> bool:
-    return code is not None and code.startswith(prefix)
-
-
-def stock_keys(cls: FlowClass, prefix: str) -> StockKeys:
-    county, p_county, status, p_status, attribute, p_attribute, cause, p_cause, _, _ = cls
-    own = (status, attribute, cause) if in_prefix(county, prefix) else None
-    prev = None
-    if p_status is not None and in_prefix(p_county, prefix):
-        assert p_attribute is not None and p_cause is not None
-        prev = (p_status, p_attribute, p_cause)
-    return own, prev
-
-
-def stocks(sums: dict[int, Sums], keys: dict[int, StockKeys]) -> dict[tuple[str, str, str], Sums]:
-    """Households and persons by (status, attribute, main cause) in a prefix on the day the
-    sums were taken (``keys``: :meth:`Classes.stock_keys` of the prefix): each row start
-    adds its own content and takes back its prev's."""
-    out: dict[tuple[str, str, str], Sums] = {}
-    for cid, (h, p, pp) in sums.items():
-        own, prev = keys[cid]
-        if own is not None:
-            cell = out.get(own)
-            if cell is None:
-                out[own] = [h, p, 0]
-            else:
-                cell[0] += h
-                cell[1] += p
-        if prev is not None:
-            cell = out.get(prev)
-            if cell is None:
-                out[prev] = [-h, -pp, 0]
-            else:
-                cell[0] -= h
-                cell[1] -= pp
-    return {key: v for key, v in out.items() if v[0] or v[1]}
-
-
-# ---------------------------------------------------------------- migration
-
-
-def derive_from_timeline(tx: Tx, suffix: str = "") -> int:
-    """Fill empty flow tables from ``proj_timeline`` (as the projection would have written
-    them, but one entry per (moment, day, class) with position 0), then take the
-    checkpoints. For a store whose timeline predates the flow log: no rebuild needed."""
-    from datetime import date
-
-    from projections.encoding import OPEN_US
-    from projections.schema import TIMELINE
-
-    county = "substr(division_code, 1, 6)"
-    p_county = "substr(prev_division_code, 1, 6)"
-    columns = (
-        f"{county}, {p_county}, status, prev_status, attribute, prev_attribute, main_cause, prev_main_cause, "
-        f"CASE WHEN status = 'exited' OR (status = 'returned' AND exit_pathway = '{READMITTED}') "
-        "THEN exit_pathway END, "
-        "CASE WHEN prev_status IS NULL THEN 0 WHEN persons > prev_persons THEN 1 "
-        "WHEN persons < prev_persons THEN -1 ELSE 0 END"
-    )
-    counted = (
-        f"NOT (prev_status IS NOT NULL AND {county} = {p_county} AND status = prev_status "
-        "AND attribute = prev_attribute AND main_cause = prev_main_cause AND persons = prev_persons)"
-    )
-    timeline = TIMELINE.name + suffix
-    rows = tx.query(
-        f"SELECT moment, valid_from, {', '.join(f'c{i}' for i in range(10))}, sum(h), sum(p), sum(pp) FROM ("
-        f"SELECT known_from AS moment, valid_from, {_aliased(columns)}, 1 AS h, persons AS p, "
-        f"coalesce(prev_persons, 0) AS pp FROM {timeline} WHERE {counted} "
-        "UNION ALL "
-        f"SELECT known_to, valid_from, {_aliased(columns)}, -1, -persons, -coalesce(prev_persons, 0) "
-        f"FROM {timeline} WHERE known_to < ? AND {counted}"
-        f") t GROUP BY moment, valid_from, {', '.join(f'c{i}' for i in range(10))}",
-        (OPEN_US,),
-    )
-    pending = Pending()
-    numbers: dict[int, int] = {}
-    days: dict[str, int] = {}
-    for moment, valid_from, *rest in sorted(rows, key=lambda r: (r[0], r[1])):
-        cls: FlowClass = tuple(rest[:10])  # type: ignore[assignment]
-        h, p, pp = (int(v) for v in rest[10:])
-        if not (h or p or pp):
-            continue
-        cid = class_id(cls)
-        pending.classes[cid] = cls
-        day = days.get(valid_from)
-        if day is None:
-            day = days[valid_from] = date.fromisoformat(valid_from).toordinal()
-        n = numbers.get(moment, 0)
-        numbers[moment] = n + 1
-        pending.entries.append((int(moment), 0, n, day, cid, h, p, pp))
-    tx.executemany(
-        f"INSERT INTO {FLOW_CLASSES.name}{suffix} ({', '.join(FLOW_CLASSES.column_names)}) "
-        f"VALUES ({', '.join('?' * len(FLOW_CLASSES.column_names))}) ON CONFLICT DO NOTHING",
-        [(cid, *cls) for cid, cls in sorted(pending.classes.items())],
-    )
-    FLOWS.insert(tx, pending.entries, suffix)
-    checkpoint_all(tx, suffix)
-    return len(pending.entries)
-
-
-def _aliased(columns: str) -> str:
-    parts, depth, current = [], 0, ""
-    for ch in columns:
-        if ch == "," and depth == 0:
-            parts.append(current.strip())
-            current = ""
-            continue
-        depth += ch == "("
-        depth -= ch == ")"
-        current += ch
-    parts.append(current.strip())
-    return ", ".join(f"{part} AS c{i}" for i, part in enumerate(parts))

@@ -3,12 +3,11 @@ findings, and the divisions it has belonged to (what a token's scope is checked 
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from typing import Any
 
 from projections import findings
-from projections.cards import finish_card
+from projections.cards import finish_card, stored_card
 from projections.encoding import OPEN_DATE, OPEN_US, known_us
 from projections.reading import Queries
 
@@ -39,11 +38,16 @@ class HouseholdQueries(Queries):
     def card(self, household_id: str, as_of: date, known_at: datetime | None) -> dict[str, Any] | None:
         k = known_us(known_at)
         day = as_of.isoformat()
-        # One statement: the card row known at K with the latest valid_from <= D; the
-        # next such row's valid_from ends its interval; the version is what was recorded
-        # by K; and the policy versions' key, to know whether the cached book still holds.
+        # One statement: the card row known at K with the latest valid_from <= D and its
+        # three parts; the next such row's valid_from ends its interval; the version is
+        # what was recorded by K; and the policy versions' key, to know whether the cached
+        # book still holds.
+        parts = ", ".join(
+            f"(SELECT p.content FROM proj_card_parts p WHERE p.household_id = c.household_id AND p.part = c.{kind})"
+            for kind in ("members", "measures", "helpers")
+        )
         row = self.store.db.one(
-            "SELECT c.card, c.valid_from, "
+            f"SELECT c.card, {parts}, c.valid_from, "
             "(SELECT min(n.valid_from) FROM proj_cards n WHERE n.household_id = c.household_id "
             "AND n.valid_from > ? AND n.known_from <= ? AND n.known_to > ?), "
             "(SELECT count(*) FROM proj_events e WHERE e.household_id = c.household_id AND e.recorded_us <= ?), "
@@ -55,15 +59,16 @@ class HouseholdQueries(Queries):
         )
         if row is None:
             return None
-        card, valid_from, valid_to, version, policy_count, policy_head, in_review = row
+        *texts, valid_from, valid_to, version, policy_count, policy_head, in_review = row
         cached = self.context.policy_cache
         if cached is not None and cached[0] == (int(policy_count), int(policy_head)):
             policies = cached[1].known_at(known_at)
         else:
             with self.store.db.read() as tx:
                 policies = self._policies(tx, known_at)
+        unseal = self.store.db.sealer.unseal
         found = finish_card(
-            json.loads(self.store.db.sealer.unseal(card)),  # type: ignore[arg-type]
+            stored_card(household_id, valid_from, *(unseal(text) for text in texts)),
             as_of=as_of,
             known_at=known_at,
             version=int(version),

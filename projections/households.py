@@ -9,7 +9,8 @@ and their successors inserted (``known_from`` = that moment). Two tables, two
 grains:
 
 * ``proj_cards`` — one row per *day on which an event took effect*: the state
-  at the end of that day, as the card's JSON, believed over
+  at the end of that day (the card's own values, and its members, measures and
+  helpers by id in ``proj_card_parts``: :mod:`projections.cards`), believed over
   ``[known_from, known_to)``. A card row has no ``valid_to``: the card "as of D,
   known at K" is the row known at K with the latest ``valid_from <= D`` (its
   ``valid_to`` is the next such row's ``valid_from``). So an event appended
@@ -23,45 +24,51 @@ grains:
   per event; and with ``prev_*`` in the row every flow of the adjustment report
   is one row, read without a self-join.
 
-An event appended after all the others in valid time only extends the fold: its
-state is the domain's :func:`~domain.state.transition` applied to the
-last state, exactly what ``replay`` would compute. Late events, corrections and
-retractions take the full re-fold of that household.
+An event appended after all the others in valid time only extends the fold
+(:mod:`projections.household_fold`); late events, corrections and retractions
+take the full re-fold of that household.
 
 :meth:`HouseholdProjection.apply` takes ``(position, RecordedEvent)`` pairs and is
 idempotent by ``(household_id, version)``: the Kafka projection consumer can feed
 it from a topic partition (events of one household arrive in version order).
+
+Both tables are written here (~440 lines): they are kept from one fold in one pass, and
+which rows close and open in each follows from the same comparison of old and new fold.
 """
 
 from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from domain.events import EVENT_TYPES, META_EVENTS, event_json
+from domain.events import EVENT_TYPES, event_json
 from domain.findings import first_disturbance
-from domain.fold import Step, replay
-from domain.history import Actor, EffectiveEvent, RecordedEvent, effective_events
-from domain.state import HouseholdState, transition
-from domain.vocab import Relation, Status
+from domain.history import Actor, RecordedEvent
+from domain.state import HouseholdState
 from persistence.db import Tx
 from projections import flows
-from projections.adjustments import READMITTED
-from projections.cards import CardEncoder
-from projections.encoding import OPEN_DATE, OPEN_US, chunks, from_us, to_us
+from projections.encoding import OPEN_US, chunks, from_us, to_us
+from projections.household_fold import Fold, Span, spans_of
 from projections.jsontext import compact
-from projections.schema import CARDS, EVENTS, FLOW_CLASSES, FLOW_MARKS, FLOW_SUMS, FLOWS, REVIEWS, TIMELINE
+from projections.schema import (
+    ACTORS,
+    CARD_PARTS,
+    CARDS,
+    EVENT_COLUMNS,
+    EVENTS,
+    FLOW_CLASSES,
+    FLOW_MARKS,
+    FLOW_SUMS,
+    FLOWS,
+    REVIEWS,
+    TIMELINE,
+    events_with_actors,
+)
 from projections.sealing import PLAIN, Sealer
-
-#: What the timeline's counts read of a state:
-#: (status, division_code, attribute, main_cause, persons, exit_pathway, head_name, head_id_number)
-Key = tuple[str, str, str, str, int, str | None, str | None, str | None]
-#: One day of the fold: (valid_from ISO date, the state at the end of that day, its Key)
-Day = tuple[str, HouseholdState, Key]
 
 
 class ProjectionError(RuntimeError):
@@ -70,121 +77,6 @@ class ProjectionError(RuntimeError):
 
 def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def key_of(state: HouseholdState) -> Key:
-    members = state.members
-    head = None
-    for m in members:
-        if m.relation == Relation.HEAD:
-            head = m
-            break
-    else:
-        if members:
-            head = members[0]
-    # str() of a StrEnum member is its value as a plain str, in C (``.value`` is a
-    # Python-level descriptor, and this runs once per event of a rebuild).
-    return (
-        str(state.status),
-        state.division_code,
-        str(state.attribute),
-        str(state.main_cause),
-        len(members),
-        READMITTED if state.readmitted and state.status is Status.RETURNED
-        else str(state.exit_pathway) if state.exit_pathway else None,
-        head.name if head else None,
-        head.id_number if head else None,
-    )
-
-
-def days_of(steps: Sequence[Step]) -> list[Day]:
-    """The fold's days: several events on one day count as the day's last (as ``intervals`` does)."""
-    days: list[Day] = []
-    for step in steps:
-        on = step.event.effective_date.isoformat()
-        if days and days[-1][0] == on:
-            days[-1] = (on, step.state, key_of(step.state))
-        else:
-            days.append((on, step.state, key_of(step.state)))
-    return days
-
-
-@dataclass(frozen=True, slots=True)
-class Span:
-    """A timeline interval: ``[valid_from, valid_to)`` with its Key and the Key before it."""
-
-    valid_to: str
-    key: Key
-    prev: Key | None
-
-
-def spans_of(days: Sequence[Day]) -> dict[str, Span]:
-    """Merge consecutive days with the same Key into intervals, keyed by valid_from."""
-    spans: dict[str, Span] = {}
-    start: str | None = None
-    current: Key | None = None
-    prev: Key | None = None
-    for on, _, key in days:
-        if key != current:
-            if start is not None:
-                assert current is not None
-                spans[start] = Span(on, current, prev)
-            prev, start, current = current, on, key
-    if start is not None:
-        assert current is not None
-        spans[start] = Span(OPEN_DATE, current, prev)
-    return spans
-
-
-@dataclass
-class Fold:
-    """What the projection knows of one household: its history, its days, its believed rows."""
-
-    household_id: str
-    history: list[RecordedEvent] = field(default_factory=list)
-    days: list[Day] = field(default_factory=list)
-    #: the effective date of the last step in valid-time order
-    last_date: date | None = None
-    #: believed card rows: valid_from -> (state, known_from)
-    cards: dict[str, tuple[HouseholdState, int]] = field(default_factory=dict)
-    #: believed timeline rows: valid_from -> (span, known_from)
-    spans: dict[str, tuple[Span, int]] = field(default_factory=dict)
-    #: the recording moment (µs) of the household's last event
-    moment: int = 0
-    #: re-uses the JSON of the members, measures and helpers its states share
-    encoder: CardEncoder = field(default_factory=lambda: CardEncoder(8))
-    #: listed in proj_reviews (its findings must be derived)
-    reviewed: bool = False
-
-    @property
-    def version(self) -> int:
-        return self.history[-1].version if self.history else 0
-
-    def append(self, event: RecordedEvent) -> bool:
-        """Add ``event`` and re-fold; True when it only extended the fold by one step."""
-        self.history.append(event)
-        if self.days and self.last_date is not None and event.type not in META_EVENTS and (
-            event.body.effective_date >= self.last_date
-        ):
-            # It sorts last in effective_events (latest date, highest version): replay
-            # would produce the same steps plus one transition from the last state.
-            ev = EffectiveEvent(event, event.body)
-            state = transition(self.days[-1][1], ev, self.household_id)
-            on = event.body.effective_date.isoformat()
-            day = (on, state, key_of(state))
-            if self.days[-1][0] == on:
-                self.days[-1] = day
-            else:
-                self.days.append(day)
-            self.last_date = event.body.effective_date
-            return True
-        self.refold()
-        return False
-
-    def refold(self) -> None:
-        steps = replay(effective_events(self.history), self.household_id)
-        self.days = days_of(steps)
-        self.last_date = steps[-1].event.effective_date if steps else None
 
 
 @dataclass
@@ -200,6 +92,10 @@ class _Batch:
     flows: flows.Pending = field(default_factory=flows.Pending)
     #: households newly listed in proj_reviews: (household_id, known_from)
     reviews: list[tuple[str, int]] = field(default_factory=list)
+    #: card parts not stored yet: (household_id, part id, text)
+    parts: list[tuple[str, int, str]] = field(default_factory=list)
+    #: the id of a card part (the store's :meth:`~projections.sealing.Sealer.digest`)
+    digest: Callable[[str], int] = PLAIN.digest
 
     def open(self, table: str, household_id: str, known_from: int, valid_from: str, row: list[Any]) -> None:
         self.inserts[(table, household_id, known_from, valid_from)] = row
@@ -227,7 +123,10 @@ class HouseholdProjection:
     (``proj_flows`` and its classes and checkpoints, :mod:`projections.flows`)."""
 
     name = "households"
-    tables = (EVENTS, CARDS, TIMELINE, FLOWS, FLOW_CLASSES, FLOW_MARKS, FLOW_SUMS, REVIEWS)
+    #: 2: a card row holds the card's own values, its members, measures and helpers are
+    #: parts; an event row names its actor (proj_actors).
+    layout = 2
+    tables = (EVENTS, ACTORS, CARDS, CARD_PARTS, TIMELINE, FLOWS, FLOW_CLASSES, FLOW_MARKS, FLOW_SUMS, REVIEWS)
 
     def __init__(self, cache_size: int | None = 0, single_writer: bool = False) -> None:
         """``cache_size``: folds kept between batches (0: none, None: unbounded). With
@@ -238,8 +137,8 @@ class HouseholdProjection:
         self.cache_size = cache_size
         self.single_writer = single_writer
         self._cache: OrderedDict[str, Fold] = OrderedDict()
-        #: recorded_by JSON -> its sealed text (a few actors record most events)
-        self._sealed_actors: dict[str, str] = {}
+        #: recorded_by JSON -> its id in proj_actors (a few actors record most events)
+        self._actor_ids: dict[str, int] = {}
         #: True while the cache holds every household of the tables (a rebuild from
         #: empty tables that evicts nothing): a household not in it has no rows yet.
         self.complete = False
@@ -277,7 +176,7 @@ class HouseholdProjection:
         self, tx: Tx, by_household: dict[str, list[tuple[int, RecordedEvent]]], suffix: str, bodies: dict[int, str]
     ) -> int:
         folds = self._folds(tx, list(by_household), suffix)
-        batch = _Batch()
+        batch = _Batch(digest=tx.sealer.digest)
         applied = 0
         for household_id, items in by_household.items():
             fold = folds.get(household_id)
@@ -322,20 +221,27 @@ class HouseholdProjection:
 
     def _write(self, tx: Tx, batch: _Batch, suffix: str) -> None:
         sealer = tx.sealer
-        events = batch.events
-        if sealer.encrypted:
+        ids = self._actor_ids
+        if len(ids) > 10_000:
+            ids.clear()
+        actors: dict[int, str] = {}
+        events = []
+        for row in batch.events:
+            text = row[7]
+            actor = ids.get(text)
+            if actor is None:
+                actor = ids[text] = sealer.digest(text)
+            actors[actor] = text
             # Personal data never reaches the tables in the clear (projections.sealing).
-            actors = self._sealed_actors
-            if len(actors) > 10_000:
-                actors.clear()
-            events = []
-            for row in batch.events:
-                actor = actors.get(row[7])
-                if actor is None:
-                    actor = actors[row[7]] = sealer.seal(row[7])  # type: ignore[assignment]
-                events.append((*row[:7], actor, sealer.seal(row[8])))
+            events.append((*row[:7], actor, sealer.seal(row[8])))
+        # The batch's few actors, each stored once by whichever writer has it first.
+        tx.executemany(
+            f"INSERT INTO {ACTORS.name}{suffix} (actor, recorded_by) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [(actor, sealer.seal(text)) for actor, text in sorted(actors.items())],
+        )
         EVENTS.insert(tx, events, suffix)
         REVIEWS.insert(tx, batch.reviews, suffix)
+        CARD_PARTS.insert(tx, [(hid, part, sealer.seal(text)) for hid, part, text in batch.parts], suffix)
         for table in (CARDS, TIMELINE):
             name = table.name
             tx.executemany(
@@ -390,9 +296,14 @@ class HouseholdProjection:
 
     @staticmethod
     def _open_card(fold: Fold, on: str, state: HouseholdState, moment: int, batch: _Batch) -> None:
+        hid = fold.household_id
         fold.cards[on] = (state, moment)
-        batch.open(CARDS.name, fold.household_id, moment, on,
-                   [fold.household_id, on, moment, OPEN_US, fold.encoder.encode(state)])
+        head, parts = fold.encoder.encode(state, batch.digest)
+        for text, part in parts:
+            if part not in fold.parts:  # stored once per household, whichever rows show it
+                fold.parts.add(part)
+                batch.parts.append((hid, part, text))
+        batch.open(CARDS.name, hid, moment, on, [hid, on, moment, OPEN_US, head, *(part for _, part in parts)])
 
     @staticmethod
     def _diff_timeline(fold: Fold, moment: int, batch: _Batch, position: int = 0) -> None:
@@ -456,8 +367,8 @@ class HouseholdProjection:
         marks = ", ".join("?" * len(household_ids))
         histories: dict[str, list[RecordedEvent]] = {}
         for row in tx.query(
-            f"SELECT household_id, version, event_id, type, recorded_us, recorded_by, body "
-            f"FROM {EVENTS.name}{suffix} WHERE household_id IN ({marks}) ORDER BY household_id, version",
+            f"SELECT {EVENT_COLUMNS} FROM {events_with_actors(suffix)} WHERE e.household_id IN ({marks}) "
+            "ORDER BY e.household_id, e.version",
             household_ids,
         ):
             histories.setdefault(row[0], []).append(decode_event_row(row, tx.sealer))
@@ -469,9 +380,15 @@ class HouseholdProjection:
                 [*household_ids, OPEN_US],
             ):
                 believed.setdefault(table.name, {}).setdefault(hid, {})[valid_from] = known_from
+        parts: dict[str, set[int]] = {}
+        for hid, part in tx.query(
+            f"SELECT household_id, part FROM {CARD_PARTS.name}{suffix} WHERE household_id IN ({marks})", household_ids
+        ):
+            parts.setdefault(hid, set()).add(int(part))
         folds = {}
         for hid, history in histories.items():
             fold = Fold(hid, history)
+            fold.parts = parts.get(hid, set())
             fold.refold()
             fold.reviewed = first_disturbance(history) is not None
             fold.moment = max(to_us(e.recorded_at) for e in history)
@@ -501,15 +418,22 @@ def _flow(changes: dict[tuple[int, flows.FlowClass], list[int]], on: str, span: 
     cell[2] += sign * (span.prev[4] if span.prev is not None else 0)
 
 
-def decode_event_row(row: Sequence[Any], sealer: Sealer = PLAIN) -> RecordedEvent:
-    """A ``proj_events`` row (household_id, version, event_id, type, recorded_us, recorded_by, body)."""
-    household_id, version, event_id, type_, recorded_us, recorded_by, body = row
-    recorded_by, body = sealer.unseal(recorded_by), sealer.unseal(body)
+def recorded_event(
+    household_id: str, version: int, event_id: str, type_: str, recorded_us: int, actor: Actor, body: str
+) -> RecordedEvent:
+    """A recorded event back from a read model's row (its body as the stored JSON)."""
     return RecordedEvent(
         event_id=event_id,
         household_id=household_id,
         version=version,
         recorded_at=from_us(recorded_us),
-        recorded_by=Actor.from_dict(json.loads(recorded_by)),
+        recorded_by=actor,
         body=EVENT_TYPES[type_].model_validate_json(body),
     )
+
+
+def decode_event_row(row: Sequence[Any], sealer: Sealer = PLAIN) -> RecordedEvent:
+    """A ``proj_events`` row with its actor (:data:`~projections.schema.EVENT_COLUMNS`)."""
+    household_id, version, event_id, type_, recorded_us, recorded_by, body = row
+    actor = Actor.from_dict(json.loads(sealer.unseal(recorded_by)))
+    return recorded_event(household_id, version, event_id, type_, recorded_us, actor, sealer.unseal(body))

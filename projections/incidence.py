@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from domain.reference import version_in_force
 from domain.vocab import COUNTED_POOR
 from projections.encoding import known_us
 from projections.reading import Queries, check_prefix, prefix_range
@@ -47,7 +48,7 @@ class IncidenceQueries(Queries):
                 )
                 basis = "counties"
             name = self._names(tx, {division_prefix}, as_of, known_at).get(division_prefix)
-        in_force = [self._in_force(v, as_of, known_at) for v in versions.values()]
+        in_force = [version_in_force(v, as_of, known_at) for v in versions.values()]
         counted = [v for v in in_force if v is not None]
         population = sum(v.rural_population for v in counted) if counted else None
         return {

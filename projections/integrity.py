@@ -75,5 +75,18 @@ def record_hash(record: dict[str, Any], *, finite: bool = False) -> str:
     return sha256(canonical(record, finite=finite))
 
 
+def to_bytes(digest: str | None) -> bytes | None:
+    """A hex digest as the tables keep it: its 32 bytes (half the text)."""
+    return None if digest is None else bytes.fromhex(digest)
+
+
+def to_hex(stored: Any) -> Any:
+    """A stored digest back as the hex the chains are defined over (None stays None; a value
+    that is not bytes — a row edited by hand — is shown as it is, so that it fails to match)."""
+    if isinstance(stored, bytes | bytearray | memoryview):
+        return bytes(stored).hex()
+    return stored
+
+
 def link(previous: str, *parts: str | None) -> str:
     return sha256("|".join([previous, *(p or "" for p in parts)]))

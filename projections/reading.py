@@ -2,7 +2,10 @@
 book, the flow log's classes, and the helpers that read divisions' names and counts.
 
 Each read model's queries live beside it and derive from :class:`Queries`;
-:class:`projections.readmodel.SqlReadModel` composes them. Every answer is a lookup
+:class:`projections.readmodel.SqlReadModel` derives from them all. They need nothing of the
+command side: the context holds the projections' store and the registry's time zone, and
+a division's version in force is the domain's rule (:func:`domain.reference.version_in_force`),
+as the registry's. Every answer is a lookup
 in the projections, never a replay: "as of D, known at K" is ``valid_from <= D <
 valid_to AND known_from <= K < known_to``. Counts for a county or a wider prefix are
 sums over the flow log and its checkpoints (:mod:`projections.flows`). Each query
@@ -15,15 +18,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from domain.divisions import is_prefix
 from domain.policy import PolicyBook, PolicyVersion, RecordedPolicy
 from domain.policy_data import STATUTORY
+from domain.reference import DivisionVersion, version_in_force
 from domain.vocab import Status
 from persistence.db import Tx
-from projections import flows
+from projections import flow_reading
 from projections.encoding import from_us
-from service.registry import Registry
 
 if TYPE_CHECKING:
     from projections.runner import ProjectionStore
@@ -47,10 +51,11 @@ def check_prefix(prefix: str) -> None:
 class ReadContext:
     """The state the queries of one read model share."""
 
-    registry: Registry
     store: ProjectionStore
+    #: the registry's time zone (its days end at midnight there)
+    tz: ZoneInfo
     policy_cache: tuple[tuple[int, int], PolicyBook] | None = None
-    flow_classes: flows.Classes = field(default_factory=flows.Classes)
+    flow_classes: flow_reading.Classes = field(default_factory=flow_reading.Classes)
     #: Count counties and wider prefixes from the flow log (False: scan the timeline,
     #: as townships and villages are; the tests and benchmarks compare the two).
     use_flows: bool = True
@@ -67,12 +72,8 @@ class Queries:
         return self.context.store
 
     @property
-    def registry(self) -> Registry:
-        return self.context.registry
-
-    @property
-    def tz(self) -> Any:
-        return self.registry.settings.tz
+    def tz(self) -> ZoneInfo:
+        return self.context.tz
 
     def _policies(self, tx: Tx, known_at: datetime | None) -> PolicyBook:
         key = tx.one("SELECT count(*), coalesce(max(position), 0) FROM proj_policies")
@@ -90,10 +91,10 @@ class Queries:
     def _stocks(self, tx: Tx, prefix: str, days: list[date], k: int) -> list[dict[tuple[str, str, str], list[int]]]:
         """Households and persons in ``prefix`` by (status, attribute, main cause) on each
         day, as known at ``k``, from the flow log (``prefix`` of at most 6 digits)."""
-        sums = flows.sums_at(tx, [d.toordinal() for d in days], k)
+        sums = flow_reading.sums_at(tx, [d.toordinal() for d in days], k)
         self.context.flow_classes.get(tx, {c for s in sums for c in s})
         keys = self.context.flow_classes.stock_keys(prefix)
-        return [flows.stocks(s, keys) for s in sums]
+        return [flow_reading.stocks(s, keys) for s in sums]
 
     def village_codes(self, division_prefix: str) -> list[str]:
         """The registered villages (12 digits) under a division-code prefix."""
@@ -103,9 +104,7 @@ class Queries:
             return sorted(self._division_versions(tx, "code >= ? AND code < ? AND length(code) = 12", [lo, hi]))
 
     @staticmethod
-    def _division_versions(tx: Tx, where: str, params: list[Any]) -> dict[str, list[Any]]:
-        from domain.reference import DivisionVersion
-
+    def _division_versions(tx: Tx, where: str, params: list[Any]) -> dict[str, list[DivisionVersion]]:
         versions: dict[str, list[DivisionVersion]] = {}
         for code, name, population, effective, recorded_us in tx.query(
             f"SELECT code, name, rural_population, effective_date, recorded_us FROM proj_divisions WHERE {where} "
@@ -117,23 +116,13 @@ class Queries:
             )
         return versions
 
-    @staticmethod
-    def _in_force(versions: list[Any], on: date, known_at: datetime | None) -> Any:
-        """The division version in force on ``on`` as known at ``known_at`` (as the registry decides)."""
-
-        class _Division:
-            def __init__(self, v: list[Any]) -> None:
-                self.versions = v
-
-        return Registry.population_on(_Division(versions), on, known_at)  # type: ignore[arg-type]
-
     def _names(self, tx: Tx, codes: set[str], as_of: date, known_at: datetime | None) -> dict[str, str]:
         if not codes:
             return {}
         marks = ", ".join("?" * len(codes))
         names = {}
         for code, versions in self._division_versions(tx, f"code IN ({marks})", sorted(codes)).items():
-            version = self._in_force(versions, as_of, known_at)
+            version = version_in_force(versions, as_of, known_at)
             known = [v for v in versions if known_at is None or v.recorded_at <= known_at]
             if version is None and known:
                 version = known[0]

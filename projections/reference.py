@@ -20,6 +20,7 @@ class ReferenceProjection:
     """Maintains ``proj_divisions`` and ``proj_policies``."""
 
     name = "reference"
+    layout = 1
     tables = (DIVISIONS, POLICIES)
 
     def reset(self) -> None:

@@ -26,12 +26,23 @@ from projections.encoding import chunks
 from projections.households import HouseholdProjection
 from projections.log import read_page
 from projections.reference import ReferenceProjection
-from projections.schema import CARDS, DIVISIONS, EVENTS, FLOW_CLASSES, FLOWS, POLICIES, TIMELINE, Table
+from projections.schema import (
+    ACTORS,
+    CARD_PARTS,
+    CARDS,
+    DIVISIONS,
+    EVENTS,
+    FLOW_CLASSES,
+    FLOWS,
+    POLICIES,
+    TIMELINE,
+    Table,
+)
 from projections.sealing import MARK, Sealer
 
 PAGE = 2000
 #: The tables compared row by row, with the columns that name a row.
-CHECKED: tuple[Table, ...] = (EVENTS, CARDS, TIMELINE, DIVISIONS, POLICIES)
+CHECKED: tuple[Table, ...] = (EVENTS, ACTORS, CARDS, CARD_PARTS, TIMELINE, DIVISIONS, POLICIES)
 
 
 @dataclass(frozen=True)
@@ -53,7 +64,7 @@ class RowDifference:
 def check_read_models(store: Any, upto: int, progress: Callable[[int, int], None] | None = None
                       ) -> list[RowDifference]:
     """Re-fold the log up to ``upto`` into scratch tables and compare them with the live ones."""
-    with _scratch() as scratch:
+    with _scratch(store.db.sealer) as scratch:
         households = HouseholdProjection(cache_size=50_000)
         reference = ReferenceProjection()
         position = 0
@@ -78,11 +89,12 @@ def check_read_models(store: Any, upto: int, progress: Callable[[int, int], None
 
 
 @contextmanager
-def _scratch() -> Iterator[Database]:
+def _scratch(sealer: Sealer) -> Iterator[Database]:
+    """A temporary plaintext SQLite database; its card parts are named as ``sealer`` names them."""
     fd, path = tempfile.mkstemp(prefix="povreg-verify-", suffix=".db")
     os.close(fd)
     settings = Settings(database_url=f"sqlite:///{path}", cipher_key=PLAINTEXT)
-    db = Database(settings, sealer=Sealer.of(settings))
+    db = Database(settings, sealer=sealer.plain())
     try:
         with db.write() as tx:
             for table in (*HouseholdProjection.tables, *ReferenceProjection.tables):
@@ -135,14 +147,23 @@ def _compare(table: Table, want: Tx, have: Tx) -> list[RowDifference]:
                      | {r[0] for r in have.query(f"SELECT DISTINCT household_id FROM {table.name}")})
         groups = [(f" WHERE household_id IN ({', '.join('?' * len(c))})", list(c)) for c in chunks(ids)]
     for where, params in groups:
-        expected, actual = rows(want, where, params), rows(have, where, params)
-        for key in sorted(set(expected) | set(actual), key=repr):
-            if key not in actual:
-                out.append(RowDifference(table.name, key, "missing"))
-            elif key not in expected:
-                out.append(RowDifference(table.name, key, "added"))
-            elif expected[key] != actual[key]:
-                out.append(RowDifference(table.name, key, "altered"))
+        out += _differences(table.name, rows(want, where, params), rows(have, where, params), key=repr)
+    return out
+
+
+def _differences(
+    table: str, expected: dict[Any, tuple[Any, ...]], actual: dict[Any, tuple[Any, ...]],
+    key: Callable[[Any], Any] | None = None,
+) -> list[RowDifference]:
+    """Each row of ``table`` missing, added or altered, by key (in ``key`` order)."""
+    out = []
+    for k in sorted(set(expected) | set(actual), key=key):
+        if k not in actual:
+            out.append(RowDifference(table, k, "missing"))
+        elif k not in expected:
+            out.append(RowDifference(table, k, "added"))
+        elif expected[k] != actual[k]:
+            out.append(RowDifference(table, k, "altered"))
     return out
 
 
@@ -151,14 +172,5 @@ def _compare_flows(want: Tx, have: Tx) -> list[RowDifference]:
     cols = ", ".join(f"c.{name}" for name in FLOW_CLASSES.column_names if name != "flow_class")
     sql = (f"SELECT f.moment, f.position, f.n, f.day, f.households, f.persons, f.prev_persons, {cols} "
            f"FROM {FLOWS.name} f LEFT JOIN {FLOW_CLASSES.name} c ON c.flow_class = f.flow_class")
-    expected = {tuple(r[:3]): tuple(r) for r in want.query(sql)}
-    actual = {tuple(r[:3]): tuple(r) for r in have.query(sql)}
-    out = []
-    for key in sorted(set(expected) | set(actual)):
-        if key not in actual:
-            out.append(RowDifference(FLOWS.name, key, "missing"))
-        elif key not in expected:
-            out.append(RowDifference(FLOWS.name, key, "added"))
-        elif expected[key] != actual[key]:
-            out.append(RowDifference(FLOWS.name, key, "altered"))
-    return out
+    return _differences(FLOWS.name, {tuple(r[:3]): tuple(r) for r in want.query(sql)},
+                        {tuple(r[:3]): tuple(r) for r in have.query(sql)})

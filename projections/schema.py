@@ -102,7 +102,8 @@ TRACKING = Table(
     "name",
 )
 
-#: One row per projection whose tables keep personal data sealed (projections.sealing).
+#: One row per projection, ``<name>/<layout>``: its tables keep personal data sealed
+#: (projections.sealing) and hold what that layout of it writes.
 SEALED = Table("proj_sealed", (("name", "text"),), "name")
 
 EVENTS = Table(
@@ -115,13 +116,25 @@ EVENTS = Table(
         ("type", "text"),
         ("effective_date", "text"),
         ("recorded_us", "bigint"),
-        ("recorded_by", "text"),
+        ("actor", "bigint"),  # who recorded it: proj_actors
         ("body", "text"),
     ),
     "household_id, version",
     (Index("position"),),
     key_after_load=True,
 )
+
+#: Who recorded household events (a few actors record most of them), each once: ``actor`` is
+#: the keyed digest of ``recorded_by``, the actor's JSON (projections.sealing).
+ACTORS = Table("proj_actors", (("actor", "bigint"), ("recorded_by", "text")), "actor")
+
+#: ``proj_events`` rows with their actors, as :func:`projections.households.decode_event_row` reads them.
+EVENT_COLUMNS = "e.household_id, e.version, e.event_id, e.type, e.recorded_us, a.recorded_by, e.body"
+
+
+def events_with_actors(suffix: str = "") -> str:
+    """``proj_events`` (as ``e``) with the actor of each row (``a``), for a ``FROM`` clause."""
+    return f"{EVENTS.name}{suffix} e JOIN {ACTORS.name}{suffix} a ON a.actor = e.actor"
 
 CARDS = Table(
     "proj_cards",
@@ -130,10 +143,23 @@ CARDS = Table(
         ("valid_from", "code"),
         ("known_from", "bigint"),
         ("known_to", "bigint"),
+        # The card's own values (projections.cards); its members, measures and helpers are
+        # parts (proj_card_parts), stored once per household and named here by their ids.
         ("card", "text"),
+        ("members", "bigint"),
+        ("measures", "bigint"),
+        ("helpers", "bigint"),
     ),
     # "As of D, known at K": the latest valid_from <= D among this household's rows known at K.
     "household_id, valid_from, known_from",
+)
+
+#: The members, measures and helpers that card rows show, each once per household: a new
+#: measure or helper stores one part, not the card of every later day again.
+CARD_PARTS = Table(
+    "proj_card_parts",
+    (("household_id", "text"), ("part", "bigint"), ("content", "text")),
+    "household_id, part",
 )
 
 TIMELINE = Table(
@@ -251,10 +277,10 @@ CHAIN = Table(
         ("position", "bigint"),
         ("originator_id", "text"),
         ("originator_version", "bigint"),
-        ("topic", "text"),
-        ("raw_hash", "text"),
-        ("event_hash", "text"),
-        ("chain", "text"),
+        # Digests as bytes (projections.integrity.to_bytes): 32 where their hex takes 64.
+        ("raw_hash", "blob"),
+        ("event_hash", "blob"),
+        ("chain", "blob"),
     ),
     "position",
 )
@@ -268,23 +294,38 @@ AUDIT = Table(
         ("event_id", "text"),
         ("type", "text"),
         ("effective_date", "text"),
-        ("recorded_at", "text"),
+        # recorded_at as the trail shows it is moment_text(recorded_us), and the event's
+        # hash is its chain row's: neither is stored twice.
         ("recorded_us", "bigint"),
-        ("actor_name", "text"),
-        ("actor_role", "text"),
-        ("actor_division", "text"),
+        ("actor", "bigint"),  # who recorded it: proj_audit_actors (NULL for reference data)
         ("division_code", "code"),
         ("reason", "text"),
         ("evidence", "text"),
         ("data", "text"),
         ("changes", "text"),
-        ("event_hash", "text"),
-        ("household_chain", "text"),
-        # The actor's name, sealed; ``actor_name`` holds its keyed hash (projections.sealing),
-        # which the trail of one actor is looked up by.
-        ("actor_label", "text"),
+        ("household_chain", "blob"),
     ),
     "position",
-    # A rebuild reads a household's trail to describe its corrections.
-    (Index("household_id, version", building=True), Index("actor_name, position"), Index("division_code, position")),
+    # A rebuild reads a household's trail to describe its corrections. The division index
+    # serves the division trail's reference data, the rows without a household.
+    (Index("household_id, version", building=True), Index("actor, position"),
+     Index("division_code, position", where="household_id IS NULL")),
 )
+
+#: The actors of the audit trail, each once: ``actor`` is the keyed digest of (name, role,
+#: division); ``label`` the name, sealed; ``name_ref`` its keyed hash (projections.sealing),
+#: which the trail of one actor is looked up by.
+AUDIT_ACTORS = Table(
+    "proj_audit_actors",
+    (("actor", "bigint"), ("name_ref", "text"), ("label", "text"), ("role", "text"), ("division", "text")),
+    "actor",
+    (Index("name_ref"),),
+)
+
+#: An audit row's actor, as the trail shows it (``u`` of :func:`audit_with_actors`).
+ACTOR_COLUMNS = "u.label, u.role, u.division"
+
+
+def audit_with_actors(suffix: str = "") -> str:
+    """``proj_audit`` (as ``a``) with the actor of each row (``u``; NULLs for reference data)."""
+    return f"{AUDIT.name}{suffix} a LEFT JOIN {AUDIT_ACTORS.name}{suffix} u ON u.actor = a.actor"

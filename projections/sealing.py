@@ -20,7 +20,7 @@ import hmac
 import os
 import threading
 from functools import lru_cache
-from typing import overload
+from typing import TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -29,6 +29,8 @@ from bootstrap.settings import Settings
 
 MARK = "~"
 _NONCE = 12
+#: A value to seal or open: text, or None (which stays None).
+Text = TypeVar("Text", str, None)
 
 
 class SealError(RuntimeError):
@@ -61,30 +63,28 @@ os.register_at_fork(after_in_child=_nonces.reset)  # a child must not reuse its 
 class Sealer:
     """Seals and opens the read models' personal fields (the identity without a key)."""
 
-    def __init__(self, key: bytes | None) -> None:
-        self.encrypted = key is not None
-        self._aead = AESGCM(_derive(key, b"povreg read models")) if key is not None else None
+    def __init__(self, key: bytes | None, seals: bool = True) -> None:
+        self._key = key
+        self.encrypted = key is not None and seals
+        self._aead = AESGCM(_derive(key, b"povreg read models")) if key is not None and seals else None
         self._ref_key = _derive(key, b"povreg read-model refs") if key is not None else b""
+
+    def plain(self) -> Sealer:
+        """A twin that seals nothing but gives the same refs and digests: for a plaintext copy
+        of the read models to compare with them (:mod:`projections.refold`)."""
+        return Sealer(self._key, seals=False)
 
     @classmethod
     def of(cls, settings: Settings) -> Sealer:
         return _sealer(settings.cipher_key if settings.encrypted else None)
 
-    @overload
-    def seal(self, text: str) -> str: ...
-    @overload
-    def seal(self, text: None) -> None: ...
-    def seal(self, text: str | None) -> str | None:
+    def seal(self, text: Text) -> Text:
         if text is None or self._aead is None:
             return text
         nonce = _nonces.take()
         return MARK + base64.b64encode(nonce + self._aead.encrypt(nonce, text.encode(), None)).decode("ascii")
 
-    @overload
-    def unseal(self, text: str) -> str: ...
-    @overload
-    def unseal(self, text: None) -> None: ...
-    def unseal(self, text: str | None) -> str | None:
+    def unseal(self, text: Text) -> Text:
         if text is None or self._aead is None:
             return text
         if not text.startswith(MARK):
@@ -96,9 +96,14 @@ class Sealer:
         except InvalidTag:
             raise SealError("a sealed read-model value does not open with this store's key") from None
 
+    def digest(self, text: str) -> int:
+        """A 63-bit keyed hash of ``text`` (unkeyed without a key): what a stored part of a
+        card is known by, so that equal parts are stored once and nothing of them shows."""
+        return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8, key=self._ref_key).digest(), "big") >> 1
+
     def ref(self, text: str | None) -> str | None:
         """A keyed hash of ``text`` to look it up by (``text`` itself without a key)."""
-        if text is None or self._aead is None:
+        if text is None or not self._ref_key:
             return text
         return "r:" + hmac.new(self._ref_key, text.encode(), hashlib.sha256).hexdigest()[:40]
 

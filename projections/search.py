@@ -11,11 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from projections.encoding import OPEN_DATE, OPEN_US
-from projections.reading import prefix_range
-from projections.readmodel import ReadModel
+from projections.reading import Queries, prefix_range
 
 
-def search(model: ReadModel, query: str, prefix: str = "", people: bool = False,
+def search(model: Queries, query: str, prefix: str = "", people: bool = False,
            limit: int = 20) -> list[dict[str, Any]]:
     """Households whose number contains ``query`` (any case) and, with ``people``, whose head's
     name contains it or whose head's ID number equals it; under ``prefix``; at most ``limit``."""
@@ -24,7 +23,7 @@ def search(model: ReadModel, query: str, prefix: str = "", people: bool = False,
         return []
     lo, hi = prefix_range(prefix) if prefix else ("", "\uffff")
     upper = needle.upper()
-    with model.store.db.read() as tx:  # type: ignore[attr-defined]
+    with model.store.db.read() as tx:
         rows = tx.query(
             "SELECT household_id, status, division_code, persons, head_name, head_id_number FROM proj_timeline "
             "WHERE known_to = ? AND valid_to = ? AND division_code >= ? AND division_code < ? ORDER BY household_id",

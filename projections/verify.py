@@ -32,12 +32,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from persistence.db import Tx
-from projections.audit import entry_record
+from projections.audit import entry_record, row_fields
 from projections.encoding import from_us
-from projections.integrity import GENESIS, link, moment_text, raw_hash, record_hash
+from projections.integrity import GENESIS, link, moment_text, raw_hash, record_hash, to_hex
 from projections.log import decode, head
 from projections.refold import check_read_models
 from projections.runner import ProjectionStore
+from projections.schema import ACTOR_COLUMNS, audit_with_actors, events_with_actors
 from projections.sealing import Sealer, SealError
 from service.registry import Registry
 
@@ -93,8 +94,9 @@ def _describe(position: int, audit: dict[str, Any] | None, originator_id: str, v
 
 
 def _audit_record(row: tuple[Any, ...], sealer: Sealer) -> dict[str, Any]:
-    (_, household_id, version, event_id, type_, effective_date, recorded_at, name, role, division, data,
-     event_hash, household_chain, name_ref) = row
+    (_, household_id, version, event_id, type_, effective_date, recorded_us, name, role, division, data,
+     household_chain, name_ref) = row
+    recorded_at = moment_text(from_us(recorded_us))
     try:
         name, data = sealer.unseal(name), sealer.unseal(data)
     except (SealError, ValueError):
@@ -103,17 +105,10 @@ def _audit_record(row: tuple[Any, ...], sealer: Sealer) -> dict[str, Any]:
         name = "?"  # the actor the trail is looked up by is not the one recorded
     return {
         "record": {
-            "event_id": event_id,
-            "household_id": household_id,
-            "version": version,
-            "type": type_,
-            "effective_date": effective_date,
-            "recorded_at": recorded_at,
-            "recorded_by": {"name": name, "role": role, "division": division or ""} if name is not None else None,
+            **row_fields(event_id, household_id, version, type_, effective_date, recorded_at, name, role, division),
             "data": json.loads(data),
         },
-        "event_hash": event_hash,
-        "household_chain": household_chain,
+        "household_chain": to_hex(household_chain),
         "household_id": household_id,
         "version": version,
         "type": type_,
@@ -211,7 +206,7 @@ def verify(
                             "event hash)")))
                     hid = audit["household_id"]
                     if hid is not None:
-                        expected_h = link(household_heads.get(hid, GENESIS), audit["event_hash"])
+                        expected_h = link(household_heads.get(hid, GENESIS), c["event_hash"])
                         if audit["household_chain"] != expected_h:
                             result.problems.append(Problem(p, "household_chain", (
                                 f"{what}: the household chain link does not recompute")))
@@ -246,9 +241,9 @@ def _page(tx: Tx, after: int, stop: int) -> tuple[dict[int, dict[str, Any]], dic
         r[0]: {
             "originator_id": r[1],
             "originator_version": r[2],
-            "raw_hash": r[3],
-            "event_hash": r[4],
-            "chain": r[5],
+            "raw_hash": to_hex(r[3]),
+            "event_hash": to_hex(r[4]),
+            "chain": to_hex(r[5]),
         }
         for r in tx.query(
             "SELECT position, originator_id, originator_version, raw_hash, event_hash, chain FROM proj_chain "
@@ -258,17 +253,17 @@ def _page(tx: Tx, after: int, stop: int) -> tuple[dict[int, dict[str, Any]], dic
     }
     audits: dict[int, dict[str, Any]] = {}
     for row in tx.query(
-        "SELECT position, household_id, version, event_id, type, effective_date, recorded_at, actor_label, "
-        "actor_role, actor_division, data, event_hash, household_chain, actor_name FROM proj_audit "
-        "WHERE position > ? AND position <= ? ORDER BY position",
+        "SELECT a.position, a.household_id, a.version, a.event_id, a.type, a.effective_date, a.recorded_us, "
+        f"{ACTOR_COLUMNS}, a.data, a.household_chain, u.name_ref FROM {audit_with_actors()} "
+        "WHERE a.position > ? AND a.position <= ? ORDER BY a.position",
         (after, stop),
     ):
         audits[row[0]] = _audit_record(row, tx.sealer)
     projected = {
         row[0]: _projected_event(row[1:], tx.sealer)
         for row in tx.query(
-            "SELECT position, household_id, version, event_id, type, effective_date, recorded_us, recorded_by, body "
-            "FROM proj_events WHERE position > ? AND position <= ?",
+            "SELECT e.position, e.household_id, e.version, e.event_id, e.type, e.effective_date, e.recorded_us, "
+            f"a.recorded_by, e.body FROM {events_with_actors()} WHERE e.position > ? AND e.position <= ?",
             (after, stop),
         )
     }
@@ -288,4 +283,4 @@ def anchor(store: ProjectionStore) -> dict[str, Any] | None:
     """The chain's head, to write down outside the database."""
     with store.db.read() as tx:
         row = tx.one("SELECT position, chain FROM proj_chain ORDER BY position DESC LIMIT 1")
-    return {"position": row[0], "chain": row[1]} if row else None
+    return {"position": row[0], "chain": to_hex(row[1])} if row else None

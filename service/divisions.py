@@ -18,6 +18,7 @@ from domain.reference import (
     DivisionVersion,
     decisions_key,
     division_key,
+    version_in_force,
 )
 from persistence.writegate import WriteGate
 from service.store import AggregateStore
@@ -134,12 +135,7 @@ class DivisionCommands:
 
 def population_on(division: Division, on: date, known_at: datetime | None = None) -> DivisionVersion | None:
     """The division's version in force on ``on`` as known at ``known_at``."""
-    candidates = [
-        v
-        for v in division.versions
-        if v.effective_date <= on and (known_at is None or v.recorded_at <= known_at)
-    ]
-    return max(candidates, key=lambda v: (v.effective_date, v.recorded_at), default=None)
+    return version_in_force(division.versions, on, known_at)
 
 
 def require_village(uow: UnitOfWork, code: str) -> None:

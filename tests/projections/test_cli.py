@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from projections.runner import default_workers
+from projections.lanes import default_workers
 from service.registry import Registry
 from tests.projections.test_integrity import position_of, tamper
 from tests.projections.test_queries import H, seed_county, worked_example

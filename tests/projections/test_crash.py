@@ -201,7 +201,7 @@ def test_a_catch_up_that_need_not_wait_steps_aside_while_another_runs(county: Re
     try:
         assert reader.behind(head)
         with busy.store.db.write() as tx:
-            busy.store._lock_positions(tx, list(busy.store.projections))
+            busy.store.lock_positions(tx, list(busy.store.projections))
             started = time.monotonic()
             assert reader.catch_up(wait=False) == 0
             assert time.monotonic() - started < 5

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from bootstrap.settings import Settings
-from projections import SqlReadModel, flows, open_read_model
+from projections import SqlReadModel, flow_migration, flows, open_read_model
 from projections.encoding import from_us
 from projections.log import read_page
 from service.registry import Registry
@@ -239,7 +239,7 @@ def test_derived_from_the_timeline(simulated: Registry, small_checkpoints: None)
         with model.store.db.write() as tx:
             for table in ("proj_flows", "proj_flow_classes", "proj_flow_marks", "proj_flow_sums"):
                 tx.execute(f"DELETE FROM {table}")
-            assert flows.derive_from_timeline(tx) == len(projected)
+            assert flow_migration.derive_from_timeline(tx) == len(projected)
         with model.store.db.read() as tx:
             assert tx.query(by_cell) == projected
             assert tx.query("SELECT * FROM proj_flow_classes ORDER BY flow_class") == classes

@@ -100,8 +100,9 @@ def test_an_altered_audit_row_and_chain_are_named(county: Registry, clock: Clock
     worked_example(county, clock)
     position, _ = position_of(model, 2)
     with model.store.db.write() as tx:
-        tx.execute("UPDATE proj_audit SET actor_name = 'someone-else' WHERE position = ?", (position,))
-        tx.execute("UPDATE proj_chain SET chain = ? WHERE position = ?", ("f" * 64, position - 1))
+        tx.execute("UPDATE proj_audit_actors SET name_ref = 'someone-else' WHERE actor = "
+                   "(SELECT actor FROM proj_audit WHERE position = ?)", (position,))
+        tx.execute("UPDATE proj_chain SET chain = ? WHERE position = ?", (bytes.fromhex("f" * 64), position - 1))
     kinds = {(p.kind, p.position) for p in verify(model.store).problems}
     assert ("audit_altered", position) in kinds
     assert ("chain_altered", position - 1) in kinds
