@@ -55,11 +55,11 @@ BASELINE_EVENTS = 3_000
 
 
 def _drain_shard(url: str, bootstrap: str, topic: str, shard: tuple[int, int] | None, go: Any,
-                 out: Any) -> None:
+                 out: Any, pii_topic: str | None = None) -> None:
     """In a child process: connect, wait for ``go``, publish the whole log; report (events, restatements,
     start, end, CPU seconds of the process — its producer's thread included)."""
     settings = bench_settings(url, kafka_bootstrap=bootstrap, kafka_topic=topic, inline_projections=False)
-    relay = Relay(settings, RelayConfig(bootstrap=bootstrap, topic=topic, shard=shard))
+    relay = Relay(settings, RelayConfig(bootstrap=bootstrap, topic=topic, shard=shard, pii_topic=pii_topic))
     try:
         relay.registry.recorder.max_notification_id()  # warm the connection before the clock starts
         go.wait()
@@ -85,13 +85,14 @@ class Published:
                 "events_per_cpu_s": round(self.events / self.cpu_seconds)}
 
 
-def relay_processes(url: str, bootstrap: str, topic: str, count: int) -> Published:
-    """``count`` relay processes (shards i/count; one unsharded if count is 1) publishing the log at once:
-    what they published, in the seconds from the first start to the last end."""
+def relay_processes(url: str, bootstrap: str, topic: str, count: int, pii_topic: str | None = None) -> Published:
+    """``count`` relay processes (shards i/count; one unsharded if count is 1) publishing the log at once
+    (and to ``pii_topic`` too, if given): what they published, in the seconds from the first start to
+    the last end."""
     context = multiprocessing.get_context("spawn")
     go, out = context.Event(), context.Queue()
     shards = [None] if count == 1 else [(i, count) for i in range(count)]
-    children = [context.Process(target=_drain_shard, args=(url, bootstrap, topic, shard, go, out))
+    children = [context.Process(target=_drain_shard, args=(url, bootstrap, topic, shard, go, out, pii_topic))
                 for shard in shards]
     for child in children:
         child.start()

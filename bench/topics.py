@@ -30,13 +30,14 @@ def broker() -> Iterator[str]:
         yield tansu.bootstrap
 
 
-def new_topic(bootstrap: str, partitions: int = PARTITIONS, restatements: bool = False) -> str:
-    """A fresh topic (and, with ``restatements``, its ``.restatements`` topic, as deployed)."""
+def new_topic(bootstrap: str, partitions: int = PARTITIONS, restatements: bool = False, pii: bool = False) -> str:
+    """A fresh topic (and, with ``restatements``, its ``.restatements`` topic, as deployed; with ``pii``,
+    ``<topic>.pii``, the personal-data topic the projection consumers read)."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
 
     name = f"bench-household-events-{uuid.uuid4().hex[:8]}"
-    topics = [name, *([restatement_topic(name)] if restatements else [])]
+    topics = [name, *([restatement_topic(name)] if restatements else []), *([f"{name}.pii"] if pii else [])]
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
     try:
         admin.create_topics([NewTopic(t, num_partitions=partitions, replication_factor=1) for t in topics])

@@ -54,16 +54,19 @@ def item_from_notification(notification: Any, mapper: Any) -> dict[str, Any]:
     return stored_item(notification, mapper)[0]
 
 
-def stored_item(notification: Any, mapper: Any) -> tuple[dict[str, Any], Callable[[Any], bytes]]:
+def stored_item(notification: Any, mapper: Any,
+                position: int | None = None) -> tuple[dict[str, Any], Callable[[Any], bytes]]:
     """The feed item of a stored household notification, and the encoder that writes it (and what
-    is derived from it) back exactly (the relay's hot path).
+    is derived from it) back exactly (the relay's hot path). A stored event that is not a
+    notification (no ``id``) is given its ``position``.
 
     What orjson read from the stored JSON it writes back exactly, several times faster than
     :mod:`json`; anything else goes through the mapper and :func:`encode_value`.
     """
-    item = _plain_item(notification, mapper)
+    at = notification.id if position is None else position
+    item = _plain_item(notification, mapper, at)
     if item is None:
-        return item_from_stored(notification.id, mapper.to_domain_event(notification)), encode_value
+        return item_from_stored(at, mapper.to_domain_event(notification)), encode_value
     return item, orjson.dumps
 
 
@@ -97,7 +100,7 @@ def masked_item(item: dict[str, Any], ref_key: bytes) -> dict[str, Any]:
     return {**item, "data": mask_with_refs(item["data"], ref_key), PERSONAL_DATA: "masked"}
 
 
-def _plain_item(notification: Any, mapper: Any) -> dict[str, Any] | None:
+def _plain_item(notification: Any, mapper: Any, position: int) -> dict[str, Any] | None:
     """The feed item read straight from the stored JSON, or None where that shortcut is not exact.
 
     It needs the stored JSON (decrypted here when the store is encrypted, as it is by
@@ -121,7 +124,7 @@ def _plain_item(notification: Any, mapper: Any) -> dict[str, Any] | None:
             and body.get("type") != "EventCorrected"):
         return None
     return {
-        "position": notification.id,
+        "position": position,
         "event_id": state["event_id"],
         "household_id": notification.originator_id,
         "version": notification.originator_version,

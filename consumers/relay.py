@@ -46,6 +46,7 @@ from typing import Any
 from bootstrap.settings import Settings
 from consumers.clients import close_producer
 from consumers.encoding import PageEncoder
+from consumers.folds import rarer_collections
 from consumers.messages import POSITION_HEADER
 from consumers.person_ref import person_ref_key
 from consumers.producer import (
@@ -208,19 +209,21 @@ class Relay:
         stop = stop or threading.Event()
         log.info("relay starting at position %d → topic %s on %s", self.position, self.config.topic,
                  self.config.bootstrap)
-        while not stop.is_set():
-            try:
-                if self._session(stop, until):
-                    break
-            except RelayConfigError:
-                self._drop_producer(self.config.flush_timeout)
-                raise
-            except transient_errors() as exc:
-                self._fail(exc)
-                delay = self._backoff * (0.5 + random.random())
-                self._backoff = min(self._backoff * 2, self.config.backoff_max)
-                log.warning("relay: retrying in %.1fs from position %d (lag %d)", delay, self.position, self.lag)
-                stop.wait(delay)
+        with rarer_collections():
+            while not stop.is_set():
+                try:
+                    if self._session(stop, until):
+                        break
+                except RelayConfigError:
+                    self._drop_producer(self.config.flush_timeout)
+                    raise
+                except transient_errors() as exc:
+                    self._fail(exc)
+                    delay = self._backoff * (0.5 + random.random())
+                    self._backoff = min(self._backoff * 2, self.config.backoff_max)
+                    log.warning("relay: retrying in %.1fs from position %d (lag %d)", delay, self.position,
+                                self.lag)
+                    stop.wait(delay)
         self._commit(force=True)
         # Stopping: what is still unacknowledged is re-sent by the next run; do not wait for it long.
         self._drop_producer(self.config.flush_timeout)
