@@ -10,9 +10,7 @@ import pytest
 
 from bootstrap.settings import Settings
 from service.registry import Registry
-from tests.support import APPROVER, RECORDER, Clock, postgres_schema
-
-__all__ = ["APPROVER", "RECORDER"]  # the county's staff, imported by the tests from here
+from tests.support import Clock, postgres_schema
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 

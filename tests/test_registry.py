@@ -21,8 +21,7 @@ from domain.policy import PolicySettings, PolicyVersion
 from domain.policy_data import LOCAL_POLICIES
 from domain.vocab import Status
 from service.registry import Registry
-from tests.conftest import APPROVER, RECORDER
-from tests.support import GUARANTEED, Clock, member, proposal, record, registered
+from tests.support import APPROVER, GUARANTEED, RECORDER, Clock, member, proposal, record, registered
 
 
 def n_events(registry: Registry) -> int:

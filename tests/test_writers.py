@@ -13,8 +13,7 @@ from bootstrap.settings import Settings
 from domain.commands import Command
 from domain.errors import DomainError, VersionConflict
 from service.registry import Registry
-from tests.conftest import APPROVER, RECORDER
-from tests.support import GUARANTEED, Clock, member, proposal, record, registered
+from tests.support import APPROVER, GUARANTEED, RECORDER, Clock, member, proposal, record, registered
 
 
 def test_racing_writers_never_both_win(settings: Settings, county: Registry, clock: Clock) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from service.registry import Command, Registry
 from tests.api.conftest import Api, assert_problem
-from tests.conftest import RECORDER
-from tests.support import proposal
+from tests.support import RECORDER, proposal
 
 
 def test_health_needs_no_token_and_reports_the_store_and_the_lag(api: Api) -> None:

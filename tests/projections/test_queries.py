@@ -13,8 +13,7 @@ from domain.history import Actor
 from domain.policy_data import LOCAL_POLICIES
 from projections import SqlReadModel
 from service.registry import Registry
-from tests.conftest import APPROVER
-from tests.support import GUARANTEED, Clock, member, proposal
+from tests.support import APPROVER, GUARANTEED, Clock, member, proposal
 
 H = "H-620422100201-0001"
 

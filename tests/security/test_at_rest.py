@@ -22,8 +22,7 @@ from cli.demo import DemoClock, load
 from domain.events import IdentificationProposed
 from projections.readmodel import SqlReadModel
 from service.registry import Command, Registry
-from tests.conftest import RECORDER
-from tests.support import postgres_schema, proposal
+from tests.support import RECORDER, postgres_schema, proposal
 
 
 def _personal_data(registry: Registry) -> set[str]:
