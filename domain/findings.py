@@ -144,17 +144,16 @@ def ledger(history: Sequence[RecordedEvent], policies: PolicyBook, known_at: dat
     found: Ledger = {}
     if start is None:
         return found
-    household_id = known[0].household_id
-    steps = replay(effective_events(known[:start]), household_id)
+    steps = replay(effective_events(known[:start]), known[0].household_id)
     judged: list[Breach] = []
     for end in range(start + 1, len(known) + 1):
         prefix = known[:end]
+        appended = end > start + 1 and appends(steps, prefix[-1])
+        steps = extend(steps, prefix)  # one step where it appends, else the replay
         decided_at = decision_moments(prefix)
-        if end > start + 1 and appends(steps, prefix[-1]):
-            steps = extend(steps, prefix)
+        if appended:
             judged = [*judged, *breaches(steps, decided_at, policies, first=len(steps) - 1)]
         else:
-            steps = replay(effective_events(prefix), household_id)
             judged = list(breaches(steps, decided_at, policies))
         found = advance(found, prefix, policies, steps, judged)
     return found
